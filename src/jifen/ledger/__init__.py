@@ -1,0 +1,55 @@
+"""The points ledger: double-entry journal, lots, holds, hash chain, verification (brief §5).
+
+Callers import from here; underscore modules are private.
+"""
+
+from jifen.ledger.audit import Finding, Report, verify
+from jifen.ledger.chain import HASH_ALGORITHMS
+from jifen.ledger.errors import LedgerError
+from jifen.ledger.lots import Lot, LotStatus, prorata_clawback
+from jifen.ledger.model import (
+    MAX_BATCH,
+    MAX_LEGS,
+    Asset,
+    Earn,
+    Expire,
+    Leg,
+    Operation,
+    Post,
+    Receipt,
+    Redeem,
+    Refund,
+    Release,
+    Reverse,
+    Shortfall,
+    Void,
+)
+from jifen.ledger.service import Ledger, MemberBalance
+
+__all__ = [
+    "HASH_ALGORITHMS",
+    "MAX_BATCH",
+    "MAX_LEGS",
+    "Asset",
+    "Earn",
+    "Expire",
+    "Finding",
+    "Leg",
+    "Ledger",
+    "LedgerError",
+    "Lot",
+    "LotStatus",
+    "MemberBalance",
+    "Operation",
+    "Post",
+    "Receipt",
+    "Redeem",
+    "Refund",
+    "Release",
+    "Report",
+    "Reverse",
+    "Shortfall",
+    "Void",
+    "prorata_clawback",
+    "verify",
+]

@@ -1,0 +1,81 @@
+"""Ledger errors, each with a stable code (see docs/ledger.md for the full list)."""
+
+from __future__ import annotations
+
+from jifen.errors import JifenError
+
+
+class LedgerError(JifenError):
+    code = "ledger.error"
+
+
+class InvalidAmount(LedgerError):
+    code = "amount.invalid"
+
+
+class UnknownAccount(LedgerError):
+    code = "account.unknown"
+    status = 404
+
+
+class UnknownLot(LedgerError):
+    code = "lot.unknown"
+    status = 404
+
+
+class UnknownEntry(LedgerError):
+    code = "entry.unknown"
+    status = 404
+
+
+class UnbalancedEntry(LedgerError):
+    code = "entry.unbalanced"
+
+
+class InvalidEntry(LedgerError):
+    code = "entry.invalid"
+
+
+class NotReversible(LedgerError):
+    code = "entry.not_reversible"
+    status = 409
+
+
+class InsufficientPoints(LedgerError):
+    code = "points.insufficient"
+    status = 409
+
+
+class LotNotDue(LedgerError):
+    code = "lot.not_due"
+    status = 409
+
+
+class LotState(LedgerError):
+    """The lot is not in a state that allows the operation (e.g. releasing a voided lot)."""
+
+    code = "lot.invalid_state"
+    status = 409
+
+
+class RefundExceedsOrder(LedgerError):
+    code = "refund.exceeds_order"
+    status = 409
+
+
+class MalformedKey(LedgerError):
+    code = "idempotency.malformed_key"
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency.conflict"
+    status = 409
+
+
+class BatchTooLarge(LedgerError):
+    code = "batch.too_large"
+    status = 413
+
+
+class UnsupportedHash(LedgerError):
+    code = "chain.unsupported_hash"

@@ -1,0 +1,383 @@
+"""The ledger's decisions: turn one operation into one balanced entry, given what is on the books.
+
+Pure: the shell loads (and locks) the lots and balances an operation needs into a ``Book``, calls
+``Planner.apply`` for each operation of a batch in order, and writes what comes back. No database,
+no clock: ``now`` is an argument. Each check here is a rule a member or auditor can name.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jifen.ledger.chain import body_hash, entry_id_for, utc_text
+from jifen.ledger.errors import (
+    InsufficientPoints,
+    InvalidEntry,
+    LotNotDue,
+    LotState,
+    NotReversible,
+    RefundExceedsOrder,
+    UnknownAccount,
+    UnknownEntry,
+    UnknownLot,
+)
+from jifen.ledger.lots import Lot, LotStatus, draw, prorata_clawback
+from jifen.ledger.model import (
+    CLAWBACK,
+    EXPIRED,
+    ISSUANCE,
+    MAX_BATCH,
+    OP_KINDS,
+    SYSTEM_ACCOUNTS,
+    Asset,
+    Earn,
+    Entry,
+    Expire,
+    Leg,
+    Operation,
+    Post,
+    Redeem,
+    Refund,
+    Release,
+    Reverse,
+    Shortfall,
+    Void,
+    accepted_account,
+    available_account,
+    op_body,
+    owner_of,
+    pending_account,
+)
+
+MAX_GENERATED_LEGS = 2 * MAX_BATCH
+"""A redemption spanning more lots than this is refused (split it in two)."""
+
+
+@dataclass
+class Book:
+    """The slice of the ledger a batch needs, loaded under lock by the shell.
+
+    ``balances`` holds member and merchant accounts (never system ones: those are bucketed and
+    only ever incremented). ``entries`` holds entries a ``Reverse`` names, with ``reversed`` the ids
+    already reversed.
+    """
+
+    lots: dict[str, Lot] = field(default_factory=dict)
+    balances: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, Asset] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    reversed: set[str] = field(default_factory=set)
+    new_lots: dict[str, Lot] = field(default_factory=dict)
+    new_accounts: set[str] = field(default_factory=set)
+    touched_lots: set[str] = field(default_factory=set)
+    deltas: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def member_debt(book: Book, member_id: str) -> int:
+    """Points owed by a member: lot points minus the account balance (brief §5, refund policy)."""
+    in_lots = sum(
+        lot.available for lot in book.lots.values() if lot.member_id == member_id and lot.available
+    )
+    return max(0, in_lots - book.balances.get(available_account(member_id), 0))
+
+
+class Planner:
+    """Applies operations to a ``Book`` one by one; a batch composes because the book updates."""
+
+    def __init__(self, book: Book) -> None:
+        self.book = book
+
+    def apply(self, op: Operation, now: datetime) -> Entry:
+        handler = getattr(self, f"_{OP_KINDS[type(op)]}")
+        legs, detail = handler(op, now)
+        entry = Entry(
+            entry_id=entry_id_for(op.key),
+            key=op.key,
+            body_hash=body_hash(op_body(op)),
+            kind=OP_KINDS[type(op)],
+            at=now,
+            legs=tuple(legs),
+            detail={k: utc_text(v) if isinstance(v, datetime) else v for k, v in detail.items()},
+        )
+        self._record(entry)
+        return entry
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _record(self, entry: Entry) -> None:
+        assert len(entry.legs) <= MAX_GENERATED_LEGS
+        totals: dict[Asset, int] = defaultdict(int)
+        for leg in entry.legs:
+            totals[leg.asset] += leg.amount
+            self.book.deltas[leg.account] += leg.amount
+            if leg.account in self.book.balances:
+                self.book.balances[leg.account] += leg.amount
+            if leg.lot_id is not None:
+                self.book.touched_lots.add(leg.lot_id)
+        assert not any(totals.values()), f"planner produced an unbalanced entry {entry.kind}"
+
+    def _lot(self, lot_id: str) -> Lot:
+        lot = self.book.lots.get(lot_id)
+        if lot is None:
+            raise UnknownLot("no lot with this id", lot_id=lot_id)
+        return lot
+
+    def _require_account(self, account: str) -> Asset:
+        asset = self.book.accounts.get(account)
+        if asset is None:
+            raise UnknownAccount(f"account {account} does not exist", account=account)
+        return asset
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def _earn(self, op: Earn, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        self._require_account(accepted_account(op.merchant_id))
+        lot_id = entry_id_for(op.key)
+        if lot_id in self.book.lots:  # the same key within one batch is folded by the shell
+            raise InvalidEntry("lot already exists", lot_id=lot_id)
+        lot = Lot(
+            lot_id=lot_id,
+            member_id=op.member_id,
+            merchant_id=op.merchant_id,
+            order_ref=op.order_ref,
+            amount_fen=op.amount_fen,
+            points=op.points,
+            rule_version=op.rule_version,
+            paid_at=op.paid_at,
+            release_at=op.release_at,
+            expires_at=op.expires_at,
+            pending=op.points,
+        )
+        self.book.lots[lot_id] = lot
+        self.book.new_lots[lot_id] = lot
+        self.book.new_accounts.add(op.member_id)
+        for account in (pending_account(op.member_id), available_account(op.member_id)):
+            self.book.accounts.setdefault(account, Asset.POINTS)
+            self.book.balances.setdefault(account, 0)
+        legs = [
+            Leg(ISSUANCE, Asset.POINTS, -op.points),
+            Leg(pending_account(op.member_id), Asset.POINTS, op.points, lot_id),
+        ]
+        detail = {
+            "lot_id": lot_id,
+            "member_id": op.member_id,
+            "merchant_id": op.merchant_id,
+            "order_ref": op.order_ref,
+            "amount_fen": op.amount_fen,
+            "points": op.points,
+            "rule_version": op.rule_version,
+            "paid_at": op.paid_at,
+            "release_at": op.release_at,
+            "expires_at": op.expires_at,
+        }
+        return legs, detail
+
+    def _release(self, op: Release, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        lot = self._lot(op.lot_id)
+        if lot.status is not LotStatus.PENDING:
+            raise LotState(f"lot is {lot.status.value}, not pending", lot_id=lot.lot_id)
+        if now < lot.release_at:
+            raise LotNotDue("the return window has not ended", release_at=lot.release_at)
+        points = lot.pending
+        repay = min(member_debt(self.book, lot.member_id), points)
+        pending, available = pending_account(lot.member_id), available_account(lot.member_id)
+        legs = [
+            Leg(pending, Asset.POINTS, -points, lot.lot_id),
+            Leg(available, Asset.POINTS, points, lot.lot_id),
+        ]
+        if repay:
+            legs += [
+                Leg(available, Asset.POINTS, -repay, lot.lot_id),
+                Leg(available, Asset.POINTS, repay, None),
+            ]
+        lot.pending, lot.available = 0, points - repay
+        lot.redeemed += repay  # repaying debt spends the lot like a redemption
+        lot.status = LotStatus.RELEASED
+        return legs, {"lot_id": lot.lot_id, "points": points, "debt_repaid": repay}
+
+    def _void(self, op: Void, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        lot = self._lot(op.lot_id)
+        if lot.status is not LotStatus.PENDING:
+            raise LotState(f"lot is {lot.status.value}; only pending points can be voided")
+        points = lot.pending
+        lot.pending, lot.status = 0, LotStatus.VOIDED
+        legs = [
+            Leg(pending_account(lot.member_id), Asset.POINTS, -points, lot.lot_id),
+            Leg(CLAWBACK, Asset.POINTS, points),
+        ]
+        return legs, {"lot_id": lot.lot_id, "points": points}
+
+    def _expire(self, op: Expire, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        lot = self._lot(op.lot_id)
+        if lot.expires_at is None or now < lot.expires_at:
+            raise LotNotDue("the lot has not reached its expiry", expires_at=lot.expires_at)
+        if lot.status not in (LotStatus.PENDING, LotStatus.RELEASED) or not (
+            lot.pending or lot.available
+        ):
+            raise LotState("nothing is left in this lot to expire", lot_id=lot.lot_id)
+        legs = []
+        if lot.pending:
+            legs.append(Leg(pending_account(lot.member_id), Asset.POINTS, -lot.pending, lot.lot_id))
+        if lot.available:
+            legs.append(
+                Leg(available_account(lot.member_id), Asset.POINTS, -lot.available, lot.lot_id)
+            )
+        points = lot.pending + lot.available
+        legs.append(Leg(EXPIRED, Asset.POINTS, points))
+        lot.expired += points
+        lot.pending = lot.available = 0
+        lot.status = LotStatus.EXPIRED
+        return legs, {"lot_id": lot.lot_id, "points": points}
+
+    def _redeem(self, op: Redeem, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        account = available_account(op.member_id)
+        self._require_account(account)
+        self._require_account(accepted_account(op.merchant_id))
+        lots = [lot for lot in self.book.lots.values() if lot.member_id == op.member_id]
+        plan = draw(lots, op.points)
+        spendable = sum(take for _, take in plan)
+        balance = self.book.balances.get(account, 0)
+        if spendable < op.points or balance < op.points:
+            raise InsufficientPoints(
+                f"{op.points} points asked, {min(spendable, max(balance, 0))} available",
+                available=min(spendable, max(balance, 0)),
+            )
+        if len(plan) + 1 > MAX_GENERATED_LEGS:
+            raise InvalidEntry("redemption spans too many lots; split it", lots=len(plan))
+        legs = [Leg(account, Asset.POINTS, -take, lot.lot_id) for lot, take in plan]
+        legs.append(Leg(accepted_account(op.merchant_id), Asset.POINTS, op.points))
+        for lot, take in plan:
+            lot.available -= take
+            lot.redeemed += take
+        return legs, {
+            "member_id": op.member_id,
+            "merchant_id": op.merchant_id,
+            "order_ref": op.order_ref,
+            "points": op.points,
+            "lots": [[lot.lot_id, take] for lot, take in plan],
+        }
+
+    def _refund(self, op: Refund, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        lot = self._lot(op.lot_id)
+        if lot.status is LotStatus.REVERSED:
+            raise LotState("the lot's earn entry was reversed", lot_id=lot.lot_id)
+        if lot.refunded_fen + op.refund_fen > lot.amount_fen:
+            raise RefundExceedsOrder(
+                f"refunds would total {lot.refunded_fen + op.refund_fen} fen "
+                f"on an order of {lot.amount_fen} fen",
+                refundable_fen=lot.amount_fen - lot.refunded_fen,
+            )
+        claw = prorata_clawback(lot.points, lot.amount_fen, lot.refunded_fen, op.refund_fen)
+        pending, available = pending_account(lot.member_id), available_account(lot.member_id)
+        legs: list[Leg] = []
+        # 1. the order's own lot: pending points are voided, available ones clawed back
+        if lot.status is LotStatus.PENDING:
+            from_lot = min(claw, lot.pending)
+            if from_lot:
+                legs.append(Leg(pending, Asset.POINTS, -from_lot, lot.lot_id))
+            lot.pending -= from_lot
+            if lot.pending == 0:
+                lot.status = LotStatus.VOIDED
+        else:
+            from_lot = min(claw, lot.available)
+            if from_lot:
+                legs.append(Leg(available, Asset.POINTS, -from_lot, lot.lot_id))
+            lot.available -= from_lot
+        # 2. points of this order already spent: recover from the member's other lots ...
+        recover = min(claw - from_lot, lot.redeemed - lot.recovered)
+        others = [
+            o for o in self.book.lots.values() if o.member_id == lot.member_id and o is not lot
+        ]
+        plan = draw(others, recover)
+        for other, take in plan:
+            legs.append(Leg(available, Asset.POINTS, -take, other.lot_id))
+            other.available -= take
+            other.redeemed += take
+        from_others = sum(take for _, take in plan)
+        # 3. ... and what is still missing follows the rule's shortfall policy
+        shortfall = recover - from_others
+        if shortfall and op.shortfall is Shortfall.RECORD_DEBT:
+            legs.append(Leg(available, Asset.POINTS, -shortfall, None))
+            debt = shortfall
+        else:
+            debt = 0
+        clawed = from_lot + from_others + debt
+        if clawed:
+            legs.append(Leg(CLAWBACK, Asset.POINTS, clawed))
+        lot.refunded_fen += op.refund_fen
+        lot.refund_clawed += claw
+        lot.recovered += recover
+        return legs, {
+            "lot_id": lot.lot_id,
+            "refund_fen": op.refund_fen,
+            "clawback_points": claw,
+            "from_lot": from_lot,
+            "recovered_points": recover,
+            "from_other_lots": from_others,
+            "debt_points": debt,
+            "shortfall_points": shortfall,
+            "shortfall_policy": op.shortfall.value,
+        }
+
+    def _reverse(self, op: Reverse, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        target = self.book.entries.get(op.entry_id)
+        if target is None:
+            raise UnknownEntry("no entry with this id", entry_id=op.entry_id)
+        if op.entry_id in self.book.reversed:
+            raise NotReversible("this entry was already reversed", entry_id=op.entry_id)
+        if target.kind == "earn":
+            lot = self._lot(target.entry_id)
+            if lot.status is not LotStatus.PENDING or lot.pending != lot.points:
+                raise NotReversible(
+                    "an earn can be reversed only while all its points are pending; "
+                    "refund the order instead"
+                )
+            lot.pending, lot.status = 0, LotStatus.REVERSED
+        elif target.kind == "redeem":
+            for leg in target.legs:
+                if leg.lot_id is None:
+                    continue
+                lot = self._lot(leg.lot_id)
+                if lot.status is not LotStatus.RELEASED:
+                    raise NotReversible(f"lot {lot.lot_id} the points came from is {lot.status}")
+                lot.available -= leg.amount
+                lot.redeemed += leg.amount
+        elif target.kind != "post":
+            raise NotReversible(
+                f"{target.kind} entries are corrected by their own flow, not reversed",
+                kind=target.kind,
+            )
+        legs = [Leg(leg.account, leg.asset, -leg.amount, leg.lot_id) for leg in target.legs]
+        self._check_not_negative(legs)
+        self.book.reversed.add(op.entry_id)
+        return legs, {"reverses": op.entry_id, "reason": op.reason}
+
+    def _check_not_negative(self, legs: list[Leg]) -> None:
+        """Member and merchant accounts never go negative through a correction or manual entry."""
+        moved: dict[str, int] = defaultdict(int)
+        for leg in legs:
+            moved[leg.account] += leg.amount
+        for account, amount in moved.items():
+            if owner_of(account) is None or amount >= 0:
+                continue
+            if self.book.balances.get(account, 0) + amount < 0:
+                raise InsufficientPoints(f"{account} would go negative", account=account)
+
+    def _post(self, op: Post, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        for leg in op.legs:
+            asset = self._require_account(leg.account)
+            if leg.account.startswith("member:"):
+                raise InvalidEntry("member points move only through earn, redeem and refund")
+            if asset is not leg.asset:
+                raise InvalidEntry(f"{leg.account} holds {asset.value}, not {leg.asset.value}")
+        legs = list(op.legs)
+        self._check_not_negative(legs)
+        return legs, {"memo": op.memo}
+
+
+def system_accounts() -> Mapping[str, Asset]:
+    return {account: asset for account, (_, asset) in SYSTEM_ACCOUNTS.items()}

@@ -1,0 +1,12 @@
+"""The store: tables, engines and migrations (the only package that knows SQL dialects)."""
+
+from jifen.store.engine import (
+    DEFAULT_DB,
+    StoreUnavailable,
+    make_engine,
+    migrate,
+    normalize_url,
+    ping,
+)
+
+__all__ = ["DEFAULT_DB", "StoreUnavailable", "make_engine", "migrate", "normalize_url", "ping"]

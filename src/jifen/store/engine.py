@@ -1,0 +1,93 @@
+"""Opening a store: URL forms, SQLite pragmas, PostgreSQL driver, and migrations.
+
+``./jifen.db`` (SQLite in WAL mode) is the embedded default; PostgreSQL is chosen by a URL such as
+``postgresql://user@host/db``. Both run the same Alembic migrations and the same code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from jifen.errors import JifenError
+
+DEFAULT_DB = "./jifen.db"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class StoreUnavailable(JifenError):
+    code = "store.unavailable"
+    status = 503
+
+
+def normalize_url(db: str | None) -> str:
+    """``./x.db`` or ``sqlite:///x.db`` → SQLite; ``postgresql://`` → SQLAlchemy's psycopg 3 URL."""
+    db = db or os.environ.get("JIFEN_DB") or DEFAULT_DB
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if db.startswith(prefix):
+            return "postgresql+psycopg://" + db[len(prefix) :]
+    if "://" in db:
+        return db
+    return f"sqlite:///{db}"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """WAL, a long busy timeout, FULL sync, and BEGIN IMMEDIATE so writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
+    url = normalize_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        _sqlite_setup(engine)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (safe to run on every start)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreUnavailable(f"cannot open the store {engine.url!r}: {_first_line(exc)}") from exc
+
+
+def ping(engine: Engine) -> None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreUnavailable(
+            f"cannot reach the store {engine.url!r}: {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
