@@ -62,7 +62,7 @@ def lot_from_row(row: Any) -> Lot:
 
 
 def lot_row(lot: Lot) -> dict[str, Any]:
-    row = {f: getattr(lot, f) for f in t.lots.c.keys()}
+    row = {c.name: getattr(lot, c.name) for c in t.lots.columns}
     row["status"] = lot.status.value
     return row
 

@@ -263,7 +263,7 @@ def _derive(
 ) -> None:
     """Replay one entry's effect on balances and lot figures (order-independent sums)."""
     d = entry.detail
-    own = d.get("lot_id")
+    own = str(d.get("lot_id", ""))
     for leg in entry.legs:
         balances[leg.account] += leg.amount
         if leg.lot_id is None:
@@ -273,9 +273,11 @@ def _derive(
             lot.pending += leg.amount
         else:
             lot.available += leg.amount
-            if entry.kind == "redeem" or (entry.kind == "refund" and leg.lot_id != own):
-                lot.redeemed -= leg.amount
-            elif entry.kind == "reverse":
+            if (
+                entry.kind == "redeem"
+                or (entry.kind == "refund" and leg.lot_id != own)
+                or entry.kind == "reverse"
+            ):
                 lot.redeemed -= leg.amount
             elif entry.kind == "expire":
                 lot.expired -= leg.amount
@@ -402,7 +404,7 @@ def _check_lots(conn: Connection, report: Report, derived: dict[str, _Derived]) 
 
 
 def _totals(report: Report, balances: dict[str, int], kinds: dict[str, Any]) -> dict[str, int]:
-    """issued = redeemed + expired + clawed back + outstanding (brief §5), from the journal alone."""
+    """issued = redeemed + expired + clawed back + outstanding (brief §5), from the journal."""
     by_kind: dict[AccountKind, int] = defaultdict(int)
     for account, amount in balances.items():
         kind = kinds.get(account)

@@ -94,6 +94,8 @@ class Planner:
     def apply(self, op: Operation, now: datetime) -> Entry:
         handler = getattr(self, f"_{OP_KINDS[type(op)]}")
         legs, detail = handler(op, now)
+        if "lot_id" in detail:  # a refund may change its lot's figures without a leg on it
+            self.book.touched_lots.add(detail["lot_id"])
         entry = Entry(
             entry_id=entry_id_for(op.key),
             key=op.key,

@@ -199,7 +199,7 @@ class Ledger:
         book = self._load_book(conn, fresh)
         planner = Planner(book)
         entries: list[Entry] = []
-        for index, op in enumerate(fresh):
+        for _index, op in enumerate(fresh):
             try:
                 entries.append(planner.apply(op, now))
             except LedgerError as exc:
@@ -400,7 +400,7 @@ class Ledger:
         )
 
     def _take_lane(self, conn: Connection) -> Any:
-        """A free chain lane (SKIP LOCKED), else wait on a random one. SQLite has one writer: lane 0."""
+        """A free chain lane (SKIP LOCKED), else wait on a random one. SQLite: one writer, lane 0."""
         query = select(t.chains).order_by(t.chains.c.chain_id).limit(1)
         if self._sqlite:
             return conn.execute(query.where(t.chains.c.chain_id == 0)).one()

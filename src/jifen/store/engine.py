@@ -38,7 +38,7 @@ def normalize_url(db: str | None) -> str:
 
 
 def _sqlite_setup(engine: Engine) -> None:
-    """WAL, a long busy timeout, FULL sync, and BEGIN IMMEDIATE so writers queue instead of failing."""
+    """WAL, long busy timeout, FULL sync, BEGIN IMMEDIATE: writers queue instead of failing."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

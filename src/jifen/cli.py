@@ -1,0 +1,211 @@
+"""The ``jifen`` command line. A thin shell: parse, call a service, print, exit.
+
+Every refusal is one readable line ``error[code]: message`` on standard error and a non-zero
+exit (2 for a refused request, 1 for a failed verification); never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jifen.demo import DEMO_TERMS, MERCHANTS, Summary, run_demo
+from jifen.errors import JifenError
+from jifen.ledger import HASH_ALGORITHMS, Ledger, Report, verify
+from jifen.store import DEFAULT_DB, StoreUnavailable, make_engine, normalize_url, ping
+
+app = typer.Typer(
+    help="Jifen 积分: a coalition loyalty ledger, exact and tamper-evident.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(soft_wrap=True)  # verification lines stay whole, for grep and logs
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help=f"SQLite path or PostgreSQL URL [env JIFEN_DB; default {DEFAULT_DB}]"
+    ),
+]
+
+
+def _yuan(points: int, points_per_yuan: int = DEMO_TERMS.value_points_per_yuan) -> str:
+    """Exact yuan text for a point count at the fixed value (integer arithmetic only)."""
+    fen = points * 100 // points_per_yuan
+    sign = "-" if fen < 0 else ""
+    return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    members: Annotated[int, typer.Option(min=1, max=1_000_000, help="会员 members")] = 200,
+    orders: Annotated[int, typer.Option(min=1, max=10_000_000, help="paid orders 订单")] = 2000,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days 模拟天数")] = 120,
+    seed: Annotated[int, typer.Option(help="same seed, same books")] = 7,
+    hash_alg: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (国密)")] = "sha256",
+) -> None:
+    """Build the demo alliance 演示联盟 on a fresh store and print its summary."""
+    if hash_alg not in HASH_ALGORITHMS:
+        raise typer.BadParameter(f"--hash must be one of {', '.join(HASH_ALGORITHMS)}")
+    url = normalize_url(db)
+    _fresh_store(url)
+    ledger = Ledger.open(url, hash_alg=hash_alg)
+    with Progress(
+        TextColumn("模拟 simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("days", total=days)
+        summary = run_demo(
+            ledger,
+            members=members,
+            orders=orders,
+            days=days,
+            seed=seed,
+            on_day=lambda _: progress.advance(task),
+        )
+    ledger.engine.dispose()
+    _print_summary(summary, url)
+    if summary.report is None or not summary.report.ok:
+        raise typer.Exit(1)
+
+
+class DemoStoreInUse(JifenError):
+    code = "demo.store_in_use"
+    status = 409
+
+
+def _fresh_store(url: str) -> None:
+    """The demo starts from nothing: a SQLite file is replaced; a used PostgreSQL store refused."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = make_engine(url)
+    ping(engine)
+    from sqlalchemy import inspect
+
+    used = inspect(engine).has_table("entries")
+    engine.dispose()
+    if used:
+        raise DemoStoreInUse(
+            "the demo needs an empty store; this PostgreSQL database already holds a ledger "
+            "(演示需要空库)",
+        )
+
+
+def _print_summary(s: Summary, url: str) -> None:
+    report = s.report
+    assert report is not None
+    totals = report.totals
+    table = Table(title=f"演示联盟 Demo alliance · seed {s.seed}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("商家 merchants", f"{len(MERCHANTS)} trades"),
+        ("会员 members", f"{s.members:,}"),
+        ("订单 paid orders", f"{s.orders:,} over {s.days} days"),
+        ("发放 points issued", f"{totals['issued']:,}"),
+        ("待发放 pending", f"{totals['pending']:,}"),
+        ("可用 available", f"{totals['available']:,}"),
+        ("核销 redeemed", f"{totals['redeemed']:,} in {s.redemptions:,} redemptions"),
+        ("退款扣回 clawed back", f"{totals['clawed_back']:,} after {s.refunds:,} refunds"),
+        ("退款抵扣 shortfall deducted from cash refunds", f"{s.shortfall_points:,} points"),
+        ("过期 expired", f"{totals['expired']:,} in {s.expiries:,} lots"),
+        ("未兑付 outstanding", f"{totals['outstanding']:,} = {_yuan(totals['outstanding'])}"),
+        ("区块 / 分录 blocks / entries", f"{report.blocks:,} / {report.entries:,}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    out.print(table)
+    _print_verify(report, url)
+
+
+def _print_verify(report: Report, url: str) -> None:
+    if report.ok:
+        t = report.totals
+        out.print(
+            f"[green]✔ 校验通过 verified[/green] ({report.hash_alg}): {report.blocks:,} blocks, "
+            f"{report.entries:,} entries; issued {t['issued']:,} = redeemed {t['redeemed']:,} + "
+            f"expired {t['expired']:,} + clawed back {t['clawed_back']:,} + outstanding "
+            f"{t['outstanding']:,}"
+        )
+        return
+    first = report.findings[0]
+    out.print(
+        f"[red]✘ 校验失败 verification failed[/red] at {first.where() or 'the books'}: "
+        + escape(f"[{first.code}] {first.message}")
+    )
+    for finding in report.findings[1:10]:
+        out.print(escape(f"  also {finding.where() or '-'}: [{finding.code}] {finding.message}"))
+    if len(report.findings) > 10:
+        out.print(f"  … {len(report.findings) - 10} more")
+
+
+@app.command("verify")
+def verify_cmd(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+) -> None:
+    """Recompute every hash, re-derive every balance and lot, check the invariants 校验账本."""
+    url = normalize_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StoreUnavailable(
+            f"no ledger at {url.removeprefix('sqlite:///')} (run `jifen demo` first; 账本不存在)"
+        )
+    engine = make_engine(url)
+    ping(engine)
+    report = verify(engine)
+    engine.dispose()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "hash_alg": report.hash_alg,
+                    "blocks": report.blocks,
+                    "entries": report.entries,
+                    "totals": report.totals,
+                    "findings": [
+                        {
+                            "code": f.code,
+                            "message": f.message,
+                            "chain_id": f.chain_id,
+                            "height": f.height,
+                            "entry_id": f.entry_id,
+                        }
+                        for f in report.findings
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        _print_verify(report, url)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: turns refusals into one line and an exit code."""
+    try:
+        app()
+    except JifenError as exc:
+        print(f"error[{exc.code}]: {exc.message}", file=sys.stderr)
+        sys.exit(2)
