@@ -400,7 +400,7 @@ class Ledger:
         )
 
     def _take_lane(self, conn: Connection) -> Any:
-        """A free chain lane (SKIP LOCKED), else wait on a random one. SQLite: one writer, lane 0."""
+        """A free lane (SKIP LOCKED), else wait on a random one. SQLite: one writer, lane 0."""
         query = select(t.chains).order_by(t.chains.c.chain_id).limit(1)
         if self._sqlite:
             return conn.execute(query.where(t.chains.c.chain_id == 0)).one()
