@@ -68,9 +68,9 @@ def lot_row(lot: Lot) -> dict[str, Any]:
 
 
 def lot_figures(lot: Lot) -> dict[str, Any]:
-    row = {f"b_{f}": getattr(lot, f) for f in LOT_FIGURES}
-    row["b_status"] = lot.status.value
-    row["b_lot_id"] = lot.lot_id
+    """The lot's running figures (what changes after issue), keyed by column."""
+    row = {"lot_id": lot.lot_id, **{f: getattr(lot, f) for f in LOT_FIGURES}}
+    row["status"] = lot.status.value
     return row
 
 

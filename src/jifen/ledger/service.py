@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from jifen.ledger import chain
 from jifen.ledger._rows import (
-    LOT_FIGURES,
     detail_text,
     load_entries,
     lot_figures,
@@ -54,7 +53,7 @@ from jifen.ledger.model import (
     pending_account,
 )
 from jifen.ledger.plan import Book, Planner, member_debt
-from jifen.store import make_engine, migrate
+from jifen.store import bulk, make_engine, migrate
 from jifen.store import tables as t
 
 RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
@@ -125,21 +124,27 @@ class Ledger:
         """Open a merchant's accounts (idempotent). Members' accounts open on their first earn."""
         check_id("merchant_id", merchant_id)
         with self.engine.begin() as conn:
-            self._open_accounts(
-                conn, merchant_accounts(merchant_id), f"merchant:{merchant_id}", now or _utcnow()
-            )
+            self._open_accounts(conn, merchant_accounts(merchant_id), now or _utcnow())
 
-    def _open_accounts(
-        self, conn: Connection, accounts: dict[str, Any], owner: str, now: datetime
-    ) -> None:
-        rows = [
-            {"account_id": a, "kind": k.value, "owner": owner, "asset": s.value, "opened_at": now}
-            for a, (k, s) in accounts.items()
-        ]
-        conn.execute(self._insert(t.accounts).on_conflict_do_nothing(), rows)
-        conn.execute(
-            self._insert(t.balances).on_conflict_do_nothing(),
-            [{"account_id": a, "bucket": 0, "amount": 0} for a in accounts],
+    def _open_accounts(self, conn: Connection, accounts: dict[str, Any], now: datetime) -> None:
+        """Create accounts and their zero balance rows (the rows writers lock), if missing."""
+        ordered = sorted(accounts.items())
+        bulk.insert_missing(
+            conn,
+            t.accounts,
+            [
+                {
+                    "account_id": a,
+                    "kind": k.value,
+                    "owner": owner_of(a),
+                    "asset": s.value,
+                    "opened_at": now,
+                }
+                for a, (k, s) in ordered
+            ],
+        )
+        bulk.insert_missing(
+            conn, t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in ordered]
         )
 
     # -- writes ----------------------------------------------------------------------------------
@@ -298,28 +303,24 @@ class Ledger:
         new_members = sorted(
             m for m in book.new_accounts if available_account(m) not in self._known_accounts
         )
-        for member in new_members:
-            self._open_accounts(conn, member_accounts(member), f"member:{member}", now)
-        owned = sorted((a, d) for a, d in book.deltas.items() if owner_of(a) and d)
-        if owned:
-            stmt = self._insert(t.balances)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["account_id", "bucket"],
-                    set_={"amount": t.balances.c.amount + stmt.excluded.amount},
-                ),
-                [{"account_id": a, "bucket": 0, "amount": d} for a, d in owned],
+        if new_members:
+            self._open_accounts(
+                conn, {a: v for m in new_members for a, v in member_accounts(m).items()}, now
             )
-        if book.new_lots:
-            conn.execute(t.lots.insert(), [lot_row(lot) for lot in book.new_lots.values()])
-        changed = [book.lots[i] for i in sorted(book.touched_lots) if i not in book.new_lots]
-        if changed:
-            conn.execute(
-                update(t.lots)
-                .where(t.lots.c.lot_id == bindparam("b_lot_id"))
-                .values({f: bindparam(f"b_{f}") for f in LOT_FIGURES}),
-                [lot_figures(lot) for lot in changed],
-            )
+        bulk.add_to_balances(
+            conn, sorted((a, 0, d) for a, d in book.deltas.items() if owner_of(a) and d)
+        )
+        bulk.insert_rows(conn, t.lots, [lot_row(lot) for lot in book.new_lots.values()])
+        bulk.update_rows(
+            conn,
+            t.lots,
+            "lot_id",
+            [
+                lot_figures(book.lots[i])
+                for i in sorted(book.touched_lots)
+                if i not in book.new_lots
+            ],
+        )
         self._append_block(conn, book, entries, now)
         for member in new_members:
             for account in member_accounts(member):
@@ -350,8 +351,9 @@ class Ledger:
                 block_hash=block_hash,
             )
         )
-        conn.execute(
-            t.entries.insert(),
+        bulk.insert_rows(
+            conn,
+            t.entries,
             [
                 {
                     "entry_id": e.entry_id,
@@ -381,18 +383,11 @@ class Ledger:
             for e in entries
             for n, leg in enumerate(e.legs)
         ]
-        if leg_rows:
-            conn.execute(t.legs.insert(), leg_rows)
-        system = sorted((a, d) for a, d in book.deltas.items() if not owner_of(a) and d)
-        if system:
-            stmt = self._insert(t.balances)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["account_id", "bucket"],
-                    set_={"amount": t.balances.c.amount + stmt.excluded.amount},
-                ),
-                [{"account_id": a, "bucket": lane.chain_id, "amount": d} for a, d in system],
-            )
+        bulk.insert_rows(conn, t.legs, leg_rows)
+        bulk.add_to_balances(
+            conn,
+            sorted((a, lane.chain_id, d) for a, d in book.deltas.items() if not owner_of(a) and d),
+        )
         conn.execute(
             update(t.chains)
             .where(t.chains.c.chain_id == lane.chain_id)
