@@ -24,6 +24,7 @@ from jifen.ledger.model import (
     AccountKind,
     Asset,
     Entry,
+    member_account_kind,
     owner_of,
 )
 from jifen.store import tables as t
@@ -233,7 +234,7 @@ def _check_entry(
     totals: dict[str, int] = defaultdict(int)
     for leg in entry.legs:
         totals[leg.asset.value] += leg.amount
-        known = kinds.get(leg.account)
+        known = kinds.get(leg.account) or member_account_kind(leg.account)
         if known is None:
             report.add(
                 Finding("leg.unknown_account", f"leg names unknown account {leg.account}", **here)
@@ -328,7 +329,7 @@ def _check_balances(
                     f"{account}: stored {cached[account]}, journal says {derived[account]}",
                 )
             )
-        kind = kinds.get(account, (None,))[0]
+        kind = (kinds.get(account) or member_account_kind(account) or (None,))[0]
         if owner_of(account) and kind is not AccountKind.MEMBER_AVAILABLE and derived[account] < 0:
             report.add(Finding("balance.negative", f"{account} is {derived[account]}"))
         if account in (EXPIRED, CLAWBACK) and derived[account] < 0:
@@ -407,7 +408,7 @@ def _totals(report: Report, balances: dict[str, int], kinds: dict[str, Any]) -> 
     """issued = redeemed + expired + clawed back + outstanding (brief §5), from the journal."""
     by_kind: dict[AccountKind, int] = defaultdict(int)
     for account, amount in balances.items():
-        kind = kinds.get(account)
+        kind = kinds.get(account) or member_account_kind(account)
         if kind and kind[1] is Asset.POINTS:
             by_kind[kind[0]] += amount
     totals = {

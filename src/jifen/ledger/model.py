@@ -98,6 +98,16 @@ def merchant_accounts(merchant_id: str) -> dict[str, tuple[AccountKind, Asset]]:
     }
 
 
+def member_account_kind(account_id: str) -> tuple[AccountKind, Asset] | None:
+    """Member accounts are not registered rows: their kind follows from their name."""
+    if account_id.startswith("member:"):
+        if account_id.endswith(":pending"):
+            return AccountKind.MEMBER_PENDING, Asset.POINTS
+        if account_id.endswith(":available"):
+            return AccountKind.MEMBER_AVAILABLE, Asset.POINTS
+    return None
+
+
 def owner_of(account_id: str) -> str | None:
     """``member:m1:pending`` → ``member:m1``; system accounts have no owner."""
     kind, _, rest = account_id.partition(":")

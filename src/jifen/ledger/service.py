@@ -1,31 +1,24 @@
 """The ledger's shell: one batch of operations → one transaction → one block.
 
 Reads and locks what the batch needs, lets the pure ``Planner`` decide, writes the result and
-appends one block to a free chain lane. Nothing clever happens here; see docs/ledger.md for the
-locking order (keys → member and merchant rows in id order → lane) that keeps writers deadlock-free.
+appends one block to a free chain lane. Nothing clever happens here; docs/ledger.md explains the
+lock order (member and merchant rows in id order, then a lane) that keeps writers deadlock-free.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jifen.ledger import chain
-from jifen.ledger._rows import (
-    detail_text,
-    load_entries,
-    lot_figures,
-    lot_from_row,
-    lot_row,
-)
+from jifen.ledger._rows import detail_text, load_entries, lot_figures, lot_from_row, lot_row
 from jifen.ledger.errors import BatchTooLarge, IdempotencyConflict, LedgerError, UnsupportedHash
 from jifen.ledger.lots import Lot, LotStatus
 from jifen.ledger.model import (
@@ -56,15 +49,38 @@ from jifen.ledger.plan import Book, Planner, member_debt
 from jifen.store import bulk, make_engine, migrate
 from jifen.store import tables as t
 
-RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
-"""Serialization failure, deadlock, and a concurrent insert of the same idempotency key."""
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+"""Serialization failure and deadlock: the transaction is rolled back and run again."""
 MAX_ATTEMPTS = 12
+KNOWN_MEMBERS_CACHE = 1_000_000
+
+_STORED = select(t.entries.c.entry_id, t.entries.c.body_hash).where(
+    t.entries.c.entry_id.in_(bindparam("ids", expanding=True))
+)
+_LOCK = (
+    select(t.balances.c.account_id, t.balances.c.amount)
+    .where(t.balances.c.account_id.in_(bindparam("ids", expanding=True)), t.balances.c.bucket == 0)
+    .order_by(t.balances.c.account_id)
+    .with_for_update()
+)
+_ACCOUNTS = select(t.accounts.c.account_id, t.accounts.c.asset).where(
+    t.accounts.c.account_id.in_(bindparam("ids", expanding=True))
+)
+_FREE_LANE = (
+    select(t.chains).order_by(t.chains.c.chain_id).limit(1).with_for_update(skip_locked=True)
+)
+_LANE = select(t.chains).where(t.chains.c.chain_id == bindparam("lane")).with_for_update()
+_SET_TIP = (
+    update(t.chains)
+    .where(t.chains.c.chain_id == bindparam("lane"))
+    .values(height=bindparam("height"), tip_hash=bindparam("tip"))
+)
 
 
 @dataclass(frozen=True, slots=True)
 class MemberBalance:
     member_id: str
-    available: int
+    available: int  # may be below zero only as a recorded debt
     pending: int
     debt: int
 
@@ -74,10 +90,12 @@ def _utcnow() -> datetime:
 
 
 def _retryable(exc: DBAPIError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(exc.orig)
+    """Deadlocks, serialization failures, a busy SQLite, and the same key inserted concurrently."""
+    if isinstance(exc, IntegrityError):
+        return True  # the retry checks stored keys first and replays or refuses
+    return getattr(
+        exc.orig, "sqlstate", None
+    ) in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
 
 
 class Ledger:
@@ -86,8 +104,8 @@ class Ledger:
     def __init__(self, engine: Engine, *, hash_alg: str | None = None) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._insert = sqlite.insert if self._sqlite else postgresql.insert
-        self._known_accounts: dict[str, Asset] = {}
+        self._accounts: dict[str, Asset] = {a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()}
+        self._known_members: set[str] = set()
         self.hash_alg = self._settle_hash_alg(hash_alg)
 
     @classmethod
@@ -109,43 +127,34 @@ class Ledger:
             ).scalar_one_or_none()
             if stored is None:
                 stored = wanted or "sha256"
-                conn.execute(
-                    self._insert(t.meta)
-                    .values(name="hash_alg", value=stored)
-                    .on_conflict_do_nothing()
-                )
+                bulk.insert_missing(conn, t.meta, [{"name": "hash_alg", "value": stored}])
         if wanted is not None and wanted != stored:
             raise UnsupportedHash(f"this ledger is chained with {stored}, not {wanted}")
         return stored
 
-    # -- registry --------------------------------------------------------------------------------
-
     def open_merchant(self, merchant_id: str, now: datetime | None = None) -> None:
-        """Open a merchant's accounts (idempotent). Members' accounts open on their first earn."""
+        """Open a merchant's accounts (idempotent). A member's open with their first earn."""
         check_id("merchant_id", merchant_id)
+        accounts = sorted(merchant_accounts(merchant_id).items())
+        opened_at = now or _utcnow()
         with self.engine.begin() as conn:
-            self._open_accounts(conn, merchant_accounts(merchant_id), now or _utcnow())
-
-    def _open_accounts(self, conn: Connection, accounts: dict[str, Any], now: datetime) -> None:
-        """Create accounts and their zero balance rows (the rows writers lock), if missing."""
-        ordered = sorted(accounts.items())
-        bulk.insert_missing(
-            conn,
-            t.accounts,
-            [
-                {
-                    "account_id": a,
-                    "kind": k.value,
-                    "owner": owner_of(a),
-                    "asset": s.value,
-                    "opened_at": now,
-                }
-                for a, (k, s) in ordered
-            ],
-        )
-        bulk.insert_missing(
-            conn, t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in ordered]
-        )
+            bulk.insert_missing(
+                conn,
+                t.accounts,
+                [
+                    {
+                        "account_id": a,
+                        "kind": k.value,
+                        "owner": owner_of(a),
+                        "asset": s.value,
+                        "opened_at": opened_at,
+                    }
+                    for a, (k, s) in accounts
+                ],
+            )
+            bulk.insert_missing(
+                conn, t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in accounts]
+            )
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -174,40 +183,32 @@ class Ledger:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.engine.begin() as conn:
-                    by_key = self._apply(conn, list(unique.values()), now)
+                    by_key = self._apply(conn, list(unique.values()), now, optimistic=attempt == 0)
                 break
             except DBAPIError as exc:
                 if not _retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                     raise
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         return [by_key[op.key] for op in ops]
 
-    def _apply(self, conn: Connection, ops: list[Operation], now: datetime) -> dict[str, Receipt]:
-        ids = {chain.entry_id_for(op.key): op for op in ops}
-        stored = conn.execute(
-            select(t.entries.c.entry_id, t.entries.c.body_hash).where(
-                t.entries.c.entry_id.in_(list(ids))
-            )
-        ).all()
-        replays = []
-        for row in stored:
-            op = ids.pop(row.entry_id)
-            if row.body_hash != chain.body_hash(op_body(op)):
-                raise IdempotencyConflict(
-                    "this idempotency key was already used with a different body", key=op.key
-                )
-            replays.append(row.entry_id)
-        receipts = {e.key: _receipt(e, replayed=True) for e in load_entries(conn, replays).values()}
-        fresh = list(ids.values())
+    def _apply(
+        self, conn: Connection, ops: list[Operation], now: datetime, *, optimistic: bool
+    ) -> dict[str, Receipt]:
+        """Plan and write ``ops``. Optimistic: assume fresh keys (the common case) and check
+        stored keys only if planning refuses or the insert meets an existing key (a retry)."""
+        receipts = {} if optimistic else self._replays(conn, ops)
+        fresh = [op for op in ops if op.key not in receipts]
         if not fresh:
             return receipts
         book = self._load_book(conn, fresh)
         planner = Planner(book)
         entries: list[Entry] = []
-        for _index, op in enumerate(fresh):
+        for op in fresh:
             try:
                 entries.append(planner.apply(op, now))
             except LedgerError as exc:
+                if optimistic:  # perhaps a replay of an applied key: look before refusing
+                    return self._apply(conn, ops, now, optimistic=False)
                 if len(fresh) > 1:
                     exc.context.setdefault("key", op.key)
                 raise
@@ -215,49 +216,66 @@ class Ledger:
         receipts.update({e.key: _receipt(e) for e in entries})
         return receipts
 
+    def _replays(self, conn: Connection, ops: list[Operation]) -> dict[str, Receipt]:
+        """Receipts of keys already applied; a key reused with another body is refused."""
+        by_id = {chain.entry_id_for(op.key): op for op in ops}
+        stored = conn.execute(_STORED, {"ids": list(by_id)}).all()
+        for row in stored:
+            if row.body_hash != chain.body_hash(op_body(by_id[row.entry_id])):
+                raise IdempotencyConflict(
+                    "this idempotency key was already used with a different body",
+                    key=by_id[row.entry_id].key,
+                )
+        entries = load_entries(conn, [row.entry_id for row in stored])
+        return {e.key: _receipt(e, replayed=True) for e in entries.values()}
+
     # -- reading what a batch needs --------------------------------------------------------------
 
     def _load_book(self, conn: Connection, ops: list[Operation]) -> Book:
         book = Book()
         lot_ids: set[str] = set()
         members: set[str] = set()
-        merchants: set[str] = set()
-        needed: set[str] = set()
-        reverse_targets = [op.entry_id for op in ops if isinstance(op, Reverse)]
+        accounts: set[str] = set()  # merchant and system accounts the batch names
         for op in ops:
             if isinstance(op, Release | Void | Expire | Refund):
                 lot_ids.add(op.lot_id)
             elif isinstance(op, Earn):
-                needed.add(accepted_account(op.merchant_id))
+                accounts.add(accepted_account(op.merchant_id))
             elif isinstance(op, Redeem):
                 members.add(op.member_id)
-                needed |= {available_account(op.member_id), accepted_account(op.merchant_id)}
+                accounts.add(accepted_account(op.merchant_id))
             elif isinstance(op, Post):
-                needed |= {leg.account for leg in op.legs}
-        book.entries = load_entries(conn, reverse_targets)
-        for entry in book.entries.values():
-            if entry.kind == "earn":
-                lot_ids.add(entry.entry_id)
-            lot_ids |= {leg.lot_id for leg in entry.legs if leg.lot_id}
-            needed |= {leg.account for leg in entry.legs}
-        if reverse_targets:
+                accounts |= {leg.account for leg in op.legs}
+        targets = [op.entry_id for op in ops if isinstance(op, Reverse)]
+        if targets:
+            book.entries = load_entries(conn, targets)
             book.reversed = set(
                 conn.execute(
-                    select(t.entries.c.reverses).where(t.entries.c.reverses.in_(reverse_targets))
+                    select(t.entries.c.reverses).where(t.entries.c.reverses.in_(targets))
                 ).scalars()
             )
+            for entry in book.entries.values():
+                lot_ids |= {leg.lot_id for leg in entry.legs if leg.lot_id}
+                lot_ids |= {entry.entry_id} if entry.kind == "earn" else set()
+                accounts |= {leg.account for leg in entry.legs}
         if lot_ids:
             members |= set(
                 conn.execute(
-                    select(t.lots.c.member_id).where(t.lots.c.lot_id.in_(list(lot_ids)))
+                    select(t.lots.c.member_id).where(t.lots.c.lot_id.in_(lot_ids))
                 ).scalars()
             )
-        for account in needed:
-            owner = owner_of(account)
-            if owner and owner.startswith("merchant:"):
-                merchants.add(account)
-        self._lock(conn, book, members, merchants)
-        self._load_accounts(conn, book, needed | set(book.balances))
+        members |= {
+            o[len("member:") :].rpartition(":")[0] for o in accounts if o.startswith("member:")
+        }
+        accounts = {a for a in accounts if not a.startswith("member:")}
+        merchants = {a for a in accounts if a.startswith("merchant:")}
+        locked = sorted({a for m in members for a in member_accounts(m)} | merchants)
+        if locked:  # the global lock order: member and merchant rows by id
+            book.balances.update({r[0]: r[1] for r in conn.execute(_LOCK, {"ids": locked})})
+        self._learn_accounts(conn, accounts)
+        book.accounts = {a: self._accounts[a] for a in accounts if a in self._accounts}
+        book.accounts.update({a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()})
+        book.accounts.update({a: Asset.POINTS for a in book.balances if a.startswith("member:")})
         if members or lot_ids:
             live = and_(
                 t.lots.c.member_id.in_(sorted(members)),
@@ -267,64 +285,36 @@ class Ledger:
                 book.lots[row.lot_id] = lot_from_row(row)
         return book
 
-    def _lock(
-        self, conn: Connection, book: Book, members: set[str], merchant_accounts_: set[str]
-    ) -> None:
-        """Lock member and merchant balance rows in id order (the global lock order)."""
-        locked = sorted({a for m in members for a in member_accounts(m)} | merchant_accounts_)
-        if not locked:
-            return
-        rows = conn.execute(
-            select(t.balances.c.account_id, t.balances.c.amount)
-            .where(t.balances.c.account_id.in_(locked), t.balances.c.bucket == 0)
-            .order_by(t.balances.c.account_id)
-            .with_for_update()
-        )
-        book.balances.update({r.account_id: r.amount for r in rows})
-
-    def _load_accounts(self, conn: Connection, book: Book, needed: Iterable[str]) -> None:
-        missing = [a for a in needed if a not in self._known_accounts]
+    def _learn_accounts(self, conn: Connection, accounts: set[str]) -> None:
+        """Merchant accounts never close in the ledger, so their existence is cached."""
+        missing = [a for a in accounts if a not in self._accounts]
         if missing:
-            for row in conn.execute(
-                select(t.accounts.c.account_id, t.accounts.c.asset).where(
-                    t.accounts.c.account_id.in_(missing)
-                )
-            ):
-                self._known_accounts[row.account_id] = Asset(row.asset)
-        for account in needed:
-            if account in self._known_accounts:
-                book.accounts[account] = self._known_accounts[account]
-        for account, (_, asset) in SYSTEM_ACCOUNTS.items():
-            book.accounts[account] = asset
+            self._accounts.update(
+                {r[0]: Asset(r[1]) for r in conn.execute(_ACCOUNTS, {"ids": missing})}
+            )
 
     # -- writing ---------------------------------------------------------------------------------
 
     def _write(self, conn: Connection, book: Book, entries: list[Entry], now: datetime) -> None:
-        new_members = sorted(
-            m for m in book.new_accounts if available_account(m) not in self._known_accounts
-        )
-        if new_members:
-            self._open_accounts(
-                conn, {a: v for m in new_members for a, v in member_accounts(m).items()}, now
-            )
-        bulk.add_to_balances(
-            conn, sorted((a, 0, d) for a, d in book.deltas.items() if owner_of(a) and d)
-        )
+        owned = {a: d for a, d in book.deltas.items() if owner_of(a) and d}
+        new_members = [m for m in book.new_members if m not in self._known_members]
+        for (
+            member
+        ) in new_members:  # a member's rows exist from the first earn on (writers lock them)
+            for account in member_accounts(member):
+                owned.setdefault(account, 0)
+        bulk.add_to_balances(conn, sorted((a, 0, d) for a, d in owned.items()))
         bulk.insert_rows(conn, t.lots, [lot_row(lot) for lot in book.new_lots.values()])
         bulk.update_rows(
             conn,
             t.lots,
             "lot_id",
-            [
-                lot_figures(book.lots[i])
-                for i in sorted(book.touched_lots)
-                if i not in book.new_lots
-            ],
+            [lot_figures(book.lots[i]) for i in sorted(book.touched_lots - set(book.new_lots))],
         )
         self._append_block(conn, book, entries, now)
-        for member in new_members:
-            for account in member_accounts(member):
-                self._known_accounts[account] = Asset.POINTS
+        if len(self._known_members) > KNOWN_MEMBERS_CACHE:
+            self._known_members.clear()
+        self._known_members.update(new_members)
 
     def _append_block(
         self, conn: Connection, book: Book, entries: list[Entry], now: datetime
@@ -340,17 +330,16 @@ class Ledger:
             committed_at=now,
             entry_hashes=hashes,
         )
-        conn.execute(
-            t.blocks.insert().values(
-                chain_id=lane.chain_id,
-                height=height,
-                prev_hash=lane.tip_hash,
-                hash_alg=self.hash_alg,
-                committed_at=now,
-                entry_count=len(entries),
-                block_hash=block_hash,
-            )
-        )
+        block = {
+            "chain_id": lane.chain_id,
+            "height": height,
+            "prev_hash": lane.tip_hash,
+            "hash_alg": self.hash_alg,
+            "committed_at": now,
+            "entry_count": len(entries),
+            "block_hash": block_hash,
+        }
+        bulk.insert_rows(conn, t.blocks, [block])
         bulk.insert_rows(
             conn,
             t.entries,
@@ -371,60 +360,57 @@ class Ledger:
                 for seq, (e, h) in enumerate(zip(entries, hashes, strict=True))
             ],
         )
-        leg_rows = [
-            {
-                "entry_id": e.entry_id,
-                "leg_no": n,
-                "account_id": leg.account,
-                "asset": leg.asset.value,
-                "amount": leg.amount,
-                "lot_id": leg.lot_id,
-            }
-            for e in entries
-            for n, leg in enumerate(e.legs)
-        ]
-        bulk.insert_rows(conn, t.legs, leg_rows)
-        bulk.add_to_balances(
+        bulk.insert_rows(
+            conn,
+            t.legs,
+            [
+                {
+                    "entry_id": e.entry_id,
+                    "leg_no": n,
+                    "account_id": leg.account,
+                    "asset": leg.asset.value,
+                    "amount": leg.amount,
+                    "lot_id": leg.lot_id,
+                }
+                for e in entries
+                for n, leg in enumerate(e.legs)
+            ],
+        )
+        bulk.add_to_balances(  # system accounts: this lane's bucket, so no hot row
             conn,
             sorted((a, lane.chain_id, d) for a, d in book.deltas.items() if not owner_of(a) and d),
         )
-        conn.execute(
-            update(t.chains)
-            .where(t.chains.c.chain_id == lane.chain_id)
-            .values(height=height, tip_hash=block_hash)
-        )
+        conn.execute(_SET_TIP, {"lane": lane.chain_id, "height": height, "tip": block_hash})
 
     def _take_lane(self, conn: Connection) -> Any:
         """A free lane (SKIP LOCKED), else wait on a random one. SQLite: one writer, lane 0."""
-        query = select(t.chains).order_by(t.chains.c.chain_id).limit(1)
         if self._sqlite:
-            return conn.execute(query.where(t.chains.c.chain_id == 0)).one()
-        lane = conn.execute(query.with_for_update(skip_locked=True)).first()
+            return conn.execute(_LANE, {"lane": 0}).one()
+        lane = conn.execute(_FREE_LANE).first()
         if lane is None:
             lanes = conn.execute(select(t.chains.c.chain_id)).scalars().all()
-            lane = conn.execute(
-                query.where(t.chains.c.chain_id == random.choice(lanes)).with_for_update()
-            ).one()
+            lane = conn.execute(_LANE, {"lane": random.choice(lanes)}).one()
         return lane
 
     # -- reads -----------------------------------------------------------------------------------
 
     def balance(self, member_id: str) -> MemberBalance:
         with self.engine.connect() as conn:
-            rows = dict(
-                conn.execute(
+            rows = {
+                r[0]: r[1]
+                for r in conn.execute(
                     select(t.balances.c.account_id, t.balances.c.amount).where(
                         t.balances.c.account_id.in_(list(member_accounts(member_id)))
                     )
-                ).all()
-            )
-            book = Book(
-                balances={available_account(member_id): rows.get(available_account(member_id), 0)}
-            )
-            for row in conn.execute(
+                )
+            }
+            lots = conn.execute(
                 select(t.lots).where(t.lots.c.member_id == member_id, t.lots.c.available > 0)
-            ):
-                book.lots[row.lot_id] = lot_from_row(row)
+            ).all()
+        book = Book(
+            balances={available_account(member_id): rows.get(available_account(member_id), 0)},
+            lots={row.lot_id: lot_from_row(row) for row in lots},
+        )
         return MemberBalance(
             member_id=member_id,
             available=rows.get(available_account(member_id), 0),
@@ -450,31 +436,25 @@ class Ledger:
         return _receipt(found, replayed=True) if found else None
 
     def due_releases(self, now: datetime, limit: int = MAX_BATCH) -> list[str]:
-        """Lots whose return window has ended, oldest first (what the release job does next)."""
-        return self._due(t.lots.c.release_at, LotStatus.PENDING, now, limit)
+        """Pending lots whose return window has ended, oldest first (the release job's work)."""
+        return self._due(
+            t.lots.c.release_at, [t.lots.c.status == LotStatus.PENDING.value], now, limit
+        )
 
     def due_expiries(self, now: datetime, limit: int = MAX_BATCH) -> list[str]:
-        """Lots with points left whose expiry has passed."""
-        with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(t.lots.c.lot_id)
-                    .where(
-                        t.lots.c.status.in_([LotStatus.PENDING.value, LotStatus.RELEASED.value]),
-                        t.lots.c.expires_at <= now,
-                        or_(t.lots.c.pending > 0, t.lots.c.available > 0),
-                    )
-                    .order_by(t.lots.c.expires_at, t.lots.c.lot_id)
-                    .limit(limit)
-                ).scalars()
-            )
+        """Lots with points left whose expiry has passed (the expiry job's work)."""
+        live = [
+            t.lots.c.status.in_([LotStatus.PENDING.value, LotStatus.RELEASED.value]),
+            or_(t.lots.c.pending > 0, t.lots.c.available > 0),
+        ]
+        return self._due(t.lots.c.expires_at, live, now, limit)
 
-    def _due(self, column: Any, status: LotStatus, now: datetime, limit: int) -> list[str]:
+    def _due(self, column: Any, where: list[Any], now: datetime, limit: int) -> list[str]:
         with self.engine.connect() as conn:
             return list(
                 conn.execute(
                     select(t.lots.c.lot_id)
-                    .where(t.lots.c.status == status.value, column <= now)
+                    .where(*where, column <= now)
                     .order_by(column, t.lots.c.lot_id)
                     .limit(limit)
                 ).scalars()

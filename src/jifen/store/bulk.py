@@ -3,7 +3,7 @@
 A batch of 1,000 earns writes thousands of rows. Sent as one statement per row (even pipelined)
 the server parses and plans each one; COPY and a single ``unnest`` statement do the same work in
 one round trip each, which is what lets batched ingestion outrun pgbench (docs/benchmark.md).
-Small writes take the ordinary SQLAlchemy path, so the fast path only matters where it pays.
+The ``unnest`` statements are fixed strings, so psycopg prepares them once per connection.
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jifen.store import tables as t
 
-FAST_PATH_MIN_ROWS = 8
+COPY_MIN_ROWS = 8
+"""Below this a plain INSERT beats COPY's extra round trips."""
 
 
-def _pg(conn: Connection, rows: Sequence[Any]) -> bool:
-    return conn.dialect.name == "postgresql" and len(rows) >= FAST_PATH_MIN_ROWS
+def _pg(conn: Connection, rows: Sequence[Any], min_rows: int = 1) -> bool:
+    return conn.dialect.name == "postgresql" and len(rows) >= min_rows
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Append rows to an insert-only table (journal, lots)."""
     if not rows:
         return
-    if not _pg(conn, rows):
+    if not _pg(conn, rows, COPY_MIN_ROWS):
         conn.execute(table.insert(), list(rows))
         return
     columns = list(rows[0])
