@@ -46,6 +46,13 @@ class InsufficientPoints(LedgerError):
     status = 409
 
 
+class InsufficientFunds(LedgerError):
+    """A money (CNY) account would go below zero."""
+
+    code = "balance.insufficient"
+    status = 409
+
+
 class LotNotDue(LedgerError):
     code = "lot.not_due"
     status = 409

@@ -15,6 +15,7 @@ from typing import Any
 
 from jifen.ledger.chain import body_hash, entry_id_for, utc_text
 from jifen.ledger.errors import (
+    InsufficientFunds,
     InsufficientPoints,
     InvalidEntry,
     LotNotDue,
@@ -323,6 +324,8 @@ class Planner:
             "debt_points": debt,
             "shortfall_points": shortfall,
             "shortfall_policy": op.shortfall.value,
+            # the share's points that had already left the lot (voided, expired): nothing to take
+            "already_gone_points": claw - from_lot - recover,
         }
 
     def _reverse(self, op: Reverse, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
@@ -360,14 +363,15 @@ class Planner:
 
     def _check_not_negative(self, legs: list[Leg]) -> None:
         """Member and merchant accounts never go negative through a correction or manual entry."""
-        moved: dict[str, int] = defaultdict(int)
+        moved: dict[tuple[str, Asset], int] = defaultdict(int)
         for leg in legs:
-            moved[leg.account] += leg.amount
-        for account, amount in moved.items():
+            moved[leg.account, leg.asset] += leg.amount
+        for (account, asset), amount in moved.items():
             if owner_of(account) is None or amount >= 0:
                 continue
             if self.book.balances.get(account, 0) + amount < 0:
-                raise InsufficientPoints(f"{account} would go negative", account=account)
+                refusal = InsufficientPoints if asset is Asset.POINTS else InsufficientFunds
+                raise refusal(f"{account} would go negative", account=account)
 
     def _post(self, op: Post, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
         for leg in op.legs:

@@ -19,7 +19,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jifen.ledger import chain
 from jifen.ledger._rows import detail_text, load_entries, lot_figures, lot_from_row, lot_row
-from jifen.ledger.errors import BatchTooLarge, IdempotencyConflict, LedgerError, UnsupportedHash
+from jifen.ledger.errors import (
+    BatchTooLarge,
+    IdempotencyConflict,
+    InvalidEntry,
+    LedgerError,
+    UnsupportedHash,
+)
 from jifen.ledger.lots import Lot, LotStatus
 from jifen.ledger.model import (
     MAX_BATCH,
@@ -85,8 +91,13 @@ class MemberBalance:
     debt: int
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+def _clock(now: datetime | None) -> datetime:
+    """The time an operation happens at: the caller's (a simulated clock) or the wall clock."""
+    if now is None:
+        return datetime.now(UTC)
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise InvalidEntry("now must be a timezone-aware datetime", field="now")
+    return now
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -114,8 +125,12 @@ class Ledger:
     ) -> Ledger:
         """Open (and migrate) the store at ``db``: a SQLite path or a PostgreSQL URL."""
         engine = make_engine(db, **engine_kw)
-        migrate(engine)
-        return cls(engine, hash_alg=hash_alg)
+        try:
+            migrate(engine)
+            return cls(engine, hash_alg=hash_alg)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def _settle_hash_alg(self, wanted: str | None) -> str:
         """The chain's hash algorithm is chosen once, when the first ledger opens the store."""
@@ -136,7 +151,7 @@ class Ledger:
         """Open a merchant's accounts (idempotent). A member's open with their first earn."""
         check_id("merchant_id", merchant_id)
         accounts = sorted(merchant_accounts(merchant_id).items())
-        opened_at = now or _utcnow()
+        opened_at = _clock(now)
         with self.engine.begin() as conn:
             bulk.insert_missing(
                 conn,
@@ -165,7 +180,7 @@ class Ledger:
         """Apply ``ops`` atomically: all of them in one block, or none (and the error says why)."""
         if len(ops) > MAX_BATCH:
             raise BatchTooLarge(f"a batch holds at most {MAX_BATCH} operations, got {len(ops)}")
-        now = now or _utcnow()
+        now = _clock(now)
         unique: dict[str, Operation] = {}
         for index, op in enumerate(ops):
             try:
