@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jifen.ledger import chain
@@ -76,11 +76,6 @@ _FREE_LANE = (
     select(t.chains).order_by(t.chains.c.chain_id).limit(1).with_for_update(skip_locked=True)
 )
 _LANE = select(t.chains).where(t.chains.c.chain_id == bindparam("lane")).with_for_update()
-_SET_TIP = (
-    update(t.chains)
-    .where(t.chains.c.chain_id == bindparam("lane"))
-    .values(height=bindparam("height"), tip_hash=bindparam("tip"))
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +137,10 @@ class Ledger:
             ).scalar_one_or_none()
             if stored is None:
                 stored = wanted or "sha256"
-                bulk.insert_missing(conn, t.meta, [{"name": "hash_alg", "value": stored}])
+                bulk.execute(
+                    conn,
+                    bulk.Writes().insert_missing(t.meta, [{"name": "hash_alg", "value": stored}]),
+                )
         if wanted is not None and wanted != stored:
             raise UnsupportedHash(f"this ledger is chained with {stored}, not {wanted}")
         return stored
@@ -152,24 +150,25 @@ class Ledger:
         check_id("merchant_id", merchant_id)
         accounts = sorted(merchant_accounts(merchant_id).items())
         opened_at = _clock(now)
+        writes = bulk.Writes()
+        writes.insert_missing(
+            t.accounts,
+            [
+                {
+                    "account_id": a,
+                    "kind": k.value,
+                    "owner": owner_of(a),
+                    "asset": s.value,
+                    "opened_at": opened_at,
+                }
+                for a, (k, s) in accounts
+            ],
+        )
+        writes.insert_missing(
+            t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in accounts]
+        )
         with self.engine.begin() as conn:
-            bulk.insert_missing(
-                conn,
-                t.accounts,
-                [
-                    {
-                        "account_id": a,
-                        "kind": k.value,
-                        "owner": owner_of(a),
-                        "asset": s.value,
-                        "opened_at": opened_at,
-                    }
-                    for a, (k, s) in accounts
-                ],
-            )
-            bulk.insert_missing(
-                conn, t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in accounts]
-            )
+            bulk.execute(conn, writes)
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -313,27 +312,11 @@ class Ledger:
     def _write(self, conn: Connection, book: Book, entries: list[Entry], now: datetime) -> None:
         owned = {a: d for a, d in book.deltas.items() if owner_of(a) and d}
         new_members = [m for m in book.new_members if m not in self._known_members]
-        for (
-            member
-        ) in new_members:  # a member's rows exist from the first earn on (writers lock them)
+        for member in new_members:  # a member's rows exist from the first earn (writers lock them)
             for account in member_accounts(member):
                 owned.setdefault(account, 0)
-        bulk.add_to_balances(conn, sorted((a, 0, d) for a, d in owned.items()))
-        bulk.insert_rows(conn, t.lots, [lot_row(lot) for lot in book.new_lots.values()])
-        bulk.update_rows(
-            conn,
-            t.lots,
-            "lot_id",
-            [lot_figures(book.lots[i]) for i in sorted(book.touched_lots - set(book.new_lots))],
-        )
-        self._append_block(conn, book, entries, now)
-        if len(self._known_members) > KNOWN_MEMBERS_CACHE:
-            self._known_members.clear()
-        self._known_members.update(new_members)
-
-    def _append_block(
-        self, conn: Connection, book: Book, entries: list[Entry], now: datetime
-    ) -> None:
+        # member and merchant rows first, in id order (the lock order), then a lane
+        bulk.execute(conn, bulk.Writes(add_to_balances=sorted((a, 0, d) for a, d in owned.items())))
         lane = self._take_lane(conn)
         height = lane.height + 1
         hashes = [chain.entry_hash(self.hash_alg, e) for e in entries]
@@ -345,18 +328,26 @@ class Ledger:
             committed_at=now,
             entry_hashes=hashes,
         )
-        block = {
-            "chain_id": lane.chain_id,
-            "height": height,
-            "prev_hash": lane.tip_hash,
-            "hash_alg": self.hash_alg,
-            "committed_at": now,
-            "entry_count": len(entries),
-            "block_hash": block_hash,
-        }
-        bulk.insert_rows(conn, t.blocks, [block])
-        bulk.insert_rows(
-            conn,
+        writes = bulk.Writes(  # system accounts: this lane's bucket, so no hot row
+            add_to_balances=sorted(
+                (a, lane.chain_id, d) for a, d in book.deltas.items() if not owner_of(a) and d
+            )
+        )
+        writes.insert(
+            t.blocks,
+            [
+                {
+                    "chain_id": lane.chain_id,
+                    "height": height,
+                    "prev_hash": lane.tip_hash,
+                    "hash_alg": self.hash_alg,
+                    "committed_at": now,
+                    "entry_count": len(entries),
+                    "block_hash": block_hash,
+                }
+            ],
+        )
+        writes.insert(
             t.entries,
             [
                 {
@@ -375,8 +366,7 @@ class Ledger:
                 for seq, (e, h) in enumerate(zip(entries, hashes, strict=True))
             ],
         )
-        bulk.insert_rows(
-            conn,
+        writes.insert(
             t.legs,
             [
                 {
@@ -391,11 +381,21 @@ class Ledger:
                 for n, leg in enumerate(e.legs)
             ],
         )
-        bulk.add_to_balances(  # system accounts: this lane's bucket, so no hot row
-            conn,
-            sorted((a, lane.chain_id, d) for a, d in book.deltas.items() if not owner_of(a) and d),
+        writes.insert(t.lots, [lot_row(lot) for lot in book.new_lots.values()])
+        writes.update(
+            t.lots,
+            "lot_id",
+            [lot_figures(book.lots[i]) for i in sorted(book.touched_lots - set(book.new_lots))],
         )
-        conn.execute(_SET_TIP, {"lane": lane.chain_id, "height": height, "tip": block_hash})
+        writes.update(
+            t.chains,
+            "chain_id",
+            [{"chain_id": lane.chain_id, "height": height, "tip_hash": block_hash}],
+        )
+        bulk.execute(conn, writes)
+        if len(self._known_members) > KNOWN_MEMBERS_CACHE:
+            self._known_members.clear()
+        self._known_members.update(new_members)
 
     def _take_lane(self, conn: Connection) -> Any:
         """A free lane (SKIP LOCKED), else wait on a random one. SQLite: one writer, lane 0."""

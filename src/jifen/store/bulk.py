@@ -1,37 +1,92 @@
-"""Bulk writes for the ledger's batches: COPY and ``unnest`` on PostgreSQL, executemany elsewhere.
+"""Bulk writes for the ledger's batches: one statement on PostgreSQL, plain statements elsewhere.
 
-A batch of 1,000 earns writes thousands of rows. Sent as one statement per row (even pipelined)
-the server parses and plans each one; COPY and a single ``unnest`` statement do the same work in
-one round trip each, which is what lets batched ingestion outrun pgbench (docs/benchmark.md).
-The ``unnest`` statements are fixed strings, so psycopg prepares them once per connection.
+A batch writes rows into several tables (block, entries, legs, lots, balances, lane tip). On
+PostgreSQL the set goes out as **one** statement: data-modifying CTEs, each inserting or updating
+from ``unnest`` of one array per column (large inserts go by COPY just before it). One round trip
+instead of one per table or per row: that is what lets single-operation commits approach pgbench
+and batched ingestion outrun it (docs/benchmark.md). The statement text depends only on which
+tables a batch touches, so psycopg prepares the few variants once per connection. SQLite,
+in-process, takes the ordinary SQLAlchemy statements one by one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from jifen.store import tables as t
 
-COPY_MIN_ROWS = 8
-"""Below this a plain INSERT beats COPY's extra round trips."""
+Row = dict[str, Any]
+COPY_MIN_ROWS = 64
+"""Inserts this large go by COPY (cheapest per row); smaller ones ride in the one statement."""
 
 
-def _pg(conn: Connection, rows: Sequence[Any], min_rows: int = 1) -> bool:
-    return conn.dialect.name == "postgresql" and len(rows) >= min_rows
+@dataclass
+class Writes:
+    """Rows to write in one go. ``add_to_balances`` entries are (account, bucket, amount) and
+    must name each (account, bucket) once: the caller aggregates."""
+
+    inserts: list[tuple[Table, Sequence[Row]]] = field(default_factory=list)
+    updates: list[tuple[Table, str, Sequence[Row]]] = field(default_factory=list)
+    add_to_balances: Sequence[tuple[str, int, int]] = ()
+    missing_only: list[tuple[Table, Sequence[Row]]] = field(default_factory=list)
+
+    def insert(self, table: Table, rows: Sequence[Row]) -> Writes:
+        if rows:
+            self.inserts.append((table, rows))
+        return self
+
+    def update(self, table: Table, key: str, rows: Sequence[Row]) -> Writes:
+        if rows:
+            self.updates.append((table, key, rows))
+        return self
+
+    def insert_missing(self, table: Table, rows: Sequence[Row]) -> Writes:
+        """Insert rows whose primary key is not there yet (opening accounts is idempotent)."""
+        if rows:
+            self.missing_only.append((table, rows))
+        return self
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Append rows to an insert-only table (journal, lots)."""
-    if not rows:
-        return
-    if not _pg(conn, rows, COPY_MIN_ROWS):
+def execute(conn: Connection, writes: Writes) -> None:
+    if conn.dialect.name == "postgresql":
+        _execute_pg(conn, writes)
+    else:
+        _execute_each(conn, writes)
+
+
+def _execute_each(conn: Connection, writes: Writes) -> None:
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    for table, rows in writes.missing_only:
+        conn.execute(insert(table).on_conflict_do_nothing(), list(rows))
+    for table, rows in writes.inserts:
         conn.execute(table.insert(), list(rows))
-        return
+    for table, key, rows in writes.updates:
+        columns = [c for c in rows[0] if c != key]
+        conn.execute(
+            update(table)
+            .where(table.c[key] == bindparam(f"b_{key}"))
+            .values({c: bindparam(f"b_{c}") for c in columns}),
+            [{f"b_{c}": v for c, v in row.items()} for row in rows],
+        )
+    if writes.add_to_balances:
+        stmt = insert(t.balances)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["account_id", "bucket"],
+                set_={"amount": t.balances.c.amount + stmt.excluded.amount},
+            ),
+            [{"account_id": a, "bucket": b, "amount": d} for a, b, d in writes.add_to_balances],
+        )
+
+
+def _copy(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     columns = list(rows[0])
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     dbapi_error = conn.dialect.loaded_dbapi.Error
@@ -44,72 +99,58 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 
 
-def add_to_balances(conn: Connection, deltas: Sequence[tuple[str, int, int]]) -> None:
-    """balance[account, bucket] += amount for each (account, bucket, amount); rows created if new.
+@cache
+def _cast(table: Table, column: str, dialect: Dialect) -> str:
+    return f"%s::{table.c[column].type.compile(dialect)}[]"
 
-    Each (account, bucket) must appear once: the caller aggregates first.
-    """
-    if not deltas:
-        return
-    if _pg(conn, deltas):
-        accounts, buckets, amounts = (list(col) for col in zip(*deltas, strict=True))
-        conn.exec_driver_sql(
-            "INSERT INTO balances (account_id, bucket, amount) "
-            "SELECT * FROM unnest(%s::text[], %s::int[], %s::bigint[]) "
+
+def _execute_pg(conn: Connection, writes: Writes) -> None:
+    parts: list[str] = []
+    params: list[Any] = []
+
+    def arrays(table: Table, columns: Sequence[str], rows: Sequence[Row]) -> str:
+        params.extend([row[c] for row in rows] for c in columns)
+        return ", ".join(_cast(table, c, conn.dialect) for c in columns)
+
+    for table, rows in writes.inserts:
+        if len(rows) >= COPY_MIN_ROWS:
+            _copy(conn, table, rows)
+
+    for table, rows in writes.missing_only:
+        cols = list(rows[0])
+        parts.append(
+            f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM "
+            f"unnest({arrays(table, cols, rows)}) ON CONFLICT DO NOTHING"
+        )
+    for table, rows in writes.inserts:
+        if len(rows) >= COPY_MIN_ROWS:
+            continue
+        cols = list(rows[0])
+        parts.append(
+            f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM "
+            f"unnest({arrays(table, cols, rows)})"
+        )
+    for table, key, rows in writes.updates:
+        cols = [key, *(c for c in rows[0] if c != key)]
+        sets = ", ".join(f"{c} = u.{c}" for c in cols[1:])
+        parts.append(
+            f"UPDATE {table.name} SET {sets} FROM unnest({arrays(table, cols, rows)}) "
+            f"AS u({', '.join(cols)}) WHERE {table.name}.{key} = u.{key}"
+        )
+    if writes.add_to_balances:
+        rows = [{"account_id": a, "bucket": b, "amount": d} for a, b, d in writes.add_to_balances]
+        parts.append(
+            "INSERT INTO balances (account_id, bucket, amount) SELECT * FROM "
+            f"unnest({arrays(t.balances, ['account_id', 'bucket', 'amount'], rows)}) "
             "ON CONFLICT (account_id, bucket) DO UPDATE SET amount = balances.amount + "
-            "excluded.amount",
-            (accounts, buckets, amounts),
+            "excluded.amount"
         )
+    if not parts:
         return
-    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-    stmt = insert(t.balances)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["account_id", "bucket"],
-            set_={"amount": t.balances.c.amount + stmt.excluded.amount},
-        ),
-        [{"account_id": a, "bucket": b, "amount": d} for a, b, d in deltas],
+    *ctes, last = parts
+    sql = (
+        "WITH " + ", ".join(f"w{n} AS ({part})" for n, part in enumerate(ctes)) + " " + last
+        if ctes
+        else last
     )
-
-
-def insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows whose primary key is not there yet (opening accounts is idempotent)."""
-    if not rows:
-        return
-    if _pg(conn, rows):
-        columns = list(rows[0])
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"SELECT * FROM unnest({_arrays(conn, table, columns)}) ON CONFLICT DO NOTHING",
-            tuple([row[c] for row in rows] for c in columns),
-        )
-        return
-    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-    conn.execute(insert(table).on_conflict_do_nothing(), list(rows))
-
-
-def _arrays(conn: Connection, table: Table, columns: Sequence[str]) -> str:
-    """``%s::text[], %s::bigint[], ...``: one typed array parameter per column, for unnest."""
-    return ", ".join(f"%s::{table.c[c].type.compile(conn.dialect)}[]" for c in columns)
-
-
-def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Set columns of existing rows by key (the lots cache after releases, refunds, expiries)."""
-    if not rows:
-        return
-    columns = [c for c in rows[0] if c != key]
-    if _pg(conn, rows):
-        sets = ", ".join(f"{c} = u.{c}" for c in columns)
-        conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {sets} FROM unnest({_arrays(conn, table, [key, *columns])}) "
-            f"AS u({key}, "
-            f"{', '.join(columns)}) WHERE {table.name}.{key} = u.{key}",
-            tuple([row[c] for row in rows] for c in [key, *columns]),
-        )
-        return
-    conn.execute(
-        update(table)
-        .where(table.c[key] == bindparam(f"b_{key}"))
-        .values({c: bindparam(f"b_{c}") for c in columns}),
-        [{f"b_{c}": v for c, v in row.items()} for row in rows],
-    )
+    conn.exec_driver_sql(sql, tuple(params))
