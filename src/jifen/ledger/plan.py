@@ -73,7 +73,6 @@ class Book:
     entries: dict[str, Entry] = field(default_factory=dict)
     reversed: set[str] = field(default_factory=set)
     new_lots: dict[str, Lot] = field(default_factory=dict)
-    new_members: set[str] = field(default_factory=set)
     touched_lots: set[str] = field(default_factory=set)
     deltas: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -157,7 +156,6 @@ class Planner:
         )
         self.book.lots[lot_id] = lot
         self.book.new_lots[lot_id] = lot
-        self.book.new_members.add(op.member_id)
         for account in (pending_account(op.member_id), available_account(op.member_id)):
             self.book.accounts.setdefault(account, Asset.POINTS)
             self.book.balances.setdefault(account, 0)

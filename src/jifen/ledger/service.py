@@ -58,16 +58,9 @@ from jifen.store import tables as t
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 """Serialization failure and deadlock: the transaction is rolled back and run again."""
 MAX_ATTEMPTS = 12
-KNOWN_MEMBERS_CACHE = 1_000_000
 
 _STORED = select(t.entries.c.entry_id, t.entries.c.body_hash).where(
     t.entries.c.entry_id.in_(bindparam("ids", expanding=True))
-)
-_LOCK = (
-    select(t.balances.c.account_id, t.balances.c.amount)
-    .where(t.balances.c.account_id.in_(bindparam("ids", expanding=True)), t.balances.c.bucket == 0)
-    .order_by(t.balances.c.account_id)
-    .with_for_update()
 )
 _ACCOUNTS = select(t.accounts.c.account_id, t.accounts.c.asset).where(
     t.accounts.c.account_id.in_(bindparam("ids", expanding=True))
@@ -76,6 +69,10 @@ _FREE_LANE = (
     select(t.chains).order_by(t.chains.c.chain_id).limit(1).with_for_update(skip_locked=True)
 )
 _LANE = select(t.chains).where(t.chains.c.chain_id == bindparam("lane")).with_for_update()
+
+
+class _LookFirst(Exception):
+    """An optimistic attempt was refused: roll back and retry, checking stored keys first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,6 @@ class Ledger:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._accounts: dict[str, Asset] = {a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()}
-        self._known_members: set[str] = set()
         self.hash_alg = self._settle_hash_alg(hash_alg)
 
     @classmethod
@@ -199,6 +195,8 @@ class Ledger:
                 with self.engine.begin() as conn:
                     by_key = self._apply(conn, list(unique.values()), now, optimistic=attempt == 0)
                 break
+            except _LookFirst:
+                continue  # rolled back; the next attempt looks up stored keys first
             except DBAPIError as exc:
                 if not _retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                     raise
@@ -222,7 +220,7 @@ class Ledger:
                 entries.append(planner.apply(op, now))
             except LedgerError as exc:
                 if optimistic:  # perhaps a replay of an applied key: look before refusing
-                    return self._apply(conn, ops, now, optimistic=False)
+                    raise _LookFirst from exc
                 if len(fresh) > 1:
                     exc.context.setdefault("key", op.key)
                 raise
@@ -248,12 +246,14 @@ class Ledger:
     def _load_book(self, conn: Connection, ops: list[Operation]) -> Book:
         book = Book()
         lot_ids: set[str] = set()
-        members: set[str] = set()
+        members: set[str] = set()  # members whose lots the batch reads
+        earners: set[str] = set()  # members who only earn: their rows are locked, lots not read
         accounts: set[str] = set()  # merchant and system accounts the batch names
         for op in ops:
             if isinstance(op, Release | Void | Expire | Refund):
                 lot_ids.add(op.lot_id)
             elif isinstance(op, Earn):
+                earners.add(op.member_id)
                 accounts.add(accepted_account(op.merchant_id))
             elif isinstance(op, Redeem):
                 members.add(op.member_id)
@@ -283,9 +283,12 @@ class Ledger:
         }
         accounts = {a for a in accounts if not a.startswith("member:")}
         merchants = {a for a in accounts if a.startswith("merchant:")}
-        locked = sorted({a for m in members for a in member_accounts(m)} | merchants)
-        if locked:  # the global lock order: member and merchant rows by id
-            book.balances.update({r[0]: r[1] for r in conn.execute(_LOCK, {"ids": locked})})
+        # every lock up front, in one global order (account id); see bulk.lock_balances
+        locked = sorted({a for m in members | earners for a in member_accounts(m)} | merchants)
+        opening = {a for m in earners for a in member_accounts(m)}  # a first earn opens them
+        for account, (amount, created) in bulk.lock_balances(conn, locked).items():
+            if not created or account in opening:
+                book.balances[account] = amount
         self._learn_accounts(conn, accounts)
         book.accounts = {a: self._accounts[a] for a in accounts if a in self._accounts}
         book.accounts.update({a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()})
@@ -310,13 +313,6 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------------------
 
     def _write(self, conn: Connection, book: Book, entries: list[Entry], now: datetime) -> None:
-        owned = {a: d for a, d in book.deltas.items() if owner_of(a) and d}
-        new_members = [m for m in book.new_members if m not in self._known_members]
-        for member in new_members:  # a member's rows exist from the first earn (writers lock them)
-            for account in member_accounts(member):
-                owned.setdefault(account, 0)
-        # member and merchant rows first, in id order (the lock order), then a lane
-        bulk.execute(conn, bulk.Writes(add_to_balances=sorted((a, 0, d) for a, d in owned.items())))
         lane = self._take_lane(conn)
         height = lane.height + 1
         hashes = [chain.entry_hash(self.hash_alg, e) for e in entries]
@@ -328,9 +324,9 @@ class Ledger:
             committed_at=now,
             entry_hashes=hashes,
         )
-        writes = bulk.Writes(  # system accounts: this lane's bucket, so no hot row
+        writes = bulk.Writes(  # member and merchant rows: bucket 0; system: this lane's bucket
             add_to_balances=sorted(
-                (a, lane.chain_id, d) for a, d in book.deltas.items() if not owner_of(a) and d
+                (a, 0 if owner_of(a) else lane.chain_id, d) for a, d in book.deltas.items() if d
             )
         )
         writes.insert(
@@ -347,25 +343,24 @@ class Ledger:
                 }
             ],
         )
-        writes.insert(
-            t.entries,
-            [
-                {
-                    "entry_id": e.entry_id,
-                    "idem_key": e.key,
-                    "body_hash": e.body_hash,
-                    "kind": e.kind,
-                    "at": e.at,
-                    "detail": detail_text(e.detail),
-                    "reverses": e.detail.get("reverses") if e.kind == "reverse" else None,
-                    "chain_id": lane.chain_id,
-                    "height": height,
-                    "seq": seq,
-                    "entry_hash": h,
-                }
-                for seq, (e, h) in enumerate(zip(entries, hashes, strict=True))
-            ],
-        )
+        entry_rows = [
+            {
+                "entry_id": e.entry_id,
+                "idem_key": e.key,
+                "body_hash": e.body_hash,
+                "kind": e.kind,
+                "at": e.at,
+                "detail": detail_text(e.detail),
+                "reverses": e.detail.get("reverses") if e.kind == "reverse" else None,
+                "chain_id": lane.chain_id,
+                "height": height,
+                "seq": seq,
+                "entry_hash": h,
+            }
+            for seq, (e, h) in enumerate(zip(entries, hashes, strict=True))
+        ]
+        # one key order for every writer, so racing inserts of a reused key cannot deadlock
+        writes.insert(t.entries, sorted(entry_rows, key=lambda row: row["entry_id"]))
         writes.insert(
             t.legs,
             [
@@ -381,7 +376,7 @@ class Ledger:
                 for n, leg in enumerate(e.legs)
             ],
         )
-        writes.insert(t.lots, [lot_row(lot) for lot in book.new_lots.values()])
+        writes.insert(t.lots, [lot_row(book.new_lots[i]) for i in sorted(book.new_lots)])
         writes.update(
             t.lots,
             "lot_id",
@@ -393,9 +388,6 @@ class Ledger:
             [{"chain_id": lane.chain_id, "height": height, "tip_hash": block_hash}],
         )
         bulk.execute(conn, writes)
-        if len(self._known_members) > KNOWN_MEMBERS_CACHE:
-            self._known_members.clear()
-        self._known_members.update(new_members)
 
     def _take_lane(self, conn: Connection) -> Any:
         """A free lane (SKIP LOCKED), else wait on a random one. SQLite: one writer, lane 0."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -154,3 +154,38 @@ def _execute_pg(conn: Connection, writes: Writes) -> None:
         else last
     )
     conn.exec_driver_sql(sql, tuple(params))
+
+
+def lock_balances(conn: Connection, account_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+    """Lock the bucket-0 balance rows of ``account_ids`` (in the order given) and return
+    ``{account: (amount, created)}``, creating missing rows at zero.
+
+    One statement takes every lock a batch needs up front, in one order for all writers, so no
+    two writers can each hold what the other waits for. ``created`` tells the caller which
+    accounts did not exist before (a refusal rolls the creation back).
+    """
+    if not account_ids:
+        return {}
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "INSERT INTO balances (account_id, bucket, amount) "
+            "SELECT a, 0, 0 FROM unnest(%s::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n "
+            "ON CONFLICT (account_id, bucket) DO UPDATE SET amount = balances.amount "
+            "RETURNING account_id, amount, (xmax = 0) AS created",
+            (list(account_ids),),
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+    existing = {
+        r[0]: r[1]
+        for r in conn.execute(
+            select(t.balances.c.account_id, t.balances.c.amount).where(
+                t.balances.c.account_id.in_(list(account_ids)), t.balances.c.bucket == 0
+            )
+        )
+    }
+    missing = [
+        {"account_id": a, "bucket": 0, "amount": 0} for a in account_ids if a not in existing
+    ]
+    if missing:
+        conn.execute(t.balances.insert(), missing)
+    return {a: (existing.get(a, 0), a not in existing) for a in account_ids}
