@@ -290,6 +290,7 @@ class Planner:
             lot.available -= from_lot
         # 2. points of this order already spent: recover from the member's other lots ...
         recover = min(claw - from_lot, lot.redeemed - lot.recovered)
+        assert recover >= 0, "a lot recovered more than was spent from it"
         others = [
             o for o in self.book.lots.values() if o.member_id == lot.member_id and o is not lot
         ]
@@ -347,6 +348,11 @@ class Planner:
                 lot = self._lot(leg.lot_id)
                 if lot.status is not LotStatus.RELEASED:
                     raise NotReversible(f"lot {lot.lot_id} the points came from is {lot.status}")
+                if lot.redeemed + leg.amount < lot.recovered:
+                    raise NotReversible(
+                        "a refund of the order already settled these spent points; "
+                        "giving them back would count them twice"
+                    )
                 lot.available -= leg.amount
                 lot.redeemed += leg.amount
         elif target.kind != "post":
