@@ -52,7 +52,7 @@ from jifen.ledger.model import (
     pending_account,
 )
 from jifen.ledger.plan import Book, Planner, member_debt
-from jifen.store import bulk, make_engine, migrate
+from jifen.store import bulk, make_engine, migrate, writer
 from jifen.store import tables as t
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -107,6 +107,7 @@ class Ledger:
     def __init__(self, engine: Engine, *, hash_alg: str | None = None) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
+        self._writer = writer(engine)
         self._accounts: dict[str, Asset] = {a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()}
         self.hash_alg = self._settle_hash_alg(hash_alg)
 
@@ -127,7 +128,7 @@ class Ledger:
         """The chain's hash algorithm is chosen once, when the first ledger opens the store."""
         if wanted is not None:
             chain.digest(wanted, b"")  # refuses an unknown or unavailable algorithm
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             stored = conn.execute(
                 select(t.meta.c.value).where(t.meta.c.name == "hash_alg")
             ).scalar_one_or_none()
@@ -163,7 +164,7 @@ class Ledger:
         writes.insert_missing(
             t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in accounts]
         )
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             bulk.execute(conn, writes)
 
     # -- writes ----------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ class Ledger:
                 )
         for attempt in range(MAX_ATTEMPTS):
             try:
-                with self.engine.begin() as conn:
+                with self._writer.begin() as conn:
                     by_key = self._apply(conn, list(unique.values()), now, optimistic=attempt == 0)
                 break
             except _LookFirst:
@@ -249,6 +250,7 @@ class Ledger:
         members: set[str] = set()  # members whose lots the batch reads
         earners: set[str] = set()  # members who only earn: their rows are locked, lots not read
         accounts: set[str] = set()  # merchant and system accounts the batch names
+        checked: set[str] = set()  # accounts a manual entry or correction may debit
         for op in ops:
             if isinstance(op, Release | Void | Expire | Refund):
                 lot_ids.add(op.lot_id)
@@ -260,6 +262,7 @@ class Ledger:
                 accounts.add(accepted_account(op.merchant_id))
             elif isinstance(op, Post):
                 accounts |= {leg.account for leg in op.legs}
+                checked |= {leg.account for leg in op.legs}
         targets = [op.entry_id for op in ops if isinstance(op, Reverse)]
         if targets:
             book.entries = load_entries(conn, targets)
@@ -272,6 +275,7 @@ class Ledger:
                 lot_ids |= {leg.lot_id for leg in entry.legs if leg.lot_id}
                 lot_ids |= {entry.entry_id} if entry.kind == "earn" else set()
                 accounts |= {leg.account for leg in entry.legs}
+                checked |= {leg.account for leg in entry.legs}
         if lot_ids:
             members |= set(
                 conn.execute(
@@ -282,7 +286,9 @@ class Ledger:
             o[len("member:") :].rpartition(":")[0] for o in accounts if o.startswith("member:")
         }
         accounts = {a for a in accounts if not a.startswith("member:")}
-        merchants = {a for a in accounts if a.startswith("merchant:")}
+        # merchant rows are locked only where a debit must be checked; earns and redemptions
+        # only ever add to them, at write time, so they never wait on a merchant's hot row
+        merchants = {a for a in checked if a.startswith("merchant:")}
         # every lock up front, in one global order (account id); see bulk.lock_balances
         locked = sorted({a for m in members | earners for a in member_accounts(m)} | merchants)
         opening = {a for m in earners for a in member_accounts(m)}  # a first earn opens them

@@ -7,6 +7,15 @@ from jifen.store.engine import (
     migrate,
     normalize_url,
     ping,
+    writer,
 )
 
-__all__ = ["DEFAULT_DB", "StoreUnavailable", "make_engine", "migrate", "normalize_url", "ping"]
+__all__ = [
+    "DEFAULT_DB",
+    "StoreUnavailable",
+    "make_engine",
+    "migrate",
+    "normalize_url",
+    "ping",
+    "writer",
+]

@@ -38,7 +38,7 @@ def normalize_url(db: str | None) -> str:
 
 
 def _sqlite_setup(engine: Engine) -> None:
-    """WAL, long busy timeout, FULL sync, BEGIN IMMEDIATE: writers queue instead of failing."""
+    """WAL, a long busy timeout, FULL sync; writers BEGIN IMMEDIATE (see ``writer``)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -52,7 +52,17 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(_SQLITE_BEGIN, 'DEFERRED')}")
+
+
+_SQLITE_BEGIN = "jifen_sqlite_begin"
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine to write with: on SQLite its transactions take the write lock when they
+    begin (BEGIN IMMEDIATE), so writers queue instead of failing to upgrade a read lock. Reads
+    use the plain engine and never wait for writers (WAL)."""
+    return engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
 
 
 def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
@@ -71,7 +81,7 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as conn:
+        with writer(engine).begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except (OperationalError, DBAPIError) as exc:
