@@ -189,39 +189,30 @@ class Earn:
 
 
 @dataclass(frozen=True, slots=True)
-class Release:
+class _LotOperation:
+    """An operation on one whole lot, named by its id."""
+
+    key: str
+    lot_id: str
+
+    def validate(self) -> None:
+        _check_key(self.key)
+        check_id("lot_id", self.lot_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Release(_LotOperation):
     """Pending points of a lot become available (the return window has ended)."""
 
-    key: str
-    lot_id: str
-
-    def validate(self) -> None:
-        _check_key(self.key)
-        check_id("lot_id", self.lot_id)
-
 
 @dataclass(frozen=True, slots=True)
-class Void:
+class Void(_LotOperation):
     """Pending points of a lot are cancelled (order cancelled inside the return window)."""
 
-    key: str
-    lot_id: str
-
-    def validate(self) -> None:
-        _check_key(self.key)
-        check_id("lot_id", self.lot_id)
-
 
 @dataclass(frozen=True, slots=True)
-class Expire:
+class Expire(_LotOperation):
     """What is left of a lot at its expiry is burnt."""
-
-    key: str
-    lot_id: str
-
-    def validate(self) -> None:
-        _check_key(self.key)
-        check_id("lot_id", self.lot_id)
 
 
 @dataclass(frozen=True, slots=True)
