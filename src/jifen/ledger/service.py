@@ -291,14 +291,15 @@ class Ledger:
         merchants = {a for a in checked if a.startswith("merchant:")}
         # every lock up front, in one global order (account id); see bulk.lock_balances
         locked = sorted({a for m in members | earners for a in member_accounts(m)} | merchants)
-        opening = {a for m in earners for a in member_accounts(m)}  # a first earn opens them
         for account, (amount, created) in bulk.lock_balances(conn, locked).items():
-            if not created or account in opening:
+            if not created:  # an account opened just now is opened by the earn that needs it
                 book.balances[account] = amount
         self._learn_accounts(conn, accounts)
         book.accounts = {a: self._accounts[a] for a in accounts if a in self._accounts}
         book.accounts.update({a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()})
         book.accounts.update({a: Asset.POINTS for a in book.balances if a.startswith("member:")})
+        if any(not isinstance(op, Earn) for op in ops):
+            members |= earners  # a release or refund in the batch may need an earner's other lots
         if members or lot_ids:
             live = and_(
                 t.lots.c.member_id.in_(sorted(members)),
