@@ -25,7 +25,6 @@ LOT_FIGURES = (
     "refund_clawed",
     "recovered",
 )
-_TIME_FIELDS = ("paid_at", "release_at", "expires_at")
 
 
 def detail_text(detail: Mapping[str, Any]) -> str:

@@ -45,11 +45,6 @@ class AccountKind(enum.StrEnum):
     MERCHANT_CNY = "merchant_cny"
 
 
-SYSTEM_KINDS = frozenset(
-    {AccountKind.ISSUANCE, AccountKind.EXPIRED, AccountKind.CLAWBACK, AccountKind.SYSTEM_CNY}
-)
-MEMBER_KINDS = frozenset({AccountKind.MEMBER_PENDING, AccountKind.MEMBER_AVAILABLE})
-
 ISSUANCE = "system:issuance"
 EXPIRED = "system:expired"
 CLAWBACK = "system:clawback"
@@ -65,7 +60,6 @@ SYSTEM_ACCOUNTS: Mapping[str, tuple[AccountKind, Asset]] = {
     REVENUE: (AccountKind.SYSTEM_CNY, Asset.CNY),
     CLEARING: (AccountKind.SYSTEM_CNY, Asset.CNY),
 }
-MAY_GO_NEGATIVE = frozenset({ISSUANCE, CLEARING})
 
 
 def pending_account(member_id: str) -> str:

@@ -8,7 +8,6 @@ no clock: ``now`` is an argument. Each check here is a rule a member or auditor 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +32,6 @@ from jifen.ledger.model import (
     ISSUANCE,
     MAX_BATCH,
     OP_KINDS,
-    SYSTEM_ACCOUNTS,
     Asset,
     Earn,
     Entry,
@@ -387,7 +385,3 @@ class Planner:
         legs = list(op.legs)
         self._check_not_negative(legs)
         return legs, {"memo": op.memo}
-
-
-def system_accounts() -> Mapping[str, Asset]:
-    return {account: asset for account, (_, asset) in SYSTEM_ACCOUNTS.items()}
