@@ -516,3 +516,20 @@ def test_an_sm3_chained_ledger_verifies_and_names_a_tampered_entry(db_url: str) 
         assert (first.chain_id, first.height) == books.at("earn_b")
     finally:
         ledger.engine.dispose()
+
+
+def test_points_moved_off_their_lot_are_found(ledger: Ledger) -> None:
+    """A member credit that names no lot is points without terms: verify must say so."""
+    paid = datetime(2026, 5, 1, tzinfo=UTC)
+    ledger.open_merchant("tea")
+    earned = ledger.submit(Earn("e-lotless", "ana", "tea", "o1", 1000, 10, 1, paid, paid), paid)
+    released = ledger.submit(Release("r-lotless", earned.entry_id), paid + timedelta(days=1))
+    assert verify(ledger.engine).ok
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            update(t.legs)
+            .where(t.legs.c.entry_id == released.entry_id, t.legs.c.amount > 0)
+            .values(lot_id=None)
+        )
+    codes = {finding.code for finding in verify(ledger.engine).findings}
+    assert "balance.points_without_lot" in codes

@@ -105,6 +105,7 @@ def verify(engine: Engine) -> Report:
         lots: dict[str, _Derived] = defaultdict(_Derived)
         reversals: dict[str, Entry] = {}
         earns: dict[str, Entry] = {}
+        lotless: dict[str, int] = defaultdict(int)
         for chain_id, tip_height, tip_hash in conn.execute(
             select(t.chains.c.chain_id, t.chains.c.height, t.chains.c.tip_hash).order_by(
                 t.chains.c.chain_id
@@ -128,7 +129,7 @@ def verify(engine: Engine) -> Report:
                     report.entries += 1
                     stored_hashes.append(row.entry_hash)
                     _check_entry(report, kinds, block, row, entry, where)
-                    _derive(entry, balances, lots, reversals, earns)
+                    _derive(entry, balances, lots, reversals, earns, lotless)
                 if block.entry_count != len(entries):
                     report.add(
                         Finding(
@@ -182,6 +183,15 @@ def verify(engine: Engine) -> Report:
         for lot_id in reversals:  # reversing an earn closes its lot
             if lot_id in earns:
                 lots[lot_id].reversed = True
+        for account, amount in sorted(lotless.items()):
+            if amount > 0:
+                report.add(
+                    Finding(
+                        "balance.points_without_lot",
+                        f"{account} holds {amount} "
+                        "points that belong to no lot (more debt repaid than owed)",
+                    )
+                )
         _check_balances(conn, report, balances, kinds)
         _check_lots(conn, report, lots)
         report.totals = _totals(report, balances, kinds)
@@ -263,12 +273,15 @@ def _derive(
     lots: dict[str, _Derived],
     reversals: dict[str, Entry],
     earns: dict[str, Entry],
+    lotless: dict[str, int],
 ) -> None:
     """Replay one entry's effect on balances and lot figures (order-independent sums)."""
     d = entry.detail
     own = str(d.get("lot_id", ""))
     for leg in entry.legs:
         balances[leg.account] += leg.amount
+        if leg.lot_id is None and leg.account.startswith("member:"):
+            lotless[leg.account] += leg.amount  # debt taken and repaid: never above zero
         if leg.lot_id is None:
             continue
         lot = lots[leg.lot_id]
