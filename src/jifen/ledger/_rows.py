@@ -56,6 +56,7 @@ def lot_from_row(row: Any) -> Lot:
         release_at=m["release_at"],
         expires_at=m["expires_at"],
         status=LotStatus(m["status"]),
+        value_fen_per_point=m["value_fen_per_point"],
         **{f: m[f] for f in LOT_FIGURES if f != "status"},
     )
 

@@ -345,7 +345,9 @@ def _check_balances(
                 )
             )
         kind = (kinds.get(account) or member_account_kind(account) or (None,))[0]
-        if owner_of(account) and kind is not AccountKind.MEMBER_AVAILABLE and derived[account] < 0:
+        # a merchant's money account is a running receivable/payable and may be either sign
+        signed = (AccountKind.MEMBER_AVAILABLE, AccountKind.MERCHANT_CNY)
+        if owner_of(account) and kind not in signed and derived[account] < 0:
             report.add(Finding("balance.negative", f"{account} is {derived[account]}"))
         if account in (EXPIRED, CLAWBACK) and derived[account] < 0:
             report.add(Finding("balance.negative", f"{account} is {derived[account]}"))
@@ -371,6 +373,7 @@ def _check_lots(conn: Connection, report: Report, derived: dict[str, _Derived]) 
                 "amount_fen",
                 "points",
                 "rule_version",
+                "value_fen_per_point",
             )
         }
         times = {

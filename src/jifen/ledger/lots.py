@@ -43,6 +43,11 @@ class Lot:
     refunded_fen: int = 0  # cumulative refunded order amount
     refund_clawed: int = 0  # points the refunds so far attribute to this order
     recovered: int = 0  # of those, points taken from elsewhere or left as shortfall
+    value_fen_per_point: int = 0  # what backs each point in the reserve (0: an unfunded lot)
+
+    def value_fen(self, points: int) -> int:
+        """The reserve money behind ``points`` of this lot: exact, the value is whole fen."""
+        return points * self.value_fen_per_point
 
 
 def spend_order(lot: Lot) -> tuple[bool, datetime, datetime, str]:

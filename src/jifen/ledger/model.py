@@ -164,6 +164,10 @@ class Earn:
     paid_at: datetime
     release_at: datetime
     expires_at: datetime | None = None
+    # what the issuing merchant pays for these points (issue price) and the part of it that backs
+    # each point in the reserve (its redemption value); both 0 for points nobody paid for
+    charge_fen: int = 0
+    value_fen_per_point: int = 0
 
     def validate(self) -> None:
         _check_key(self.key)
@@ -180,6 +184,14 @@ class Earn:
             raise InvalidEntry("release_at is before paid_at", field="release_at")
         if self.expires_at is not None and self.expires_at <= self.release_at:
             raise InvalidEntry("expires_at must be after release_at", field="expires_at")
+        if self.charge_fen or self.value_fen_per_point:
+            _check_positive("charge_fen", self.charge_fen, MAX_FEN)
+            _check_positive("value_fen_per_point", self.value_fen_per_point, 10_000)
+            if self.charge_fen < self.points * self.value_fen_per_point:
+                raise InvalidAmount(
+                    "the issue charge must cover the points' value in the reserve",
+                    field="charge_fen",
+                )
 
 
 @dataclass(frozen=True, slots=True)

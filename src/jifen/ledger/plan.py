@@ -31,6 +31,8 @@ from jifen.ledger.model import (
     EXPIRED,
     ISSUANCE,
     MAX_BATCH,
+    RESERVE,
+    REVENUE,
     OP_KINDS,
     Asset,
     Earn,
@@ -47,6 +49,7 @@ from jifen.ledger.model import (
     Void,
     accepted_account,
     available_account,
+    merchant_cny_account,
     op_body,
     owner_of,
     pending_account,
@@ -81,6 +84,17 @@ def member_debt(book: Book, member_id: str) -> int:
         lot.available for lot in book.lots.values() if lot.member_id == member_id and lot.available
     )
     return max(0, in_lots - book.balances.get(available_account(member_id), 0))
+
+
+def _reserve_moves(reserve_fen: int, counterpart: str) -> list[Leg]:
+    """Money leaving the reserve to ``counterpart`` (a merchant, or revenue at breakage).
+
+    Each lot's points are backed by whole fen, so these moves are exact: the reserve always
+    equals the value of the funded points still outstanding (``jifen verify`` checks it).
+    """
+    if not reserve_fen:
+        return []
+    return [Leg(RESERVE, Asset.CNY, -reserve_fen), Leg(counterpart, Asset.CNY, reserve_fen)]
 
 
 class Planner:
@@ -151,6 +165,7 @@ class Planner:
             release_at=op.release_at,
             expires_at=op.expires_at,
             pending=op.points,
+            value_fen_per_point=op.value_fen_per_point,
         )
         self.book.lots[lot_id] = lot
         self.book.new_lots[lot_id] = lot
@@ -161,6 +176,15 @@ class Planner:
             Leg(ISSUANCE, Asset.POINTS, -op.points),
             Leg(pending_account(op.member_id), Asset.POINTS, op.points, lot_id),
         ]
+        reserve_fen = lot.value_fen(op.points)
+        if op.charge_fen:  # partner billing (brief §4): issue price in, value into the reserve
+            self._require_account(merchant_cny_account(op.merchant_id))
+            legs += [
+                Leg(merchant_cny_account(op.merchant_id), Asset.CNY, -op.charge_fen),
+                Leg(RESERVE, Asset.CNY, reserve_fen),
+            ]
+            if op.charge_fen > reserve_fen:
+                legs.append(Leg(REVENUE, Asset.CNY, op.charge_fen - reserve_fen))
         detail = {
             "lot_id": lot_id,
             "member_id": op.member_id,
@@ -172,6 +196,9 @@ class Planner:
             "paid_at": op.paid_at,
             "release_at": op.release_at,
             "expires_at": op.expires_at,
+            "charge_fen": op.charge_fen,
+            "value_fen_per_point": op.value_fen_per_point,
+            "reserve_fen": reserve_fen,
         }
         return legs, detail
 
@@ -193,6 +220,8 @@ class Planner:
                 Leg(available, Asset.POINTS, -repay, lot.lot_id),
                 Leg(available, Asset.POINTS, repay, None),
             ]
+            # points that repay a debt leave circulation: their backing is the operator's
+            legs += _reserve_moves(lot.value_fen(repay), REVENUE)
         lot.pending, lot.available = 0, points - repay
         lot.redeemed += repay  # repaying debt spends the lot like a redemption
         lot.status = LotStatus.RELEASED
@@ -208,7 +237,9 @@ class Planner:
             Leg(pending_account(lot.member_id), Asset.POINTS, -points, lot.lot_id),
             Leg(CLAWBACK, Asset.POINTS, points),
         ]
-        return legs, {"lot_id": lot.lot_id, "points": points}
+        # the sale was undone: the issuing merchant gets the points' value back (not the margin)
+        legs += _reserve_moves(lot.value_fen(points), merchant_cny_account(lot.merchant_id))
+        return legs, {"lot_id": lot.lot_id, "points": points, "credited_fen": lot.value_fen(points)}
 
     def _expire(self, op: Expire, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
         lot = self._lot(op.lot_id)
@@ -227,6 +258,7 @@ class Planner:
             )
         points = lot.pending + lot.available
         legs.append(Leg(EXPIRED, Asset.POINTS, points))
+        legs += _reserve_moves(lot.value_fen(points), REVENUE)  # breakage, only when it happens
         lot.expired += points
         lot.pending = lot.available = 0
         lot.status = LotStatus.EXPIRED
@@ -249,10 +281,15 @@ class Planner:
             raise InvalidEntry("redemption spans too many lots; split it", lots=len(plan))
         legs = [Leg(account, Asset.POINTS, -take, lot.lot_id) for lot, take in plan]
         legs.append(Leg(accepted_account(op.merchant_id), Asset.POINTS, op.points))
+        reimbursed_fen = sum(lot.value_fen(take) for lot, take in plan)
+        if reimbursed_fen:
+            self._require_account(merchant_cny_account(op.merchant_id))
+        legs += _reserve_moves(reimbursed_fen, merchant_cny_account(op.merchant_id))
         for lot, take in plan:
             lot.available -= take
             lot.redeemed += take
         return legs, {
+            "reimbursed_fen": reimbursed_fen,
             "member_id": op.member_id,
             "merchant_id": op.merchant_id,
             "order_ref": op.order_ref,
@@ -308,6 +345,9 @@ class Planner:
         clawed = from_lot + from_others + debt
         if clawed:
             legs.append(Leg(CLAWBACK, Asset.POINTS, clawed))
+        # the backed points taken out of circulation: their value goes back to the issuer
+        credited_fen = lot.value_fen(from_lot) + sum(o.value_fen(take) for o, take in plan)
+        legs += _reserve_moves(credited_fen, merchant_cny_account(lot.merchant_id))
         lot.refunded_fen += op.refund_fen
         lot.refund_clawed += claw
         lot.recovered += recover
@@ -323,6 +363,7 @@ class Planner:
             "shortfall_policy": op.shortfall.value,
             # the share's points that had already left the lot (voided, expired): nothing to take
             "already_gone_points": claw - from_lot - recover,
+            "credited_fen": credited_fen,
         }
 
     def _reverse(self, op: Reverse, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
@@ -359,14 +400,18 @@ class Planner:
                 kind=target.kind,
             )
         legs = [Leg(leg.account, leg.asset, -leg.amount, leg.lot_id) for leg in target.legs]
-        self._check_not_negative(legs)
+        # a merchant's money account is a running receivable/payable: undoing a redemption after
+        # its reimbursement was settled leaves the merchant owing it back, to be netted next time
+        self._check_not_negative(legs, money=target.kind == "post")
         self.book.reversed.add(op.entry_id)
         return legs, {"reverses": op.entry_id, "reason": op.reason}
 
-    def _check_not_negative(self, legs: list[Leg]) -> None:
+    def _check_not_negative(self, legs: list[Leg], *, money: bool = True) -> None:
         """Member and merchant accounts never go negative through a correction or manual entry."""
         moved: dict[tuple[str, Asset], int] = defaultdict(int)
         for leg in legs:
+            if leg.asset is Asset.CNY and not money:
+                continue
             moved[leg.account, leg.asset] += leg.amount
         for (account, asset), amount in moved.items():
             if owner_of(account) is None or amount >= 0:

@@ -256,10 +256,10 @@ class Ledger:
                 lot_ids.add(op.lot_id)
             elif isinstance(op, Earn):
                 earners.add(op.member_id)
-                accounts.add(accepted_account(op.merchant_id))
+                accounts |= set(merchant_accounts(op.merchant_id))
             elif isinstance(op, Redeem):
                 members.add(op.member_id)
-                accounts.add(accepted_account(op.merchant_id))
+                accounts |= set(merchant_accounts(op.merchant_id))
             elif isinstance(op, Post):
                 accounts |= {leg.account for leg in op.legs}
                 checked |= {leg.account for leg in op.legs}
