@@ -21,6 +21,7 @@ from jifen.ledger.model import (
     Refund,
     Release,
     Reverse,
+    Settle,
     Shortfall,
     Void,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Release",
     "Report",
     "Reverse",
+    "Settle",
     "Shortfall",
     "Void",
     "prorata_clawback",

@@ -308,7 +308,31 @@ class Post:
             )
 
 
-Operation = Earn | Release | Void | Expire | Redeem | Refund | Reverse | Post
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """A merchant's net for one business day moves to clearing, to be paid through the provider.
+
+    ``net_fen`` > 0: the operator owes the merchant (reimbursements exceeded charges); < 0: the
+    merchant owes. A merchant's money account is a running receivable/payable, so this is never
+    refused for its sign; the daily statement that produced it is kept beside it.
+    """
+
+    key: str
+    merchant_id: str
+    business_date: str
+    net_fen: int
+
+    def validate(self) -> None:
+        _check_key(self.key)
+        check_id("merchant_id", self.merchant_id)
+        if not isinstance(self.business_date, str) or not re.fullmatch(
+            r"\d{4}-\d{2}-\d{2}", self.business_date
+        ):
+            raise InvalidEntry("business_date must be YYYY-MM-DD", field="business_date")
+        _check_positive("net_fen", abs(self.net_fen), MAX_FEN)
+
+
+Operation = Earn | Release | Void | Expire | Redeem | Refund | Reverse | Post | Settle
 OP_KINDS: Mapping[type, str] = {
     Earn: "earn",
     Release: "release",
@@ -318,6 +342,7 @@ OP_KINDS: Mapping[type, str] = {
     Refund: "refund",
     Reverse: "reverse",
     Post: "post",
+    Settle: "settle",
 }
 
 

@@ -28,6 +28,7 @@ from jifen.ledger.errors import (
 from jifen.ledger.lots import Lot, LotStatus, draw, prorata_clawback
 from jifen.ledger.model import (
     CLAWBACK,
+    CLEARING,
     EXPIRED,
     ISSUANCE,
     MAX_BATCH,
@@ -45,6 +46,7 @@ from jifen.ledger.model import (
     Refund,
     Release,
     Reverse,
+    Settle,
     Shortfall,
     Void,
     accepted_account,
@@ -430,3 +432,13 @@ class Planner:
         legs = list(op.legs)
         self._check_not_negative(legs)
         return legs, {"memo": op.memo}
+
+    def _settle(self, op: Settle, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        account = merchant_cny_account(op.merchant_id)
+        self._require_account(account)
+        legs = [Leg(account, Asset.CNY, -op.net_fen), Leg(CLEARING, Asset.CNY, op.net_fen)]
+        return legs, {
+            "merchant_id": op.merchant_id,
+            "business_date": op.business_date,
+            "net_fen": op.net_fen,
+        }

@@ -36,6 +36,7 @@ from jifen.ledger.model import (
     Expire,
     Operation,
     Post,
+    Settle,
     Receipt,
     Redeem,
     Refund,
@@ -260,6 +261,8 @@ class Ledger:
             elif isinstance(op, Redeem):
                 members.add(op.member_id)
                 accounts |= set(merchant_accounts(op.merchant_id))
+            elif isinstance(op, Settle):
+                accounts |= set(merchant_accounts(op.merchant_id))
             elif isinstance(op, Post):
                 accounts |= {leg.account for leg in op.legs}
                 checked |= {leg.account for leg in op.legs}
@@ -448,6 +451,11 @@ class Ledger:
         with self.engine.connect() as conn:
             found = load_entries(conn, [entry_id]).get(entry_id)
         return _receipt(found, replayed=True) if found else None
+
+    def entries(self, entry_ids: Sequence[str]) -> dict[str, Receipt]:
+        with self.engine.connect() as conn:
+            found = load_entries(conn, list(entry_ids))
+        return {i: _receipt(e, replayed=True) for i, e in found.items()}
 
     def due_releases(self, now: datetime, limit: int = MAX_BATCH) -> list[str]:
         """Pending lots whose return window has ended, oldest first (the release job's work)."""

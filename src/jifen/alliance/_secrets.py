@@ -1,0 +1,110 @@
+"""Keys derived from one master secret: phone encryption, phone lookup, member tokens, codes.
+
+One secret to keep (``JIFEN_SECRET``, or a ``.secret`` file beside an embedded store), from which
+HKDF derives a separate key per purpose, so a leaked lookup key cannot decrypt phone numbers.
+Phone numbers are sealed with AES-256-GCM (PIPL art 51: encryption at rest) and found again by a
+keyed hash (HMAC-SHA256), never by the plaintext.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from jifen.errors import JifenError
+
+TOKEN_ALG = "HS256"
+
+
+class SecretMissing(JifenError):
+    code = "secret.missing"
+    status = 500
+
+
+class TokenInvalid(JifenError):
+    code = "auth.invalid_token"
+    status = 401
+
+
+def _derive(master: bytes, purpose: str) -> bytes:
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"jifen/v1", info=purpose.encode())
+    return hkdf.derive(master)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    master: bytes
+
+    @classmethod
+    def load(cls, *, db_url: str, secret: str | None = None) -> Secrets:
+        """``JIFEN_SECRET`` (or ``secret``); for an embedded SQLite store, a ``.secret`` file
+        beside it is created on first use. A PostgreSQL store must be given the secret."""
+        value = secret or os.environ.get("JIFEN_SECRET")
+        if value:
+            return cls(value.encode())
+        if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+            path = Path(db_url.removeprefix("sqlite:///") + ".secret")
+            if not path.exists():
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_urlsafe(32))
+            return cls(path.read_text().strip().encode())
+        raise SecretMissing(
+            "设置 JIFEN_SECRET 以加密会员数据 / set JIFEN_SECRET: the key member data is sealed with"
+        )
+
+    def _key(self, purpose: str) -> bytes:
+        return _derive(self.master, purpose)
+
+    def lookup(self, phone: str) -> str:
+        return hmac.new(self._key("phone-lookup"), phone.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, phone: str) -> str:
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._key("phone-seal")).encrypt(nonce, phone.encode(), b"phone")
+        return base64.b64encode(nonce + sealed).decode()
+
+    def unseal(self, sealed: str) -> str:
+        raw = base64.b64decode(sealed)
+        return AESGCM(self._key("phone-seal")).decrypt(raw[:12], raw[12:], b"phone").decode()
+
+    def code_hash(self, code: str) -> str:
+        return hmac.new(self._key("redemption-code"), code.encode(), hashlib.sha256).hexdigest()
+
+    def member_token(self, member_id: str, now: datetime, ttl: timedelta) -> str:
+        claims = {"sub": member_id, "role": "member", "iat": now, "exp": now + ttl}
+        return jwt.encode(claims, self._key("member-token"), algorithm=TOKEN_ALG)
+
+    def member_of(self, token: str, now: datetime) -> str:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key("member-token"),
+                algorithms=[TOKEN_ALG],
+                options={"verify_exp": False, "require": ["sub", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenInvalid("会员令牌无效 / invalid member token") from exc
+        if claims.get("role") != "member" or int(claims["exp"]) <= int(now.timestamp()):
+            raise TokenInvalid("会员令牌无效或已过期 / member token invalid or expired")
+        return str(claims["sub"])
+
+
+def api_key_hash(key: str) -> str:
+    """API keys are random 32-byte tokens: a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"

@@ -1,0 +1,68 @@
+"""What every alliance flow works with: the store, the ledger, the rulebook, keys and a clock."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Engine
+
+from jifen.alliance._secrets import Secrets
+from jifen.alliance.clock import Clock
+from jifen.alliance.errors import InvalidRequest
+from jifen.alliance.rulebook import Rulebook
+from jifen.ledger import Ledger
+from jifen.store import writer
+
+MAX_PAGE = 100
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Context:
+    ledger: Ledger
+    rulebook: Rulebook
+    secrets: Secrets
+    clock: Clock
+
+    @property
+    def engine(self) -> Engine:
+        return self.ledger.engine
+
+    @property
+    def writer(self) -> Engine:
+        return writer(self.ledger.engine)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, and the opaque cursor of the next (None: this was the last)."""
+
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """Cursors are opaque to callers; a tampered one is a clear 422, not a server error."""
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("分页游标无效 / invalid cursor", field="cursor") from exc
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise InvalidRequest("分页游标无效 / invalid cursor", field="cursor")
+    return value
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit 须在 1 到 {MAX_PAGE} 之间 / limit must be 1-{MAX_PAGE}")
+    return limit

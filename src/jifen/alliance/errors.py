@@ -1,0 +1,64 @@
+"""Alliance errors: each a stable code the API and CLI show (see docs/api.md)."""
+
+from __future__ import annotations
+
+from jifen.errors import JifenError
+
+
+class AllianceError(JifenError):
+    code = "alliance.error"
+
+
+class InvalidRequest(AllianceError):
+    code = "request.invalid"
+    status = 422
+
+
+class MerchantUnknown(AllianceError):
+    code = "merchant.not_found"
+    status = 404
+
+
+class MerchantExists(AllianceError):
+    code = "merchant.exists"
+    status = 409
+
+
+class MerchantInactive(AllianceError):
+    code = "merchant.inactive"
+    status = 403
+
+
+class MemberUnknown(AllianceError):
+    code = "member.not_found"
+    status = 404
+
+
+class OrderUnknown(AllianceError):
+    code = "order.not_found"
+    status = 404
+
+
+class OrderNotCancellable(AllianceError):
+    code = "order.not_cancellable"
+    status = 409
+
+
+class PaidInFuture(AllianceError):
+    code = "order.paid_in_future"
+    status = 422
+
+
+class CodeInvalid(AllianceError):
+    code = "redemption.code_invalid"
+    status = 403
+
+
+class CodeUsed(AllianceError):
+    code = "redemption.code_used"
+    status = 409
+
+
+class IdempotencyKeyConflict(AllianceError):
+    code = "idempotency.conflict"
+    status = 409

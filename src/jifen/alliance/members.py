@@ -1,0 +1,251 @@
+"""Members: enrolment by phone number (sealed at rest, found by keyed hash), consents, tokens,
+and what a member sees: balance, pending points with release dates, points expiring soon, history.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.errors import InvalidRequest, MemberUnknown
+from jifen.ledger import LotStatus
+from jifen.ledger.model import available_account, pending_account
+from jifen.store import tables as t
+
+PHONE = re.compile(r"1[3-9]\d{9}")
+PURPOSES = ("terms", "privacy", "marketing")  # terms and privacy are required to enrol
+POLICY_VERSION = "2026-11"
+TOKEN_TTL = timedelta(hours=12)
+EXPIRING_SOON = timedelta(days=30)
+
+
+def normalize_phone(phone: str) -> str:
+    """Mainland mobile numbers, with or without +86 / spaces / dashes."""
+    digits = re.sub(r"[\s-]", "", phone or "")
+    digits = digits.removeprefix("+86").removeprefix("0086")
+    if not PHONE.fullmatch(digits):
+        raise InvalidRequest("手机号格式不正确 / not a mainland mobile number", field="phone")
+    return digits
+
+
+@dataclass(frozen=True)
+class Member:
+    member_id: str
+    phone_masked: str
+    created_at: datetime
+    consents: dict[str, bool]
+
+
+def member_id_for(ctx: Context, phone: str) -> str:
+    """Derived from the keyed hash: the same phone enrols once, and the id reveals nothing."""
+    return "m" + ctx.secrets.lookup(normalize_phone(phone))[:15]
+
+
+def enrol(ctx: Context, phone: str, consents: dict[str, bool], now: datetime) -> Member:
+    """Enrol (idempotent per phone). Terms and privacy consent are required (PIPL art 13, 17)."""
+    number = normalize_phone(phone)
+    unknown = set(consents) - set(PURPOSES)
+    if unknown:
+        raise InvalidRequest(f"未知的同意项 / unknown consent purpose {sorted(unknown)}")
+    if not (consents.get("terms") and consents.get("privacy")):
+        raise InvalidRequest(
+            "须同意会员条款与隐私政策 / terms and privacy consent are required", field="consents"
+        )
+    member_id = member_id_for(ctx, number)
+    with ctx.writer.begin() as conn:
+        exists = conn.execute(
+            select(t.members.c.member_id).where(t.members.c.member_id == member_id)
+        ).first()
+        if exists is None:
+            conn.execute(
+                t.members.insert().values(
+                    member_id=member_id,
+                    phone_lookup=ctx.secrets.lookup(number),
+                    phone_sealed=ctx.secrets.seal(number),
+                    created_at=now,
+                )
+            )
+            conn.execute(
+                t.consents.insert(),
+                [
+                    {
+                        "member_id": member_id,
+                        "purpose": purpose,
+                        "at": now,
+                        "granted": int(bool(consents.get(purpose))),
+                        "policy_version": POLICY_VERSION,
+                    }
+                    for purpose in PURPOSES
+                ],
+            )
+    return get_member(ctx, member_id)
+
+
+def get_member(ctx: Context, member_id: str) -> Member:
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(t.members).where(t.members.c.member_id == member_id)).first()
+        if row is None:
+            raise MemberUnknown("没有这个会员 / no such member")
+        consent_rows = conn.execute(
+            select(t.consents).where(t.consents.c.member_id == member_id).order_by(t.consents.c.at)
+        ).all()
+    phone = ctx.secrets.unseal(row.phone_sealed)
+    return Member(
+        member_id=member_id,
+        phone_masked=phone[:3] + "****" + phone[-4:],
+        created_at=row.created_at,
+        consents={c.purpose: bool(c.granted) for c in consent_rows},  # the latest wins
+    )
+
+
+def find_by_phone(ctx: Context, phone: str) -> Member:
+    with ctx.engine.connect() as conn:
+        member_id = conn.execute(
+            select(t.members.c.member_id).where(
+                t.members.c.phone_lookup == ctx.secrets.lookup(normalize_phone(phone))
+            )
+        ).scalar_one_or_none()
+    if member_id is None:
+        raise MemberUnknown("没有这个会员 / no such member")
+    return get_member(ctx, member_id)
+
+
+def issue_token(ctx: Context, member_id: str, now: datetime) -> tuple[str, datetime]:
+    get_member(ctx, member_id)
+    return ctx.secrets.member_token(member_id, now, TOKEN_TTL), now + TOKEN_TTL
+
+
+@dataclass(frozen=True)
+class LotView:
+    lot_id: str
+    merchant_id: str
+    order_ref: str
+    rule_version: int
+    points: int
+    pending: int
+    available: int
+    release_at: datetime
+    expires_at: datetime | None
+    status: str
+
+
+@dataclass(frozen=True)
+class Account:
+    member_id: str
+    available: int
+    pending: int
+    debt: int
+    pending_lots: list[LotView]
+    expiring_soon: list[LotView]
+
+
+def _lot_view(row: Any) -> LotView:
+    return LotView(
+        lot_id=row.lot_id,
+        merchant_id=row.merchant_id,
+        order_ref=row.order_ref,
+        rule_version=row.rule_version,
+        points=row.points,
+        pending=row.pending,
+        available=row.available,
+        release_at=row.release_at,
+        expires_at=row.expires_at,
+        status=row.status,
+    )
+
+
+def account(ctx: Context, member_id: str, now: datetime) -> Account:
+    """What the member sees first: available, pending (with release dates), expiring soon."""
+    get_member(ctx, member_id)
+    balance = ctx.ledger.balance(member_id)
+    with ctx.engine.connect() as conn:
+        live = conn.execute(
+            select(t.lots)
+            .where(
+                t.lots.c.member_id == member_id,
+                or_(t.lots.c.pending > 0, t.lots.c.available > 0),
+            )
+            .order_by(t.lots.c.expires_at, t.lots.c.paid_at)
+        ).all()
+    lots = [_lot_view(r) for r in live]
+    horizon = now + EXPIRING_SOON
+    return Account(
+        member_id=member_id,
+        available=balance.available,
+        pending=balance.pending,
+        debt=balance.debt,
+        pending_lots=[lot for lot in lots if lot.status == LotStatus.PENDING.value],
+        expiring_soon=[
+            lot
+            for lot in lots
+            if lot.available and lot.expires_at is not None and lot.expires_at <= horizon
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    entry_id: str
+    at: datetime
+    kind: str
+    points: int  # the change to the member's points (pending and available together)
+    merchant_id: str | None
+    order_ref: str | None
+    rule_version: int | None
+
+
+def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> Page[HistoryLine]:
+    """Each line says which order and which rule version produced it (brief §2)."""
+    get_member(ctx, member_id)
+    after = decode_cursor(cursor)
+    accounts = [pending_account(member_id), available_account(member_id)]
+    query = (
+        select(t.entries.c.entry_id, t.entries.c.at, t.entries.c.kind, t.legs.c.amount)
+        .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
+        .where(t.legs.c.account_id.in_(accounts))
+        .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
+    )
+    if after:
+        at = datetime.fromisoformat(str(after[0]))
+        query = query.where(
+            or_(
+                t.entries.c.at < at,
+                and_(t.entries.c.at == at, t.entries.c.entry_id < str(after[1])),
+            )
+        )
+    lines: dict[str, list[Any]] = {}
+    with ctx.engine.connect() as conn:
+        for row in conn.execute(query.limit(MAX_LEGS_SCAN)):
+            line = lines.setdefault(row.entry_id, [row.at, row.kind, 0])
+            line[2] += row.amount
+            if len(lines) > check_limit(limit):
+                break
+        ids = list(lines)[:limit]
+        details = ctx.ledger.entries(ids) if ids else {}
+    items = []
+    for entry_id in ids:
+        at, kind, points = lines[entry_id]
+        detail = details[entry_id].detail if entry_id in details else {}
+        lot = ctx.ledger.lot(str(detail.get("lot_id"))) if detail.get("lot_id") else None
+        items.append(
+            HistoryLine(
+                entry_id=entry_id,
+                at=at,
+                kind=kind,
+                points=points,
+                merchant_id=detail.get("merchant_id") or (lot.merchant_id if lot else None),
+                order_ref=detail.get("order_ref") or (lot.order_ref if lot else None),
+                rule_version=detail.get("rule_version") or (lot.rule_version if lot else None),
+            )
+        )
+    more = len(lines) > limit
+    last = items[-1] if items else None
+    return Page(items, encode_cursor([last.at.isoformat(), last.entry_id]) if more and last else None)
+
+
+MAX_LEGS_SCAN = 10_000

@@ -1,0 +1,171 @@
+"""Merchants: onboarding with KYC fields and stores, status, and their API keys."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from jifen.alliance._secrets import api_key_hash, new_api_key
+from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.errors import InvalidRequest, MerchantExists, MerchantInactive, MerchantUnknown
+from jifen.store import tables as t
+
+MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+
+
+class MerchantStatus(enum.StrEnum):
+    ACTIVE = "active"  # records orders, accepts points
+    SUSPENDED = "suspended"  # reads only: statements keep coming, no new orders or redemptions
+    CLOSED = "closed"  # final; the history stays (financial records are kept ≥ 5 years)
+
+
+@dataclass(frozen=True)
+class Store:
+    store_id: str
+    name: str
+    city: str = ""
+
+
+@dataclass(frozen=True)
+class Merchant:
+    merchant_id: str
+    name: str
+    category: str
+    status: MerchantStatus
+    kyc: dict[str, str] = field(default_factory=dict)
+    stores: tuple[Store, ...] = ()
+    created_at: datetime | None = None
+
+
+def _merchant(row: Any) -> Merchant:
+    return Merchant(
+        merchant_id=row.merchant_id,
+        name=row.name,
+        category=row.category,
+        status=MerchantStatus(row.status),
+        kyc=json.loads(row.kyc),
+        stores=tuple(Store(**s) for s in json.loads(row.stores)),
+        created_at=row.created_at,
+    )
+
+
+def create_merchant(ctx: Context, merchant: Merchant, now: datetime) -> tuple[Merchant, str]:
+    """Onboard a merchant: its record, its ledger accounts and an API key (shown only now)."""
+    if not MERCHANT_ID.fullmatch(merchant.merchant_id):
+        raise InvalidRequest(
+            "商家编号须为 1-32 位小写字母、数字、_ 或 - / merchant_id: 1-32 of a-z 0-9 _ -",
+            field="merchant_id",
+        )
+    key = new_api_key(f"jfm_{merchant.merchant_id}")
+    with ctx.writer.begin() as conn:
+        if _row(conn, merchant.merchant_id) is not None:
+            raise MerchantExists(f"商家 {merchant.merchant_id} 已存在 / merchant exists")
+        conn.execute(
+            t.merchants.insert().values(
+                merchant_id=merchant.merchant_id,
+                name=merchant.name,
+                category=merchant.category,
+                status=MerchantStatus.ACTIVE.value,
+                kyc=json.dumps(merchant.kyc, ensure_ascii=False, sort_keys=True),
+                stores=json.dumps([s.__dict__ for s in merchant.stores], ensure_ascii=False),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            t.api_keys.insert().values(
+                key_hash=api_key_hash(key),
+                role="merchant",
+                merchant_id=merchant.merchant_id,
+                created_at=now,
+            )
+        )
+    ctx.ledger.open_merchant(merchant.merchant_id, now)
+    return get_merchant(ctx, merchant.merchant_id), key
+
+
+def _row(conn: Connection, merchant_id: str) -> Any:
+    return conn.execute(select(t.merchants).where(t.merchants.c.merchant_id == merchant_id)).first()
+
+
+def get_merchant(ctx: Context, merchant_id: str) -> Merchant:
+    with ctx.engine.connect() as conn:
+        row = _row(conn, merchant_id)
+    if row is None:
+        raise MerchantUnknown("没有这个商家 / no such merchant")
+    return _merchant(row)
+
+
+def active_merchant(ctx: Context, merchant_id: str) -> Merchant:
+    merchant = get_merchant(ctx, merchant_id)
+    if merchant.status is not MerchantStatus.ACTIVE:
+        raise MerchantInactive(
+            f"商家状态为 {merchant.status.value}，不能记录订单或核销积分 / "
+            f"merchant is {merchant.status.value}: no new orders or redemptions"
+        )
+    return merchant
+
+
+def list_merchants(ctx: Context, *, cursor: str | None, limit: int) -> Page[Merchant]:
+    after = decode_cursor(cursor)
+    query = select(t.merchants).order_by(t.merchants.c.merchant_id).limit(check_limit(limit) + 1)
+    if after:
+        query = query.where(t.merchants.c.merchant_id > str(after[0]))
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    items = [_merchant(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items, encode_cursor([items[-1].merchant_id]) if more else None)
+
+
+def set_status(ctx: Context, merchant_id: str, status: MerchantStatus, now: datetime) -> Merchant:
+    """Suspend, reactivate or close. Closing is final; a closed merchant cannot come back."""
+    with ctx.writer.begin() as conn:
+        row = _row(conn, merchant_id)
+        if row is None:
+            raise MerchantUnknown("没有这个商家 / no such merchant")
+        if row.status == MerchantStatus.CLOSED.value and status is not MerchantStatus.CLOSED:
+            raise MerchantInactive("已关闭的商家不能重新启用 / a closed merchant stays closed")
+        conn.execute(
+            t.merchants.update()
+            .where(t.merchants.c.merchant_id == merchant_id)
+            .values(status=status.value, updated_at=now)
+        )
+        if status is MerchantStatus.CLOSED:
+            conn.execute(
+                t.api_keys.update()
+                .where(t.api_keys.c.merchant_id == merchant_id, t.api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+    return get_merchant(ctx, merchant_id)
+
+
+def key_owner(ctx: Context, key: str) -> tuple[str, str | None] | None:
+    """``(role, merchant_id)`` of a live API key, or None."""
+    with ctx.engine.connect() as conn:
+        row = conn.execute(
+            select(t.api_keys.c.role, t.api_keys.c.merchant_id).where(
+                t.api_keys.c.key_hash == api_key_hash(key), t.api_keys.c.revoked_at.is_(None)
+            )
+        ).first()
+    return (row.role, row.merchant_id) if row else None
+
+
+def add_operator_key(ctx: Context, key: str, now: datetime) -> None:
+    """Register an operator key (idempotent): ``jifen serve`` does this for its configured key."""
+    with ctx.writer.begin() as conn:
+        exists = conn.execute(
+            select(t.api_keys.c.key_hash).where(t.api_keys.c.key_hash == api_key_hash(key))
+        ).first()
+        if exists is None:
+            conn.execute(
+                t.api_keys.insert().values(
+                    key_hash=api_key_hash(key), role="operator", merchant_id=None, created_at=now
+                )
+            )

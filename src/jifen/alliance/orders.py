@@ -1,0 +1,266 @@
+"""Paid orders → pending points; refunds → void or clawback; cancellations (brief §5).
+
+An order *is* its lot: the earn entry records the member, merchant, order ref, amount, payment
+time and rule version, so recording an order is one ledger write, atomic and idempotent on the
+order's own identity (merchant + order ref). The issue price is charged in the same entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from jifen.alliance.clock import day_bounds, business_date
+from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.errors import (
+    InvalidRequest,
+    OrderNotCancellable,
+    OrderUnknown,
+    PaidInFuture,
+)
+from jifen.alliance.members import get_member
+from jifen.alliance.merchants import active_merchant, get_merchant
+from jifen.ledger import Earn, LedgerError, Lot, LotStatus, Refund, Shortfall, Void
+from jifen.ledger.chain import entry_id_for
+from jifen.ledger.model import ID_PATTERN
+from jifen.rules import quote_earn
+from jifen.rules import expires_at as rule_expires_at
+from jifen.rules import release_at as rule_release_at
+from jifen.store import tables as t
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far a merchant's payment time may run ahead of ours (till clocks drift)."""
+
+
+def ledger_key(kind: str, merchant_id: str, *parts: str) -> str:
+    """A ledger key owned by one merchant: merchants cannot collide with or probe each other."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"{kind}:{merchant_id}:{digest}"
+
+
+def issue_charge_fen(points: int, fen_per_1000_points: int) -> int:
+    """The issue price of ``points``, ROUND_UP to the fen per order: the operator's margin absorbs
+    the rounding, so the reserve part (whole fen per point) stays exact."""
+    return -(-points * fen_per_1000_points // 1000)
+
+
+@dataclass(frozen=True)
+class Order:
+    merchant_id: str
+    order_ref: str
+    member_id: str
+    amount_fen: int
+    refunded_fen: int
+    paid_at: datetime
+    rule_version: int | None
+    points: int  # earned by the order (0: below the minimum spend or capped)
+    status: str  # pending | released | voided | expired | reversed | no_points
+    pending: int
+    available: int
+    release_at: datetime | None
+    expires_at: datetime | None
+    capped_by: str | None = None
+
+
+def _order(lot: Lot) -> Order:
+    return Order(
+        merchant_id=lot.merchant_id,
+        order_ref=lot.order_ref,
+        member_id=lot.member_id,
+        amount_fen=lot.amount_fen,
+        refunded_fen=lot.refunded_fen,
+        paid_at=lot.paid_at,
+        rule_version=lot.rule_version,
+        points=lot.points,
+        status=lot.status.value,
+        pending=lot.pending,
+        available=lot.available,
+        release_at=lot.release_at,
+        expires_at=lot.expires_at,
+    )
+
+
+def _check_ref(order_ref: str) -> None:
+    if not isinstance(order_ref, str) or not ID_PATTERN.fullmatch(order_ref):
+        raise InvalidRequest(
+            "订单号须为 1-64 位字母、数字、. _ - / order_ref: 1-64 of A-Z a-z 0-9 . _ -",
+            field="order_ref",
+        )
+
+
+def _earned_today(ctx: Context, member_id: str, paid_at: datetime) -> int:
+    start, end = day_bounds(business_date(paid_at))
+    with ctx.engine.connect() as conn:
+        total = conn.execute(
+            select(func.coalesce(func.sum(t.lots.c.points), 0)).where(
+                t.lots.c.member_id == member_id,
+                t.lots.c.paid_at >= start,
+                t.lots.c.paid_at < end,
+            )
+        ).scalar_one()
+    return int(total)
+
+
+def record_order(
+    ctx: Context,
+    merchant_id: str,
+    *,
+    order_ref: str,
+    member_id: str,
+    amount_fen: int,
+    paid_at: datetime,
+) -> Order:
+    """A paid order earns points under the rule version in force when it was paid."""
+    _check_ref(order_ref)
+    now = ctx.clock.now()
+    if paid_at > now + CLOCK_SKEW:
+        raise PaidInFuture("支付时间晚于当前时间 / paid_at is in the future", field="paid_at")
+    merchant = active_merchant(ctx, merchant_id)
+    get_member(ctx, member_id)
+    version = ctx.rulebook.in_force(paid_at)
+    doc = version.document
+    lot_id = entry_id_for(ledger_key("order", merchant_id, order_ref))
+    existing = ctx.ledger.lot(lot_id)
+    quote = quote_earn(
+        doc,
+        amount_fen=amount_fen,
+        merchant_id=merchant_id,
+        category=merchant.category,
+        paid_at=paid_at,
+        earned_today_points=0 if existing else _earned_today(ctx, member_id, paid_at),
+    )
+    if existing is not None:  # a retry: the ledger replays it or refuses a different body
+        pass
+    elif quote.points == 0:
+        return Order(
+            merchant_id, order_ref, member_id, amount_fen, 0, paid_at, version.number,
+            0, "no_points", 0, 0, None, None, quote.capped_by,
+        )  # fmt: skip
+    points = existing.points if existing else quote.points
+    release = rule_release_at(doc, paid_at)
+    earn = Earn(
+        key=ledger_key("order", merchant_id, order_ref),
+        member_id=member_id,
+        merchant_id=merchant_id,
+        order_ref=order_ref,
+        amount_fen=amount_fen,
+        points=points,
+        rule_version=version.number,
+        paid_at=paid_at,
+        release_at=release,
+        expires_at=rule_expires_at(doc, release),
+        charge_fen=issue_charge_fen(points, doc.issue_price.fen_per_1000_points),
+        value_fen_per_point=doc.point_value.fen_per_point,
+    )
+    ctx.ledger.submit(earn, now)
+    lot = ctx.ledger.lot(lot_id)
+    assert lot is not None
+    order = _order(lot)
+    return Order(**{**order.__dict__, "capped_by": quote.capped_by})
+
+
+def _lot_of(ctx: Context, merchant_id: str, order_ref: str) -> Lot:
+    """The order's lot, only for its own merchant: another merchant's order is simply not found."""
+    _check_ref(order_ref)
+    lot = ctx.ledger.lot(entry_id_for(ledger_key("order", merchant_id, order_ref)))
+    if lot is None or lot.merchant_id != merchant_id:
+        raise OrderUnknown("没有这个订单 / no such order", order_ref=order_ref)
+    return lot
+
+
+def get_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
+    return _order(_lot_of(ctx, merchant_id, order_ref))
+
+
+def list_orders(
+    ctx: Context, merchant_id: str, *, cursor: str | None, limit: int
+) -> Page[Order]:
+    """Newest first; the cursor is (paid_at, lot id) of the last order on the page."""
+    after = decode_cursor(cursor)
+    query = (
+        select(t.lots)
+        .where(t.lots.c.merchant_id == merchant_id)
+        .order_by(t.lots.c.paid_at.desc(), t.lots.c.lot_id.desc())
+        .limit(check_limit(limit) + 1)
+    )
+    if after:
+        at = datetime.fromisoformat(str(after[0]))
+        query = query.where(
+            or_(t.lots.c.paid_at < at, and_(t.lots.c.paid_at == at, t.lots.c.lot_id < after[1]))
+        )
+    from jifen.ledger._rows import lot_from_row
+
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    lots = [lot_from_row(r) for r in rows]
+    items = [_order(lot) for lot in lots[:limit]]
+    more = len(lots) > limit
+    last = lots[limit - 1] if more else None
+    return Page(items, encode_cursor([last.paid_at.isoformat(), last.lot_id]) if last else None)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    order: Order
+    refund_fen: int
+    clawback_points: int
+    shortfall_points: int
+    shortfall_policy: str
+    deduct_fen: int  # what the merchant deducts from the cash refund (deduct_from_refund policy)
+    credited_fen: int  # the reserve value returned to the merchant for the clawed-back points
+    replayed: bool
+
+
+def refund_order(
+    ctx: Context, merchant_id: str, order_ref: str, *, refund_ref: str, refund_fen: int
+) -> RefundResult:
+    """A full or partial refund claws back points pro rata (ROUND_DOWN, cumulative), under the
+    refund policy of the rule version the order was paid under."""
+    get_merchant(ctx, merchant_id)  # a suspended merchant may still refund
+    lot = _lot_of(ctx, merchant_id, order_ref)
+    _check_ref(refund_ref)
+    doc = ctx.rulebook.get(lot.rule_version).document
+    receipt = ctx.ledger.submit(
+        Refund(
+            key=ledger_key("refund", merchant_id, order_ref, refund_ref),
+            lot_id=lot.lot_id,
+            refund_fen=refund_fen,
+            shortfall=Shortfall(doc.refund.shortfall),
+        ),
+        ctx.clock.now(),
+    )
+    d: dict[str, Any] = dict(receipt.detail)
+    shortfall = int(d["shortfall_points"])
+    deduct = shortfall * lot.value_fen_per_point if d["shortfall_policy"] == "deduct_from_refund" else 0
+    return RefundResult(
+        order=get_order(ctx, merchant_id, order_ref),
+        refund_fen=int(d["refund_fen"]),
+        clawback_points=int(d["clawback_points"]),
+        shortfall_points=shortfall,
+        shortfall_policy=str(d["shortfall_policy"]),
+        deduct_fen=deduct,
+        credited_fen=int(d.get("credited_fen", 0)),
+        replayed=receipt.replayed,
+    )
+
+
+def cancel_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
+    """Cancel inside the return window: the pending points are voided. Later, refund instead."""
+    lot = _lot_of(ctx, merchant_id, order_ref)
+    key = ledger_key("cancel", merchant_id, order_ref)
+    if lot.status is not LotStatus.PENDING and ctx.ledger.entry(entry_id_for(key)) is None:
+        raise OrderNotCancellable(
+            f"订单积分状态为 {lot.status.value}，只能退款 / points are {lot.status.value}; "
+            "refund the order instead"
+        )
+    try:
+        ctx.ledger.submit(Void(key=key, lot_id=lot.lot_id), ctx.clock.now())
+    except LedgerError as exc:
+        if exc.code == "lot.invalid_state":
+            raise OrderNotCancellable("订单已不能取消 / the order can no longer be cancelled") from exc
+        raise
+    return get_order(ctx, merchant_id, order_ref)

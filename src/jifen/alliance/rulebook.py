@@ -1,0 +1,154 @@
+"""The rulebook: rule versions in the store, around the pure lifecycle in ``jifen.rules``.
+
+Publishing is one transaction: the checks (notice, order of effective dates, rights of points
+already issued) run on the versions read under lock, and a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+
+from jifen.alliance.errors import InvalidRequest
+from jifen.rules import (
+    RuleDocument,
+    Version,
+    check_publication,
+    diff_documents,
+    render_diff,
+    version_at,
+)
+from jifen.store import tables as t
+from jifen.store import writer
+
+
+class RuleVersionUnknown(InvalidRequest):
+    code = "rules.version_not_found"
+    status = 404
+
+
+class AlreadyPublished(InvalidRequest):
+    code = "rules.already_published"
+    status = 409
+
+
+def _document_text(document: RuleDocument) -> str:
+    return json.dumps(document.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+
+
+def _version(row: object) -> Version:
+    m = row._mapping  # type: ignore[attr-defined]
+    return Version(
+        number=m["number"],
+        document=RuleDocument.model_validate_json(m["document"]),
+        published_at=m["published_at"],
+        effective_at=m["effective_at"],
+        reason=m["reason"],
+        diff_text=m["diff_text"],
+    )
+
+
+class Rulebook:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+        self._cache: tuple[int, list[Version]] | None = None
+
+    def versions(self) -> list[Version]:
+        """Every version, drafts included, by number."""
+        with self.engine.connect() as conn:
+            return [
+                _version(r)
+                for r in conn.execute(select(t.rule_versions).order_by(t.rule_versions.c.number))
+            ]
+
+    def published(self) -> list[Version]:
+        """Published versions (the public history). Cached: publication is rare, reads are hot."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(t.rule_versions.c.published_at.is_not(None))
+            ).scalar_one()
+            if self._cache is None or self._cache[0] != count:
+                rows = conn.execute(
+                    select(t.rule_versions)
+                    .where(t.rule_versions.c.published_at.is_not(None))
+                    .order_by(t.rule_versions.c.effective_at)
+                )
+                self._cache = (count, [_version(r) for r in rows])
+        return list(self._cache[1])
+
+    def in_force(self, when: datetime) -> Version:
+        return version_at(self.published(), when)
+
+    def get(self, number: int) -> Version:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.rule_versions).where(t.rule_versions.c.number == number)
+            ).first()
+        if row is None:
+            raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+        return _version(row)
+
+    def draft(self, document: RuleDocument, now: datetime) -> Version:
+        """Save a draft; it becomes the next version number. Its diff is against the latest
+        published version, so a reviewer sees what publishing it would change."""
+        with self._writer.begin() as conn:
+            number = (
+                conn.execute(select(func.max(t.rule_versions.c.number))).scalar_one() or 0
+            ) + 1
+            published = [v for v in self.published() if v.published_at]
+            base = published[-1].document if published else None
+            diff_text = render_diff(diff_documents(base, document))
+            conn.execute(
+                t.rule_versions.insert().values(
+                    number=number,
+                    document=_document_text(document),
+                    created_at=now,
+                    published_at=None,
+                    effective_at=None,
+                    reason="",
+                    diff_text=diff_text,
+                )
+            )
+        return self.get(number)
+
+    def publish(
+        self,
+        number: int,
+        *,
+        effective_at: datetime,
+        reason: str,
+        now: datetime,
+        points_outstanding: bool,
+    ) -> Version:
+        with self._writer.begin() as conn:
+            rows = conn.execute(
+                select(t.rule_versions).order_by(t.rule_versions.c.number).with_for_update()
+            ).all()
+            versions = [_version(r) for r in rows]
+            target = next((v for v in versions if v.number == number), None)
+            if target is None:
+                raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+            if target.published_at is not None:
+                raise AlreadyPublished(f"第 {number} 版已公示 / version {number} is published")
+            changes = check_publication(
+                versions,
+                target.document,
+                published_at=now,
+                effective_at=effective_at,
+                reason=reason,
+                points_outstanding=points_outstanding,
+            )
+            conn.execute(
+                t.rule_versions.update()
+                .where(t.rule_versions.c.number == number)
+                .values(
+                    published_at=now,
+                    effective_at=effective_at,
+                    reason=reason.strip(),
+                    diff_text=render_diff(changes),
+                )
+            )
+        return self.get(number)

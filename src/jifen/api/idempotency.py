@@ -1,0 +1,79 @@
+"""``Idempotency-Key`` on every write: the same key and body return the first response; the same
+key with another body is a 409. Keys are scoped to the caller.
+
+The ledger writes underneath are idempotent on keys derived from the business identity (order
+ref, refund ref, code), so a crash between the write and the stored response is healed by the
+retry: the ledger replays, and the response is stored then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from jifen.alliance.errors import IdempotencyKeyConflict, InvalidRequest
+from jifen.api.auth import Caller
+from jifen.ledger.model import KEY_PATTERN
+from jifen.store import tables as t
+
+
+class KeyRequired(InvalidRequest):
+    code = "idempotency.key_required"
+    status = 400
+
+
+def _request_hash(request: Request, body: Any) -> str:
+    payload = json.dumps(
+        [request.method, request.url.path, body], sort_keys=True, default=str, ensure_ascii=False
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def once(
+    request: Request,
+    who: Caller,
+    key: str | None,
+    body: BaseModel | None,
+    run: Callable[[], BaseModel],
+    status: int = 200,
+) -> JSONResponse:
+    if not key or not KEY_PATTERN.fullmatch(key):
+        raise KeyRequired(
+            "写操作须带 Idempotency-Key 请求头（1-128 位 A-Z a-z 0-9 . _ : / @ -）/ "
+            "writes need an Idempotency-Key header of 1-128 characters"
+        )
+    ctx = request.app.state.ctx
+    digest = _request_hash(request, body.model_dump(mode="json") if body else None)
+    where = (t.idempotency.c.scope == who.scope, t.idempotency.c.idem_key == key)
+    with ctx.engine.connect() as conn:
+        stored = conn.execute(select(t.idempotency).where(*where)).first()
+    if stored is not None:
+        if stored.request_hash != digest:
+            raise IdempotencyKeyConflict(
+                "该 Idempotency-Key 已用于另一个请求 / this key was used with another request"
+            )
+        return JSONResponse(json.loads(stored.response), stored.status, headers={"Idempotent-Replayed": "true"})
+    content = run().model_dump(mode="json")
+    try:
+        with ctx.writer.begin() as conn:
+            conn.execute(
+                t.idempotency.insert().values(
+                    scope=who.scope,
+                    idem_key=key,
+                    request_hash=digest,
+                    status=status,
+                    response=json.dumps(content, ensure_ascii=False),
+                    created_at=ctx.clock.now(),
+                )
+            )
+    except IntegrityError:
+        pass  # a concurrent retry stored the same outcome first
+    return JSONResponse(content, status)

@@ -1,0 +1,176 @@
+"""Merchant (商家): its own orders, refunds, cancellations, redemptions and statements only.
+
+Another merchant's order is "not found", exactly as an order that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from jifen.alliance import merchants, orders, redemptions
+from jifen.alliance.context import decode_cursor, encode_cursor
+from jifen.api.auth import AnyCaller, Ctx, Forbidden, MerchantCaller
+from jifen.api.idempotency import once
+from jifen.api.schemas import (
+    MerchantOut,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    Problem,
+    RedemptionIn,
+    RedemptionOut,
+    RedemptionPage,
+    RefundIn,
+    RefundOut,
+    StatementOut,
+    StatementPage,
+    merchant_out,
+    order_out,
+    redemption_out,
+    refund_out,
+    statement_out,
+)
+from jifen.settlement import statements
+
+router = APIRouter(prefix="/v1", tags=["merchant 商家"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+PROBLEMS = {
+    404: {"model": Problem, "description": "not found (or not yours)"},
+    409: {"model": Problem, "description": "conflict"},
+}
+
+
+def _merchant(who: MerchantCaller) -> str:
+    assert who.merchant_id is not None
+    return who.merchant_id
+
+
+@router.get("/merchant", response_model=MerchantOut)
+def me(ctx: Ctx, who: MerchantCaller) -> MerchantOut:
+    """本商家资料 / the calling merchant's own record."""
+    return merchant_out(merchants.get_merchant(ctx, _merchant(who)))
+
+
+@router.post("/orders", response_model=OrderOut, status_code=201, responses=PROBLEMS)
+def record_order(
+    request: Request, ctx: Ctx, who: MerchantCaller, body: OrderIn, key: IdemKey = None
+) -> JSONResponse:
+    """记录已支付订单 / record a paid order: pending points under the rules in force at paid_at."""
+
+    def run() -> OrderOut:
+        return order_out(
+            orders.record_order(
+                ctx,
+                _merchant(who),
+                order_ref=body.order_ref,
+                member_id=body.member_id,
+                amount_fen=body.amount_fen,
+                paid_at=body.paid_at,
+            )
+        )
+
+    return once(request, who, key, body, run, 201)
+
+
+@router.get("/orders", response_model=OrderPage)
+def list_orders(
+    ctx: Ctx, who: MerchantCaller, cursor: str | None = None, limit: Limit = 50
+) -> OrderPage:
+    page = orders.list_orders(ctx, _merchant(who), cursor=cursor, limit=limit)
+    return OrderPage(items=[order_out(o) for o in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/orders/{order_ref}", response_model=OrderOut, responses=PROBLEMS)
+def get_order(ctx: Ctx, who: MerchantCaller, order_ref: str) -> OrderOut:
+    return order_out(orders.get_order(ctx, _merchant(who), order_ref))
+
+
+@router.post("/orders/{order_ref}/refunds", response_model=RefundOut, responses=PROBLEMS)
+def refund(
+    request: Request,
+    ctx: Ctx,
+    who: MerchantCaller,
+    order_ref: str,
+    body: RefundIn,
+    key: IdemKey = None,
+) -> JSONResponse:
+    """退款扣回积分 / refund in full or part: points clawed back pro rata."""
+    return once(
+        request, who, key, body,
+        lambda: refund_out(
+            orders.refund_order(
+                ctx, _merchant(who), order_ref, refund_ref=body.refund_ref, refund_fen=body.refund_fen
+            )
+        ),
+    )  # fmt: skip
+
+
+@router.post("/orders/{order_ref}/cancel", response_model=OrderOut, responses=PROBLEMS)
+def cancel(
+    request: Request, ctx: Ctx, who: MerchantCaller, order_ref: str, key: IdemKey = None
+) -> JSONResponse:
+    """取消订单（退货期内）/ cancel inside the return window: pending points are voided."""
+    return once(
+        request, who, key, None, lambda: order_out(orders.cancel_order(ctx, _merchant(who), order_ref))
+    )
+
+
+@router.post("/redemptions", response_model=RedemptionOut, status_code=201, responses=PROBLEMS)
+def redeem(
+    request: Request, ctx: Ctx, who: MerchantCaller, body: RedemptionIn, key: IdemKey = None
+) -> JSONResponse:
+    """积分抵扣 / redeem with the member's one-time code, within the rules' limits."""
+    return once(
+        request, who, key, body,
+        lambda: redemption_out(
+            redemptions.redeem(
+                ctx, _merchant(who), code=body.code, points=body.points,
+                order_ref=body.order_ref, order_amount_fen=body.order_amount_fen,
+            )
+        ),
+        201,
+    )  # fmt: skip
+
+
+@router.get("/redemptions", response_model=RedemptionPage)
+def list_redemptions(
+    ctx: Ctx, who: MerchantCaller, cursor: str | None = None, limit: Limit = 50
+) -> RedemptionPage:
+    page = redemptions.list_redemptions(ctx, _merchant(who), cursor=cursor, limit=limit)
+    return RedemptionPage(
+        items=[redemption_out(r) for r in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/statements", response_model=StatementPage)
+def list_statements(
+    ctx: Ctx,
+    who: AnyCaller,
+    merchant_id: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> StatementPage:
+    """结算单 / daily statements: a merchant sees its own; the operator all (or one merchant)."""
+    if who.role == "merchant":
+        if merchant_id not in (None, who.merchant_id):
+            raise Forbidden("无权访问 / not allowed")
+        merchant_id = who.merchant_id
+    elif who.role != "operator":
+        raise Forbidden("无权访问 / not allowed")
+    after = decode_cursor(cursor)
+    found = statements(
+        ctx, merchant_id, after="|".join(str(v) for v in after) if after else None, limit=limit + 1
+    )
+    items = [statement_out(s) for s in found[:limit]]
+    last = found[limit - 1] if len(found) > limit else None
+    next_cursor = (
+        encode_cursor([last.business_date.isoformat(), last.merchant_id]) if last else None
+    )
+    return StatementPage(items=items, next_cursor=next_cursor)
+
+
+_ = StatementOut

@@ -1,0 +1,204 @@
+"""Operator (平台方): rules, merchants, members, reports, jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from jifen.alliance import members, merchants
+from jifen.alliance.clock import SimulatedClock
+from jifen.alliance.errors import InvalidRequest
+from jifen.api.auth import AnyCaller, Ctx, Forbidden, Operator
+from jifen.api.idempotency import once
+from jifen.api.schemas import (
+    AccountOut,
+    ClockIn,
+    ClockOut,
+    DayOut,
+    JobsIn,
+    LiabilitiesOut,
+    MemberIn,
+    MemberOut,
+    MerchantCreated,
+    MerchantIn,
+    MerchantOut,
+    MerchantPage,
+    PublishIn,
+    RuleVersionOut,
+    StatusIn,
+    TokenOut,
+    account_out,
+    day_out,
+    liabilities_out,
+    member_out,
+    merchant_out,
+    version_out,
+)
+from jifen.jobs import run_jobs
+from jifen.rules import RuleDocument, status_at
+from jifen.settlement import liabilities, reserve_status
+
+router = APIRouter(prefix="/v1", tags=["operator 平台方"])
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def _version(ctx: Any, number: int) -> RuleVersionOut:
+    v = ctx.rulebook.get(number)
+    return version_out(v, status_at(v, ctx.rulebook.versions(), ctx.clock.now()))
+
+
+@router.post("/rules/drafts", response_model=RuleVersionOut, status_code=201)
+def create_draft(
+    request: Request, ctx: Ctx, who: Operator, document: RuleDocument, key: IdemKey = None
+) -> JSONResponse:
+    """起草规则版本 / save a draft rule version (validated against the published schema)."""
+    return once(
+        request, who, key, document, lambda: _version(ctx, ctx.rulebook.draft(document, ctx.clock.now()).number), 201
+    )
+
+
+@router.get("/rules/versions", response_model=list[RuleVersionOut])
+def all_versions(ctx: Ctx, who: Operator) -> list[RuleVersionOut]:
+    now = ctx.clock.now()
+    versions = ctx.rulebook.versions()
+    return [version_out(v, status_at(v, versions, now)) for v in versions]
+
+
+@router.post("/rules/versions/{number}/publish", response_model=RuleVersionOut)
+def publish(
+    request: Request, ctx: Ctx, who: Operator, number: int, body: PublishIn, key: IdemKey = None
+) -> JSONResponse:
+    """公示规则 / publish: notice ≥ the current version's notice_days; no rights reduced."""
+
+    def run() -> RuleVersionOut:
+        outstanding = reserve_status(ctx).outstanding_points > 0
+        ctx.rulebook.publish(
+            number,
+            effective_at=body.effective_at,
+            reason=body.reason,
+            now=ctx.clock.now(),
+            points_outstanding=outstanding,
+        )
+        return _version(ctx, number)
+
+    return once(request, who, key, body, run)
+
+
+@router.post("/merchants", response_model=MerchantCreated, status_code=201)
+def create_merchant(
+    request: Request, ctx: Ctx, who: Operator, body: MerchantIn, key: IdemKey = None
+) -> JSONResponse:
+    """商家入驻 / onboard a merchant; the response carries its API key, shown only once."""
+
+    def run() -> MerchantCreated:
+        merchant, api_key = merchants.create_merchant(
+            ctx,
+            merchants.Merchant(
+                merchant_id=body.merchant_id,
+                name=body.name,
+                category=body.category,
+                status=merchants.MerchantStatus.ACTIVE,
+                kyc=body.kyc.model_dump(),
+                stores=tuple(merchants.Store(**s.model_dump()) for s in body.stores),
+            ),
+            ctx.clock.now(),
+        )
+        return MerchantCreated(merchant=merchant_out(merchant), api_key=api_key)
+
+    return once(request, who, key, body, run, 201)
+
+
+@router.get("/merchants", response_model=MerchantPage)
+def list_merchants(
+    ctx: Ctx, who: Operator, cursor: str | None = None, limit: Limit = 50
+) -> MerchantPage:
+    page = merchants.list_merchants(ctx, cursor=cursor, limit=limit)
+    return MerchantPage(items=[merchant_out(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/merchants/{merchant_id}", response_model=MerchantOut)
+def get_merchant(ctx: Ctx, who: Operator, merchant_id: str) -> MerchantOut:
+    return merchant_out(merchants.get_merchant(ctx, merchant_id))
+
+
+@router.post("/merchants/{merchant_id}/status", response_model=MerchantOut)
+def set_merchant_status(
+    request: Request, ctx: Ctx, who: Operator, merchant_id: str, body: StatusIn, key: IdemKey = None
+) -> JSONResponse:
+    """暂停、恢复或关闭商家 / suspend, reactivate or close a merchant."""
+    status = merchants.MerchantStatus(body.status)
+    return once(
+        request, who, key, body,
+        lambda: merchant_out(merchants.set_status(ctx, merchant_id, status, ctx.clock.now())),
+    )  # fmt: skip
+
+
+@router.post("/members", response_model=MemberOut, status_code=201)
+def enrol_member(
+    request: Request, ctx: Ctx, who: AnyCaller, body: MemberIn, key: IdemKey = None
+) -> JSONResponse:
+    """会员注册（运营方或商家收银台）/ enrol a member (operator, or a merchant at checkout)."""
+    if who.role == "member":
+        raise Forbidden("无权访问 / not allowed")
+    return once(
+        request, who, key, body,
+        lambda: member_out(members.enrol(ctx, body.phone, dict(body.consents), ctx.clock.now())),
+        201,
+    )  # fmt: skip
+
+
+@router.get("/members/{member_id}", response_model=MemberOut)
+def get_member(ctx: Ctx, who: Operator, member_id: str) -> MemberOut:
+    return member_out(members.get_member(ctx, member_id))
+
+
+@router.get("/members/{member_id}/account", response_model=AccountOut)
+def member_account(ctx: Ctx, who: Operator, member_id: str) -> AccountOut:
+    return account_out(members.account(ctx, member_id, ctx.clock.now()))
+
+
+@router.post("/members/{member_id}/tokens", response_model=TokenOut, status_code=201)
+def member_token(
+    request: Request, ctx: Ctx, who: Operator, member_id: str, key: IdemKey = None
+) -> JSONResponse:
+    """为会员 App 签发令牌 / issue a member token (the member app's login service calls this)."""
+
+    def run() -> TokenOut:
+        token, expires = members.issue_token(ctx, member_id, ctx.clock.now())
+        return TokenOut(token=token, expires_at=expires)
+
+    return once(request, who, key, None, run, 201)
+
+
+@router.get("/reports/liabilities", response_model=LiabilitiesOut)
+def liability_report(ctx: Ctx, who: Operator) -> LiabilitiesOut:
+    """负债报告 / outstanding points, value, expiry months, estimated breakage, reserve."""
+    return liabilities_out(liabilities(ctx))
+
+
+@router.post("/jobs/run", response_model=list[DayOut])
+def jobs_run(
+    request: Request, ctx: Ctx, who: Operator, body: JobsIn, key: IdemKey = None
+) -> JSONResponse:
+    """运行日终任务 / close business days: releases, expiries, reminders, settlement."""
+    from pydantic import RootModel
+
+    def run() -> RootModel[list[DayOut]]:
+        return RootModel[list[DayOut]]([day_out(d) for d in run_jobs(ctx, body.until)])
+
+    return once(request, who, key, body, run)
+
+
+clock_router = APIRouter(prefix="/v1", tags=["operator 平台方"])
+
+
+@clock_router.put("/clock", response_model=ClockOut, include_in_schema=False)
+def set_clock(ctx: Ctx, who: Operator, body: Annotated[ClockIn, Body()]) -> ClockOut:
+    """Move the simulated clock (mounted only by ``jifen serve --simulated-clock``)."""
+    if not isinstance(ctx.clock, SimulatedClock):
+        raise InvalidRequest("时钟不可调 / the clock is real", field="now")
+    return ClockOut(now=ctx.clock.set(body.now))
+

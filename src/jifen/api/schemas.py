@@ -1,0 +1,397 @@
+"""What goes over the wire: request and response bodies (pydantic), with units in every name.
+
+Points are integers, money is integer fen, times are ISO 8601 with a zone. Responses are built from
+the services' plain values by the ``*_out`` helpers, so a service never knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from jifen.alliance.members import Account, HistoryLine, LotView, Member
+from jifen.alliance.merchants import Merchant
+from jifen.alliance.orders import Order, RefundResult
+from jifen.alliance.redemptions import Redemption
+from jifen.jobs import DayResult
+from jifen.rules import Version, VersionStatus
+from jifen.settlement import LiabilityReport, Statement, coverage_text
+
+ID = r"^[A-Za-z0-9._-]{1,64}$"
+MAX_FEN = 10**12
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with Jifen's stable ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="稳定的错误码 / stable error code, e.g. points.insufficient")
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+class PublishIn(Strict):
+    effective_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RuleVersionOut(BaseModel):
+    number: int
+    status: VersionStatus
+    published_at: datetime | None
+    effective_at: datetime | None
+    reason: str
+    diff: str = Field(description="与上一公示版本的差异 / changes against the previous version")
+    document: dict[str, Any]
+
+
+def version_out(v: Version, status: VersionStatus) -> RuleVersionOut:
+    return RuleVersionOut(
+        number=v.number,
+        status=status,
+        published_at=v.published_at,
+        effective_at=v.effective_at,
+        reason=v.reason,
+        diff=v.diff_text,
+        document=v.document.model_dump(mode="json"),
+    )
+
+
+# -- merchants and members -------------------------------------------------------------------------
+
+
+class StoreIn(Strict):
+    store_id: str = Field(pattern=ID)
+    name: str = Field(min_length=1, max_length=100)
+    city: str = Field(default="", max_length=50)
+
+
+class KycIn(Strict):
+    legal_name: str = Field(min_length=1, max_length=200, description="营业执照名称")
+    licence_no: str = Field(pattern=r"^[0-9A-Z]{18}$", description="统一社会信用代码")
+    contact_name: str = Field(default="", max_length=50)
+
+
+class MerchantIn(Strict):
+    merchant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(pattern=r"^[a-z_]{1,32}$", description="行业 / trade, e.g. cafe")
+    kyc: KycIn
+    stores: list[StoreIn] = Field(default_factory=list, max_length=200)
+
+
+class MerchantOut(BaseModel):
+    merchant_id: str
+    name: str
+    category: str
+    status: Literal["active", "suspended", "closed"]
+    kyc: dict[str, str]
+    stores: list[dict[str, str]]
+
+
+class MerchantCreated(BaseModel):
+    merchant: MerchantOut
+    api_key: str = Field(description="只显示这一次 / shown only once")
+
+
+class StatusIn(Strict):
+    status: Literal["active", "suspended", "closed"]
+
+
+def merchant_out(m: Merchant) -> MerchantOut:
+    return MerchantOut(
+        merchant_id=m.merchant_id,
+        name=m.name,
+        category=m.category,
+        status=m.status.value,
+        kyc=m.kyc,
+        stores=[s.__dict__ for s in m.stores],
+    )
+
+
+class MemberIn(Strict):
+    phone: str = Field(min_length=11, max_length=20)
+    consents: dict[Literal["terms", "privacy", "marketing"], bool]
+
+
+class MemberOut(BaseModel):
+    member_id: str
+    phone_masked: str
+    created_at: datetime
+    consents: dict[str, bool]
+
+
+def member_out(m: Member) -> MemberOut:
+    return MemberOut(**m.__dict__)
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class LotOut(BaseModel):
+    lot_id: str
+    merchant_id: str
+    order_ref: str
+    rule_version: int
+    points: int
+    pending: int
+    available: int
+    release_at: datetime
+    expires_at: datetime | None
+    status: str
+
+
+def lot_out(lot: LotView) -> LotOut:
+    return LotOut(**lot.__dict__)
+
+
+class AccountOut(BaseModel):
+    member_id: str
+    available: int
+    pending: int
+    debt: int
+    pending_lots: list[LotOut]
+    expiring_soon: list[LotOut]
+
+
+def account_out(a: Account) -> AccountOut:
+    return AccountOut(
+        member_id=a.member_id,
+        available=a.available,
+        pending=a.pending,
+        debt=a.debt,
+        pending_lots=[lot_out(x) for x in a.pending_lots],
+        expiring_soon=[lot_out(x) for x in a.expiring_soon],
+    )
+
+
+class HistoryOut(BaseModel):
+    entry_id: str
+    at: datetime
+    kind: str
+    points: int
+    merchant_id: str | None
+    order_ref: str | None
+    rule_version: int | None
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryOut]
+    next_cursor: str | None
+
+
+def history_out(h: HistoryLine) -> HistoryOut:
+    return HistoryOut(**h.__dict__)
+
+
+# -- orders and redemptions --------------------------------------------------------------------------
+
+
+class OrderIn(Strict):
+    order_ref: str = Field(pattern=ID)
+    member_id: str = Field(pattern=ID)
+    amount_fen: int = Field(gt=0, le=MAX_FEN)
+    paid_at: AwareDatetime
+
+
+class OrderOut(BaseModel):
+    order_ref: str
+    member_id: str
+    amount_fen: int
+    refunded_fen: int
+    paid_at: datetime
+    rule_version: int | None
+    points: int
+    status: str
+    pending: int
+    available: int
+    release_at: datetime | None
+    expires_at: datetime | None
+    capped_by: str | None
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+def order_out(o: Order) -> OrderOut:
+    d = dict(o.__dict__)
+    d.pop("merchant_id")
+    return OrderOut(**d)
+
+
+class RefundIn(Strict):
+    refund_ref: str = Field(pattern=ID)
+    refund_fen: int = Field(gt=0, le=MAX_FEN)
+
+
+class RefundOut(BaseModel):
+    order: OrderOut
+    refund_fen: int
+    clawback_points: int
+    shortfall_points: int
+    shortfall_policy: str
+    deduct_fen: int
+    credited_fen: int
+
+
+def refund_out(r: RefundResult) -> RefundOut:
+    return RefundOut(
+        order=order_out(r.order),
+        refund_fen=r.refund_fen,
+        clawback_points=r.clawback_points,
+        shortfall_points=r.shortfall_points,
+        shortfall_policy=r.shortfall_policy,
+        deduct_fen=r.deduct_fen,
+        credited_fen=r.credited_fen,
+    )
+
+
+class CodeOut(BaseModel):
+    code: str
+    expires_at: datetime
+
+
+class RedemptionIn(Strict):
+    code: str = Field(pattern=r"^[0-9]{18}$")
+    points: int = Field(gt=0, le=10**9)
+    order_ref: str = Field(pattern=ID)
+    order_amount_fen: int = Field(gt=0, le=MAX_FEN)
+
+
+class RedemptionOut(BaseModel):
+    redemption_id: str
+    member_id: str
+    order_ref: str
+    points: int
+    value_fen: int
+    at: datetime
+
+
+class RedemptionPage(BaseModel):
+    items: list[RedemptionOut]
+    next_cursor: str | None
+
+
+def redemption_out(r: Redemption) -> RedemptionOut:
+    return RedemptionOut(
+        redemption_id=r.redemption_id,
+        member_id=r.member_id,
+        order_ref=r.order_ref,
+        points=r.points,
+        value_fen=r.value_fen,
+        at=r.at,
+    )
+
+
+# -- settlement, reports, jobs ---------------------------------------------------------------------
+
+
+class StatementOut(BaseModel):
+    merchant_id: str
+    business_date: date
+    points_issued: int
+    charges_fen: int
+    points_accepted: int
+    reimbursements_fen: int
+    credits_fen: int
+    adjustments_fen: int
+    net_fen: int
+    entry_id: str | None
+
+
+class StatementPage(BaseModel):
+    items: list[StatementOut]
+    next_cursor: str | None
+
+
+def statement_out(s: Statement) -> StatementOut:
+    return StatementOut(**s.__dict__)
+
+
+class MerchantPage(BaseModel):
+    items: list[MerchantOut]
+    next_cursor: str | None
+
+
+class ExpiryBucketOut(BaseModel):
+    month: str
+    points: int
+    value_fen: int
+
+
+class LiabilitiesOut(BaseModel):
+    outstanding_points: int
+    value_fen: int
+    by_expiry_month: list[ExpiryBucketOut]
+    breakage_rate_bp: int
+    estimated_breakage_points: int
+    estimated_breakage_fen: int
+    reserve_fen: int
+    coverage: str = Field(description="准备金覆盖率 / reserve ÷ liability")
+
+
+def liabilities_out(r: LiabilityReport) -> LiabilitiesOut:
+    return LiabilitiesOut(
+        outstanding_points=r.outstanding_points,
+        value_fen=r.value_fen,
+        by_expiry_month=[ExpiryBucketOut(**b.__dict__) for b in r.by_expiry_month],
+        breakage_rate_bp=r.breakage_rate_bp,
+        estimated_breakage_points=r.estimated_breakage_points,
+        estimated_breakage_fen=r.estimated_breakage_fen,
+        reserve_fen=r.reserve.reserve_fen,
+        coverage=coverage_text(r.reserve),
+    )
+
+
+class JobsIn(Strict):
+    until: date | None = None
+
+
+class DayOut(BaseModel):
+    business_date: date
+    released: int
+    expired: int
+    reminders: int
+    statements: int
+    net_fen_by_merchant: dict[str, int]
+    reserve_fen: int
+    liability_fen: int
+    reserve_ok: bool
+
+
+def day_out(d: DayResult) -> DayOut:
+    return DayOut(
+        business_date=d.business_date,
+        released=d.released,
+        expired=d.expired,
+        reminders=d.reminders,
+        statements=len(d.statements),
+        net_fen_by_merchant={s.merchant_id: s.net_fen for s in d.statements},
+        reserve_fen=d.reserve_fen,
+        liability_fen=d.liability_fen,
+        reserve_ok=d.reserve_ok,
+    )
+
+
+class ClockIn(Strict):
+    now: AwareDatetime
+
+
+class ClockOut(BaseModel):
+    now: datetime

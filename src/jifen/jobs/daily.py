@@ -1,0 +1,171 @@
+"""The daily jobs. Each business day (Asia/Shanghai) is closed once: release what is due, burn
+what expired, remind members of points expiring in the next 30 days, settle every merchant, check
+the reserve. Re-running a closed day does nothing; every ledger write has a key derived from the
+lot or the day, so a run that crashed half-way is finished by the next one, never doubled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+
+from jifen.alliance.clock import business_date, day_start
+from jifen.alliance.context import Context
+from jifen.errors import JifenError
+from jifen.ledger import MAX_BATCH, Expire, Release
+from jifen.ledger.chain import utc_text
+from jifen.settlement import Statement, settle_day
+from jifen.settlement.service import _reserve
+from jifen.store import tables as t
+
+REMINDER_HORIZON = timedelta(days=30)
+JOB = "daily"
+
+
+class JobsError(JifenError):
+    code = "jobs.until_in_future"
+    status = 422
+
+
+@dataclass
+class DayResult:
+    business_date: date
+    released: int = 0
+    expired: int = 0
+    reminders: int = 0
+    statements: list[Statement] = field(default_factory=list)
+    reserve_fen: int = 0
+    liability_fen: int = 0
+    skipped: bool = False  # closed by an earlier run
+
+    @property
+    def reserve_ok(self) -> bool:
+        return self.reserve_fen >= self.liability_fen
+
+
+def run_due(ctx: Context, cutoff: datetime) -> tuple[int, int]:
+    """Release and expire every lot due by ``cutoff``, in batches, at the clock's time."""
+    released = _drain(ctx, lambda: ctx.ledger.due_releases(cutoff), lambda i: Release(f"release:{i}", i))
+    expired = _drain(ctx, lambda: ctx.ledger.due_expiries(cutoff), lambda i: Expire(f"expire:{i}", i))
+    return released, expired
+
+
+def _drain(ctx: Context, due: Callable[[], list[str]], op: Callable[[str], Release | Expire]) -> int:
+    done = 0
+    while batch := due():
+        ctx.ledger.submit_batch([op(lot_id) for lot_id in batch], ctx.clock.now())
+        done += len(batch)
+        if len(batch) < MAX_BATCH:
+            break
+    return done
+
+
+def _first_day(ctx: Context) -> date | None:
+    with ctx.engine.connect() as conn:
+        last = conn.execute(
+            select(func.max(t.job_runs.c.business_date)).where(t.job_runs.c.job == JOB)
+        ).scalar_one()
+        if last:
+            return date.fromisoformat(last) + timedelta(days=1)
+        first = conn.execute(select(func.min(t.entries.c.at))).scalar_one()
+    return business_date(first) if first else None
+
+
+def _remind(ctx: Context, day: date) -> int:
+    """Per member: what expires in the 30 days after ``day`` (brief §5: members are told ahead)."""
+    start = day_start(day + timedelta(days=1))
+    by_member: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.lots.c.member_id, t.lots.c.lot_id, t.lots.c.available, t.lots.c.pending, t.lots.c.expires_at)
+            .where(
+                or_(t.lots.c.available > 0, t.lots.c.pending > 0),
+                t.lots.c.expires_at >= start,
+                t.lots.c.expires_at < start + REMINDER_HORIZON,
+            )
+            .order_by(t.lots.c.member_id, t.lots.c.expires_at)
+        )
+        for member_id, lot_id, available, pending, expires_at in rows:
+            by_member[member_id].append((lot_id, int(available + pending), expires_at))
+        done = set(
+            conn.execute(
+                select(t.reminders.c.member_id).where(t.reminders.c.business_date == day.isoformat())
+            ).scalars()
+        )
+    fresh = [
+        {
+            "member_id": member_id,
+            "business_date": day.isoformat(),
+            "points": sum(p for _, p, _ in lots),
+            "first_expiry": lots[0][2],
+            "detail": json.dumps([[i, p, utc_text(e)] for i, p, e in lots]),
+        }
+        for member_id, lots in sorted(by_member.items())
+        if member_id not in done
+    ]
+    if fresh:
+        with ctx.writer.begin() as conn:
+            conn.execute(t.reminders.insert(), fresh)
+    return len(by_member)
+
+
+def close_day(ctx: Context, day: date) -> DayResult:
+    result = DayResult(day)
+    result.released, result.expired = run_due(ctx, day_start(day + timedelta(days=1)))
+    result.reminders = _remind(ctx, day)
+    result.statements = settle_day(ctx, day)
+    with ctx.engine.connect() as conn:
+        reserve = _reserve(conn)
+    result.reserve_fen, result.liability_fen = reserve.reserve_fen, reserve.liability_fen
+    summary = {
+        "released": result.released,
+        "expired": result.expired,
+        "reminders": result.reminders,
+        "statements": len(result.statements),
+        "reserve_fen": result.reserve_fen,
+        "liability_fen": result.liability_fen,
+    }
+    with ctx.writer.begin() as conn:
+        exists = conn.execute(
+            select(t.job_runs.c.job).where(
+                t.job_runs.c.job == JOB, t.job_runs.c.business_date == day.isoformat()
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                t.job_runs.insert().values(
+                    job=JOB,
+                    business_date=day.isoformat(),
+                    finished_at=ctx.clock.now(),
+                    result=json.dumps(summary, sort_keys=True),
+                )
+            )
+    return result
+
+
+def run_jobs(ctx: Context, until: date | None = None) -> list[DayResult]:
+    """Close every business day up to ``until`` (default: yesterday) that is over and not yet
+    closed, then release and expire what is due now."""
+    now = ctx.clock.now()
+    today = business_date(now)
+    last_closable = today - timedelta(days=1)
+    if until is not None and until > last_closable:
+        raise JobsError(
+            f"{until} 尚未结束，最多可结算到 {last_closable} / "
+            f"{until} is not over yet; days up to {last_closable} can be closed",
+            until=until.isoformat(),
+        )
+    last = until or last_closable
+    results = []
+    day = _first_day(ctx)
+    while day is not None and day <= last:
+        results.append(close_day(ctx, day))
+        day += timedelta(days=1)
+    if until is None or until == last_closable:
+        run_due(ctx, now)
+    return results

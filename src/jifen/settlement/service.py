@@ -1,0 +1,206 @@
+"""Daily settlement and the reserve, on the store: statements per merchant per business day.
+
+Settling a day posts each merchant's net to clearing (one ``Settle`` entry, key
+``settle:{date}:{merchant}``, so re-running a day changes nothing) and keeps the statement beside
+it; then the reserve is checked against the value of outstanding points.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from jifen.alliance.clock import SHANGHAI, day_bounds
+from jifen.alliance.context import Context
+from jifen.ledger import Settle
+from jifen.ledger.model import RESERVE
+from jifen.settlement.statement import (
+    ExpiryBucket,
+    LiabilityReport,
+    Movement,
+    ReserveStatus,
+    Statement,
+    breakage_rate_bp,
+    statement,
+)
+from jifen.store import tables as t
+
+
+def movements(conn: Connection, day: date) -> list[Movement]:
+    """Every merchant money movement and point issue/acceptance booked on ``day`` (Shanghai)."""
+    start, end = day_bounds(day)
+    booked = and_(t.entries.c.at >= start, t.entries.c.at < end, t.entries.c.kind != "settle")
+    found: list[Movement] = []
+    money = conn.execute(
+        select(t.legs.c.account_id, t.entries.c.kind, func.sum(t.legs.c.amount))
+        .join(t.entries, t.entries.c.entry_id == t.legs.c.entry_id)
+        .where(
+            booked,
+            t.legs.c.account_id.like("merchant:%"),
+            or_(t.legs.c.asset == "CNY", t.legs.c.account_id.like("%:accepted")),
+        )
+        .group_by(t.legs.c.account_id, t.entries.c.kind)
+    )
+    for account, kind, amount in money:
+        merchant_id = account[len("merchant:") :].rpartition(":")[0]
+        if account.endswith(":cny"):
+            found.append(Movement(merchant_id, kind, fen=int(amount)))
+        else:
+            found.append(Movement(merchant_id, kind, points_accepted=int(amount)))
+    issued = conn.execute(
+        select(t.lots.c.merchant_id, func.sum(t.lots.c.points))
+        .join(t.entries, t.entries.c.entry_id == t.lots.c.lot_id)
+        .where(booked)
+        .group_by(t.lots.c.merchant_id)
+    )
+    found += [Movement(m, "earn", points_issued=int(p)) for m, p in issued]
+    return found
+
+
+def settle_day(ctx: Context, day: date) -> list[Statement]:
+    """Statements for ``day`` (which must be over), their settlement entries, stored."""
+    with ctx.engine.connect() as conn:
+        by_merchant: dict[str, list[Movement]] = defaultdict(list)
+        for m in movements(conn, day):
+            by_merchant[m.merchant_id].append(m)
+    results = []
+    for merchant_id in sorted(by_merchant):
+        s = statement(merchant_id, day, by_merchant[merchant_id])
+        entry_id = None
+        if s.net_fen:
+            receipt = ctx.ledger.submit(
+                Settle(f"settle:{day.isoformat()}:{merchant_id}", merchant_id, day.isoformat(), s.net_fen),
+                ctx.clock.now(),
+            )
+            entry_id = receipt.entry_id
+        results.append(_store(ctx, s, entry_id))
+    return results
+
+
+def _store(ctx: Context, s: Statement, entry_id: str | None) -> Statement:
+    row = {
+        "merchant_id": s.merchant_id,
+        "business_date": s.business_date.isoformat(),
+        "points_issued": s.points_issued,
+        "charges_fen": s.charges_fen,
+        "points_accepted": s.points_accepted,
+        "reimbursements_fen": s.reimbursements_fen,
+        "credits_fen": s.credits_fen,
+        "adjustments_fen": s.adjustments_fen,
+        "net_fen": s.net_fen,
+        "entry_id": entry_id,
+        "created_at": ctx.clock.now(),
+    }
+    with ctx.writer.begin() as conn:
+        exists = conn.execute(
+            select(t.statements.c.merchant_id).where(
+                t.statements.c.merchant_id == s.merchant_id,
+                t.statements.c.business_date == row["business_date"],
+            )
+        ).first()
+        if exists is None:
+            conn.execute(t.statements.insert().values(**row))
+    return Statement(**{**s.__dict__, "entry_id": entry_id})
+
+
+def _statement(row: Any) -> Statement:
+    return Statement(
+        merchant_id=row.merchant_id,
+        business_date=date.fromisoformat(row.business_date),
+        points_issued=row.points_issued,
+        charges_fen=row.charges_fen,
+        points_accepted=row.points_accepted,
+        reimbursements_fen=row.reimbursements_fen,
+        credits_fen=row.credits_fen,
+        adjustments_fen=row.adjustments_fen,
+        net_fen=row.net_fen,
+        entry_id=row.entry_id,
+    )
+
+
+def statements(
+    ctx: Context, merchant_id: str | None, *, after: str | None, limit: int
+) -> list[Statement]:
+    """Statements, newest first; ``after`` is a (business_date, merchant_id) cursor key."""
+    query = select(t.statements).order_by(
+        t.statements.c.business_date.desc(), t.statements.c.merchant_id.desc()
+    )
+    if merchant_id is not None:
+        query = query.where(t.statements.c.merchant_id == merchant_id)
+    if after:
+        when, _, who = after.partition("|")
+        query = query.where(
+            or_(
+                t.statements.c.business_date < when,
+                and_(t.statements.c.business_date == when, t.statements.c.merchant_id < who),
+            )
+        )
+    with ctx.engine.connect() as conn:
+        return [_statement(r) for r in conn.execute(query.limit(limit))]
+
+
+def reserve_status(ctx: Context) -> ReserveStatus:
+    with ctx.engine.connect() as conn:
+        return _reserve(conn)
+
+
+def _reserve(conn: Connection) -> ReserveStatus:
+    reserve = conn.execute(
+        select(func.coalesce(func.sum(t.balances.c.amount), 0)).where(
+            t.balances.c.account_id == RESERVE
+        )
+    ).scalar_one()
+    outstanding, liability = conn.execute(
+        select(
+            func.coalesce(func.sum(t.lots.c.pending + t.lots.c.available), 0),
+            func.coalesce(
+                func.sum((t.lots.c.pending + t.lots.c.available) * t.lots.c.value_fen_per_point),
+                0,
+            ),
+        )
+    ).one()
+    return ReserveStatus(int(reserve), int(outstanding), int(liability))
+
+
+def liabilities(ctx: Context) -> LiabilityReport:
+    """Outstanding points, their value, by expiry month, and an estimated breakage."""
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    with ctx.engine.connect() as conn:
+        status = _reserve(conn)
+        live = conn.execute(
+            select(
+                t.lots.c.expires_at,
+                t.lots.c.pending + t.lots.c.available,
+                t.lots.c.value_fen_per_point,
+            ).where(or_(t.lots.c.pending > 0, t.lots.c.available > 0))
+        )
+        for expires_at, points, value in live:
+            month = expires_at.astimezone(SHANGHAI).strftime("%Y-%m") if expires_at else "never"
+            months[month][0] += int(points)
+            months[month][1] += int(points) * int(value)
+        expired, redeemed = conn.execute(
+            select(
+                func.coalesce(func.sum(t.lots.c.expired), 0),
+                func.coalesce(func.sum(t.lots.c.redeemed), 0),
+            )
+        ).one()
+    rate = breakage_rate_bp(int(expired), int(redeemed))
+    estimated = status.outstanding_points * rate // 10_000
+    value_per_point = status.liability_fen // status.outstanding_points if status.outstanding_points else 0
+    return LiabilityReport(
+        outstanding_points=status.outstanding_points,
+        value_fen=status.liability_fen,
+        by_expiry_month=[ExpiryBucket(m, p, v) for m, (p, v) in sorted(months.items())],
+        breakage_rate_bp=rate,
+        estimated_breakage_points=estimated,
+        estimated_breakage_fen=estimated * value_per_point,
+        reserve=status,
+    )
+
+
+def result_text(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
