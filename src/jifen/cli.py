@@ -17,9 +17,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jifen.demo import DEMO_TERMS, MERCHANTS, Summary, run_demo
+from jifen.demo import MERCHANTS, Summary, open_demo, run_demo
 from jifen.errors import JifenError
-from jifen.ledger import HASH_ALGORITHMS, Ledger, Report, verify
+from jifen.ledger import HASH_ALGORITHMS, Report, verify
+from jifen.settlement import coverage_text
 from jifen.store import DEFAULT_DB, StoreUnavailable, make_engine, normalize_url, ping
 
 app = typer.Typer(
@@ -39,9 +40,8 @@ DbOption = Annotated[
 ]
 
 
-def _yuan(points: int, points_per_yuan: int = DEMO_TERMS.value_points_per_yuan) -> str:
-    """Exact yuan text for a point count at the fixed value (integer arithmetic only)."""
-    fen = points * 100 // points_per_yuan
+def _yuan(fen: int) -> str:
+    """Exact yuan text for an amount in fen (integer arithmetic only)."""
     sign = "-" if fen < 0 else ""
     return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
 
@@ -60,7 +60,7 @@ def demo(
         raise typer.BadParameter(f"--hash must be one of {', '.join(HASH_ALGORITHMS)}")
     url = normalize_url(db)
     _fresh_store(url)
-    ledger = Ledger.open(url, hash_alg=hash_alg)
+    ctx = open_demo(url, hash_alg=hash_alg)
     with Progress(
         TextColumn("模拟 simulating"),
         BarColumn(),
@@ -72,14 +72,14 @@ def demo(
     ) as progress:
         task = progress.add_task("days", total=days)
         summary = run_demo(
-            ledger,
+            ctx,
             members=members,
             orders=orders,
             days=days,
             seed=seed,
             on_day=lambda _: progress.advance(task),
         )
-    ledger.engine.dispose()
+    ctx.engine.dispose()
     _print_summary(summary, url)
     if summary.report is None or not summary.report.ok:
         raise typer.Exit(1)
@@ -111,8 +111,8 @@ def _fresh_store(url: str) -> None:
 
 
 def _print_summary(s: Summary, url: str) -> None:
-    report = s.report
-    assert report is not None
+    report, reserve = s.report, s.reserve
+    assert report is not None and reserve is not None
     totals = report.totals
     table = Table(title=f"演示联盟 Demo alliance · seed {s.seed}", show_header=False)
     table.add_column(style="bold")
@@ -121,19 +121,32 @@ def _print_summary(s: Summary, url: str) -> None:
         ("商家 merchants", f"{len(MERCHANTS)} trades"),
         ("会员 members", f"{s.members:,}"),
         ("订单 paid orders", f"{s.orders:,} over {s.days} days"),
+        ("规则版本 rule versions", f"{s.rule_versions} published"),
+        ("拒绝的规则变更 refused change", s.refused_change or "—"),
         ("发放 points issued", f"{totals['issued']:,}"),
         ("待发放 pending", f"{totals['pending']:,}"),
         ("可用 available", f"{totals['available']:,}"),
         ("核销 redeemed", f"{totals['redeemed']:,} in {s.redemptions:,} redemptions"),
         ("退款扣回 clawed back", f"{totals['clawed_back']:,} after {s.refunds:,} refunds"),
         ("退款抵扣 shortfall deducted from cash refunds", f"{s.shortfall_points:,} points"),
-        ("过期 expired", f"{totals['expired']:,} in {s.expiries:,} lots"),
-        ("未兑付 outstanding", f"{totals['outstanding']:,} = {_yuan(totals['outstanding'])}"),
+        ("过期 expired", f"{totals['expired']:,}"),
+        ("未兑付 outstanding", f"{totals['outstanding']:,} = {_yuan(reserve.liability_fen)}"),
+        ("准备金 reserve", _yuan(reserve.reserve_fen)),
+        ("准备金覆盖率 reserve coverage", coverage_text(reserve)),
+        ("结算 settlement", f"{s.closed_days} business days, {s.statements:,} statements"),
+        ("发行费 issue charges", _yuan(s.charges_fen)),
+        ("兑付补偿 reimbursements", _yuan(s.reimbursements_fen)),
         ("区块 / 分录 blocks / entries", f"{report.blocks:,} / {report.entries:,}"),
     ]
     for label, value in rows:
         table.add_row(label, value)
     out.print(table)
+    nets = Table(title="商家净结算 net settlement per merchant (+ paid to merchant, − owed)")
+    nets.add_column("merchant")
+    nets.add_column("net", justify="right")
+    for merchant_id, net_fen in s.net_fen_by_merchant.items():
+        nets.add_row(merchant_id, _yuan(net_fen))
+    out.print(nets)
     _print_verify(report, url)
 
 
@@ -200,6 +213,112 @@ def verify_cmd(
         _print_verify(report, url)
     if not report.ok:
         raise typer.Exit(1)
+
+
+jobs_app = typer.Typer(help="日终任务 daily jobs: releases, expiries, reminders, settlement.")
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    db: DbOption = None,
+    until: Annotated[
+        str | None, typer.Option(help="close business days up to this date (YYYY-MM-DD)")
+    ] = None,
+) -> None:
+    """Close every finished business day not yet closed (idempotent per day) 运行日终任务."""
+    from datetime import date
+
+    from jifen.alliance import open_alliance
+    from jifen.jobs import run_jobs
+    from jifen.settlement import reserve_status
+
+    try:
+        last = date.fromisoformat(until) if until else None
+    except ValueError as exc:
+        raise typer.BadParameter("--until must be YYYY-MM-DD") from exc
+    ctx = open_alliance(_existing(db))
+    days = run_jobs(ctx, last)
+    table = Table(title="日终 business days closed")
+    for column in ("date", "released", "expired", "reminders", "statements", "net fen", "reserve"):
+        table.add_column(column, justify="right")
+    for d in days:
+        table.add_row(
+            d.business_date.isoformat(),
+            f"{d.released:,}",
+            f"{d.expired:,}",
+            f"{d.reminders:,}",
+            f"{len(d.statements):,}",
+            f"{sum(s.net_fen for s in d.statements):,}",
+            "[green]✔[/green]" if d.reserve_ok else "[red]✘ short[/red]",
+        )
+    out.print(table if days else "没有需要结算的营业日 / no business day left to close")
+    status = reserve_status(ctx)
+    ctx.engine.dispose()
+    if not all(d.reserve_ok for d in days) or not status.covered:
+        raise typer.Exit(1)
+
+
+def _existing(db: str | None) -> str:
+    url = normalize_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StoreUnavailable(
+            f"no store at {url.removeprefix('sqlite:///')} (run `jifen demo` first; 账本不存在)"
+        )
+    return url
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    jobs_every: Annotated[
+        float, typer.Option(help="seconds between scheduled job runs; 0 turns them off")
+    ] = 60.0,
+    simulated_clock: Annotated[
+        str | None,
+        typer.Option(
+            help="demo/test only: start a settable clock at this ISO time (PUT /v1/clock)"
+        ),
+    ] = None,
+) -> None:
+    """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs run on a schedule."""
+    import os
+    import secrets as pysecrets
+    from datetime import datetime
+
+    import uvicorn
+
+    from jifen.alliance import SimulatedClock, open_alliance
+    from jifen.alliance.merchants import add_operator_key
+    from jifen.api import create_app
+    from jifen.jobs.scheduler import Scheduler
+
+    clock = None
+    if simulated_clock:
+        try:
+            start = datetime.fromisoformat(simulated_clock)
+        except ValueError as exc:
+            raise typer.BadParameter("--simulated-clock must be an ISO time with a zone") from exc
+        if start.tzinfo is None:
+            raise typer.BadParameter("--simulated-clock must carry a time zone")
+        clock = SimulatedClock(start)
+    ctx = open_alliance(db, clock=clock)
+    key = os.environ.get("JIFEN_OPERATOR_KEY")
+    if not key:
+        key = "jfo_" + pysecrets.token_urlsafe(32)
+        err.print(f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
+    add_operator_key(ctx, key, ctx.clock.now())
+    scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
+    if scheduler:
+        scheduler.start()
+    try:
+        uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+    finally:
+        if scheduler:
+            scheduler.stop()
+        ctx.engine.dispose()
 
 
 def main() -> None:

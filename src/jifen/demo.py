@@ -1,54 +1,69 @@
-"""The demo alliance: a few merchants of different trades, members, and months of daily life.
+"""The demo alliance: five merchants of different trades, members, and months of daily life.
 
-It drives the real ledger through a simulated clock: paid orders earn pending points, the return
-window ends and points are released, members redeem at *other* merchants, some orders are partly
-refunded, and old lots expire. Everything random comes from one seeded generator, and every key
-is derived from the seed, so the same seed gives the same books, hash for hash.
-
-Until versioned rules exist (issue 3) the demo uses the fixed ``DEMO_TERMS`` below.
+It runs the real flows on a simulated clock: the operator publishes rules (and later announces a
+change with notice; a change that would cut the rights of issued points is refused), merchants
+record paid orders, the return window ends and points are released, members redeem at *other*
+merchants with one-time codes, some orders are refunded, lots expire, and every business day is
+closed with statements per merchant and a reserve check. Everything random comes from one seeded
+generator and every key derives from the seed, so the same seed gives the same books, hash for hash.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from jifen.ledger import (
-    MAX_BATCH,
-    Earn,
-    Expire,
-    Ledger,
-    Operation,
-    Redeem,
-    Refund,
-    Release,
-    Report,
-    verify,
-)
+from jifen.alliance import Context, SimulatedClock, open_alliance
+from jifen.alliance.members import enrol
+from jifen.alliance.merchants import Merchant, MerchantStatus, Store, create_merchant
+from jifen.alliance.orders import record_order, refund_order
+from jifen.alliance.redemptions import new_code, redeem
+from jifen.errors import JifenError
+from jifen.jobs import run_jobs
+from jifen.ledger import Report, verify
+from jifen.rules import RuleDocument
+from jifen.settlement import ReserveStatus, reserve_status
 
-
-@dataclass(frozen=True)
-class Terms:
-    """The earn terms the demo applies (a stand-in for a published rule version)."""
-
-    rule_version: int = 1
-    points_per_yuan: int = 1  # points round down (brief §6)
-    return_window_days: int = 7
-    expiry_days: int = 90  # rolling: N days after release
-    value_points_per_yuan: int = 100  # 100 points = ¥1, fixed (brief §4)
-
-
-DEMO_TERMS = Terms()
+DEMO_SECRET = "jifen-demo-secret-not-for-production"
 MERCHANTS = (
-    ("cafe", "咖啡馆 café"),
-    ("cinema", "影院 cinema"),
-    ("market", "超市 supermarket"),
-    ("fuel", "加油站 fuel station"),
-    ("books", "书店 bookshop"),
+    ("cafe", "cafe", "咖啡馆 café"),
+    ("cinema", "cinema", "影院 cinema"),
+    ("market", "supermarket", "超市 supermarket"),
+    ("fuel", "fuel", "加油站 fuel station"),
+    ("books", "books", "书店 bookshop"),
 )
 START = datetime(2026, 1, 1, tzinfo=UTC)
+RULES_V1 = RuleDocument.model_validate(
+    {
+        "alliance": "demo",
+        "title_zh": "演示联盟积分规则",
+        "title_en": "Demo alliance points rules",
+        "notice_days": 30,
+        "earn": {"points_per_yuan": 1, "category_multipliers_bp": {"cinema": 20_000}},
+        "pending": {"return_window_days": 7},
+        "expiry": {"policy": "rolling", "months": 2},
+        "redemption": {"min_points": 100, "max_order_share_bp": 5_000},
+    }
+)
+
+
+def rules_v2() -> RuleDocument:
+    """Announced on day 30: a bookshop campaign and a longer expiry (more rights, with notice)."""
+    doc = RULES_V1.model_dump(mode="json")
+    doc["earn"]["merchant_multipliers_bp"] = {"books": 30_000}
+    doc["expiry"]["months"] = 3
+    return RuleDocument.model_validate(doc)
+
+
+def rules_cut() -> RuleDocument:
+    """What the linter and the rights gate exist for: shorter expiry for points already issued."""
+    doc = rules_v2().model_dump(mode="json")
+    doc["expiry"]["months"] = 1
+    return RuleDocument.model_validate(doc)
 
 
 @dataclass
@@ -59,128 +74,157 @@ class Summary:
     orders: int
     days: int
     earned_points: int = 0
-    releases: int = 0
     redemptions: int = 0
-    redeemed_points: int = 0
     refunds: int = 0
-    clawed_back_points: int = 0
     shortfall_points: int = 0
-    expiries: int = 0
-    expired_points: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
+    rule_versions: int = 0
+    refused_change: str = ""
+    closed_days: int = 0
+    statements: int = 0
+    net_fen_by_merchant: dict[str, int] = field(default_factory=dict)
+    charges_fen: int = 0
+    reimbursements_fen: int = 0
+    reserve: ReserveStatus | None = None
     report: Report | None = None
 
 
-def points_for(amount_fen: int, terms: Terms) -> int:
-    """Points for a paid amount: whole yuan × rate, rounded down."""
-    return amount_fen // 100 * terms.points_per_yuan
-
-
-def _batches(ops: Sequence[Operation]) -> Iterator[Sequence[Operation]]:
-    for start in range(0, len(ops), MAX_BATCH):
-        yield ops[start : start + MAX_BATCH]
+def open_demo(db: str, *, hash_alg: str = "sha256") -> Context:
+    """A demo store with the demo's fixed secret, also written beside a SQLite file so that
+    ``jifen serve`` on the same file can read the (fake) members' phone numbers."""
+    if db.startswith("sqlite:///"):
+        Path(db.removeprefix("sqlite:///") + ".secret").write_text(DEMO_SECRET)
+    return open_alliance(db, secret=DEMO_SECRET, clock=SimulatedClock(START), hash_alg=hash_alg)
 
 
 def run_demo(
-    ledger: Ledger,
+    ctx: Context,
     *,
     members: int = 200,
     orders: int = 2000,
     days: int = 120,
     seed: int = 7,
-    terms: Terms = DEMO_TERMS,
     on_day: Callable[[int], None] | None = None,
 ) -> Summary:
+    assert isinstance(ctx.clock, SimulatedClock)
+    clock = ctx.clock
     rng = random.Random(seed)
     summary = Summary(seed, members, len(MERCHANTS), orders, days)
-    for merchant_id, _ in MERCHANTS:
-        ledger.open_merchant(merchant_id, START)
-    member_ids = [f"u{n:05d}" for n in range(members)]
-    merchant_ids = [m for m, _ in MERCHANTS]
-    order_days = sorted(rng.randrange(days) for _ in range(orders))
-    lots: list[tuple[str, int, str, int]] = []  # (lot_id, amount_fen, member_id, day)
-    refunded: set[str] = set()
+    v1 = ctx.rulebook.draft(RULES_V1, clock.now())
+    ctx.rulebook.publish(
+        v1.number, effective_at=START, reason="联盟开业 launch", now=START, points_outstanding=False
+    )
+    category = {}
+    for merchant_id, trade, name in MERCHANTS:
+        create_merchant(
+            ctx,
+            Merchant(
+                merchant_id=merchant_id,
+                name=name,
+                category=trade,
+                status=MerchantStatus.ACTIVE,
+                kyc={"legal_name": f"演示{name}有限公司", "licence_no": "91310000MA1FL00000"},
+                stores=(Store(f"{merchant_id}-01", name, "上海"),),
+            ),
+            START,
+        )
+        category[merchant_id] = trade
+    member_ids = [
+        enrol(ctx, f"138{n:08d}", {"terms": True, "privacy": True}, START).member_id
+        for n in range(members)
+    ]
+    merchant_ids = [m for m, _, _ in MERCHANTS]
     favourite = {m: rng.choice(merchant_ids) for m in member_ids}
+    order_days = sorted(rng.randrange(days) for _ in range(orders))
+    placed: list[tuple[str, str, int, int]] = []  # (merchant, order_ref, amount_fen, day)
+    refunded: set[str] = set()
     next_order = 0
     for day in range(days):
         today = START + timedelta(days=day)
-        end_of_day = today + timedelta(hours=23)
-        # 1. paid orders earn pending points
-        earns: list[Operation] = []
+        if day == 30:
+            _announce_change(ctx, summary, today)
+        # 1. paid orders earn pending points, at their payment times
+        paid = []
         while next_order < orders and order_days[next_order] == day:
+            paid.append(today + timedelta(hours=1, seconds=rng.randrange(12 * 3600)))
+            next_order += 1
+        for n, paid_at in enumerate(sorted(paid), start=next_order - len(paid)):
             member = rng.choice(member_ids)
             merchant = favourite[member] if rng.random() < 0.7 else rng.choice(merchant_ids)
             amount_fen = rng.randint(800, 60_000)
-            paid_at = today + timedelta(hours=8, seconds=rng.randrange(12 * 3600))
-            release_at = paid_at + timedelta(days=terms.return_window_days)
-            earns.append(
-                Earn(
-                    key=f"demo-{seed}:earn:{next_order}",
-                    member_id=member,
-                    merchant_id=merchant,
-                    order_ref=f"o{next_order:06d}",
-                    amount_fen=amount_fen,
-                    points=max(1, points_for(amount_fen, terms)),
-                    rule_version=terms.rule_version,
-                    paid_at=paid_at,
-                    release_at=release_at,
-                    expires_at=release_at + timedelta(days=terms.expiry_days),
-                )
-            )
-            next_order += 1
-        for batch in _batches(earns):
-            for op, receipt in zip(batch, ledger.submit_batch(batch, end_of_day), strict=True):
-                assert isinstance(op, Earn)
-                lots.append((receipt.entry_id, op.amount_fen, op.member_id, day))
-                summary.earned_points += op.points
+            clock.set(paid_at)
+            order = record_order(
+                ctx, merchant, order_ref=f"o{n:06d}", member_id=member,
+                amount_fen=amount_fen, paid_at=paid_at,
+            )  # fmt: skip
+            summary.earned_points += order.points
+            placed.append((merchant, order.order_ref, amount_fen, day))
+        clock.set(today + timedelta(hours=13, minutes=30))
         # 2. some orders are refunded, in part or in full, within 20 days
-        refunds: list[Operation] = []
-        for lot_id, amount_fen, _member, paid_day in lots[-300:]:
-            if lot_id in refunded or day - paid_day > 20 or rng.random() > 0.004:
+        for merchant, ref, amount_fen, paid_day in placed[-300:]:
+            if ref in refunded or day - paid_day > 20 or rng.random() > 0.004:
                 continue
-            refunded.add(lot_id)
+            refunded.add(ref)
             part = amount_fen if rng.random() < 0.4 else rng.randint(1, amount_fen - 1)
-            refunds.append(Refund(f"demo-{seed}:refund:{lot_id}", lot_id, part))
-        for op in refunds:
-            receipt = ledger.submit(op, end_of_day)
+            result = refund_order(ctx, merchant, ref, refund_ref="r1", refund_fen=part)
             summary.refunds += 1
-            summary.clawed_back_points += int(receipt.detail["clawback_points"])
-            summary.shortfall_points += int(receipt.detail["shortfall_points"])
-        # 3. the return window ends: release what is due
-        summary.releases += _run_job(
-            ledger, end_of_day, ledger.due_releases, lambda lot: Release(f"release:{lot}", lot)
-        )
-        # 4. members spend at a merchant other than their usual one
+            summary.shortfall_points += result.shortfall_points
+        clock.set(today + timedelta(hours=14))
+        # 3. members spend at a merchant other than their usual one, with a one-time code
         for member in rng.sample(member_ids, k=max(1, members // 20)):
-            available = ledger.balance(member).available
+            available = ctx.ledger.balance(member).available
             if available < 100:
                 continue
             merchant = rng.choice([m for m in merchant_ids if m != favourite[member]])
             points = rng.randint(100, available)
-            op = Redeem(f"demo-{seed}:redeem:{day}:{member}", member, merchant, points, f"r{day}")
-            ledger.submit(op, end_of_day)
+            code, _ = new_code(ctx, member, clock.now(), rng=rng)
+            try:
+                redeem(
+                    ctx, merchant, code=code, points=points, order_ref=f"r{day}-{member}",
+                    order_amount_fen=points * 2 + rng.randint(0, 20_000),
+                )  # fmt: skip
+            except JifenError:
+                continue  # e.g. over the rule's share of the order: the cashier tries less
             summary.redemptions += 1
-            summary.redeemed_points += points
-        # 5. what reached its expiry is burnt
-        summary.expiries += _run_job(
-            ledger, end_of_day, ledger.due_expiries, lambda lot: Expire(f"expire:{lot}", lot)
-        )
+        # 4. the business day closes: releases, expiries, reminders, statements, reserve check
+        clock.set(today + timedelta(days=1, hours=1))
+        for closed in run_jobs(ctx):
+            summary.closed_days += 1
+            summary.statements += len(closed.statements)
+            for s in closed.statements:
+                summary.charges_fen += s.charges_fen
+                summary.reimbursements_fen += s.reimbursements_fen
         if on_day:
             on_day(day)
-    summary.report = verify(ledger.engine)
-    summary.expired_points = summary.report.totals.get("expired", 0)
+    net: dict[str, int] = defaultdict(int)
+    from jifen.settlement import statements
+
+    for s in statements(ctx, None, after=None, limit=10**9):
+        net[s.merchant_id] += s.net_fen
+    summary.net_fen_by_merchant = dict(sorted(net.items()))
+    summary.rule_versions = len(ctx.rulebook.published())
+    summary.reserve = reserve_status(ctx)
+    summary.report = verify(ctx.engine)
     return summary
 
 
-def _run_job(
-    ledger: Ledger,
-    now: datetime,
-    due: Callable[[datetime, int], list[str]],
-    make: Callable[[str], Operation],
-) -> int:
-    """Drain a job (releases or expiries) in batches; bounded by what is due."""
-    done = 0
-    while lots := due(now, MAX_BATCH):
-        ledger.submit_batch([make(lot) for lot in lots], now)
-        done += len(lots)
-    return done
+def _announce_change(ctx: Context, summary: Summary, today: datetime) -> None:
+    """Day 30: a rights-cutting draft is refused; a fair change is published with notice."""
+    cut = ctx.rulebook.draft(rules_cut(), today)
+    try:
+        ctx.rulebook.publish(
+            cut.number,
+            effective_at=today + timedelta(days=30),
+            reason="缩短有效期 shorter expiry",
+            now=today,
+            points_outstanding=True,
+        )
+    except JifenError as exc:
+        summary.refused_change = exc.code
+    v2 = ctx.rulebook.draft(rules_v2(), today)
+    ctx.rulebook.publish(
+        v2.number,
+        effective_at=today + timedelta(days=30),
+        reason="书店三倍积分，有效期延长至 3 个月 / books 3×, expiry 3 months",
+        now=today,
+        points_outstanding=True,
+    )

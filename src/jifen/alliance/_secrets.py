@@ -61,7 +61,7 @@ class Secrets:
                 path.write_text(secrets.token_urlsafe(32))
             return cls(path.read_text().strip().encode())
         raise SecretMissing(
-            "设置 JIFEN_SECRET 以加密会员数据 / set JIFEN_SECRET: the key member data is sealed with"
+            "设置 JIFEN_SECRET 以加密会员数据 / set JIFEN_SECRET: it seals member data"
         )
 
     def _key(self, purpose: str) -> bytes:

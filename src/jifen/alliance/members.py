@@ -245,7 +245,9 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
         )
     more = len(lines) > limit
     last = items[-1] if items else None
-    return Page(items, encode_cursor([last.at.isoformat(), last.entry_id]) if more and last else None)
+    return Page(
+        items, encode_cursor([last.at.isoformat(), last.entry_id]) if more and last else None
+    )
 
 
 MAX_LEGS_SCAN = 10_000

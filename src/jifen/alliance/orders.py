@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from jifen.alliance.clock import day_bounds, business_date
+from jifen.alliance.clock import business_date, day_bounds
 from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
 from jifen.alliance.errors import (
     InvalidRequest,
@@ -27,8 +27,8 @@ from jifen.alliance.merchants import active_merchant, get_merchant
 from jifen.ledger import Earn, LedgerError, Lot, LotStatus, Refund, Shortfall, Void
 from jifen.ledger.chain import entry_id_for
 from jifen.ledger.model import ID_PATTERN
-from jifen.rules import quote_earn
 from jifen.rules import expires_at as rule_expires_at
+from jifen.rules import quote_earn
 from jifen.rules import release_at as rule_release_at
 from jifen.store import tables as t
 
@@ -176,9 +176,7 @@ def get_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
     return _order(_lot_of(ctx, merchant_id, order_ref))
 
 
-def list_orders(
-    ctx: Context, merchant_id: str, *, cursor: str | None, limit: int
-) -> Page[Order]:
+def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: int) -> Page[Order]:
     """Newest first; the cursor is (paid_at, lot id) of the last order on the page."""
     after = decode_cursor(cursor)
     query = (
@@ -235,7 +233,9 @@ def refund_order(
     )
     d: dict[str, Any] = dict(receipt.detail)
     shortfall = int(d["shortfall_points"])
-    deduct = shortfall * lot.value_fen_per_point if d["shortfall_policy"] == "deduct_from_refund" else 0
+    deduct = (
+        shortfall * lot.value_fen_per_point if d["shortfall_policy"] == "deduct_from_refund" else 0
+    )
     return RefundResult(
         order=get_order(ctx, merchant_id, order_ref),
         refund_fen=int(d["refund_fen"]),
@@ -261,6 +261,8 @@ def cancel_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
         ctx.ledger.submit(Void(key=key, lot_id=lot.lot_id), ctx.clock.now())
     except LedgerError as exc:
         if exc.code == "lot.invalid_state":
-            raise OrderNotCancellable("订单已不能取消 / the order can no longer be cancelled") from exc
+            raise OrderNotCancellable(
+                "订单已不能取消 / the order can no longer be cancelled"
+            ) from exc
         raise
     return get_order(ctx, merchant_id, order_ref)

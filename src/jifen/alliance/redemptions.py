@@ -8,6 +8,7 @@ ledger's idempotency itself, with no extra write to race on.
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,9 +31,13 @@ CODE_TTL = timedelta(minutes=5)
 CODE_DIGITS = 18  # like a payment code: collisions between live codes are negligible
 
 
-def new_code(ctx: Context, member_id: str, now: datetime) -> tuple[str, datetime]:
+def new_code(
+    ctx: Context, member_id: str, now: datetime, *, rng: random.Random | None = None
+) -> tuple[str, datetime]:
+    """A fresh code for the member. ``rng`` only for the seeded demo; by default the OS's CSPRNG."""
     get_member(ctx, member_id)
-    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    pick = rng.choice if rng is not None else secrets.choice
+    code = "".join(pick("0123456789") for _ in range(CODE_DIGITS))
     expires = now + CODE_TTL
     with ctx.writer.begin() as conn:
         conn.execute(
@@ -141,8 +146,7 @@ def list_redemptions(
         rows = conn.execute(query).all()
     entries = ctx.ledger.entries([r.entry_id for r in rows[:limit]])
     items = [
-        _redemption(r.entry_id, r.at, dict(entries[r.entry_id].detail), False)
-        for r in rows[:limit]
+        _redemption(r.entry_id, r.at, dict(entries[r.entry_id].detail), False) for r in rows[:limit]
     ]
     last = items[-1] if len(rows) > limit else None
     return Page(items, encode_cursor([last.at.isoformat(), last.redemption_id]) if last else None)

@@ -19,7 +19,7 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(
         title="Jifen 积分联盟 API",
         version=__version__,
-        description="异业联盟积分平台 / coalition loyalty points. Errors: RFC 9457 problem details.",
+        description="异业联盟积分平台 / coalition loyalty points. Errors: RFC 9457 problems.",
     )
     app.state.ctx = ctx
     problems.install(app)

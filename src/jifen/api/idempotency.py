@@ -60,7 +60,9 @@ def once(
             raise IdempotencyKeyConflict(
                 "该 Idempotency-Key 已用于另一个请求 / this key was used with another request"
             )
-        return JSONResponse(json.loads(stored.response), stored.status, headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            json.loads(stored.response), stored.status, headers={"Idempotent-Replayed": "true"}
+        )
     content = run().model_dump(mode="json")
     try:
         with ctx.writer.begin() as conn:

@@ -31,9 +31,7 @@ TITLES = {
 }
 
 
-def problem(
-    status: int, code: str, detail: str, request: Request, **extra: Any
-) -> JSONResponse:
+def problem(status: int, code: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
     body = {
         "type": PROBLEM_TYPE + code,
         "title": TITLES.get(status, "Error"),

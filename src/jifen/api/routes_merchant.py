@@ -5,7 +5,7 @@ Another merchant's order is "not found", exactly as an order that does not exist
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -38,7 +38,7 @@ from jifen.settlement import statements
 router = APIRouter(prefix="/v1", tags=["merchant 商家"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Limit = Annotated[int, Query(ge=1, le=100)]
-PROBLEMS = {
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "not found (or not yours)"},
     409: {"model": Problem, "description": "conflict"},
 }
@@ -103,7 +103,11 @@ def refund(
         request, who, key, body,
         lambda: refund_out(
             orders.refund_order(
-                ctx, _merchant(who), order_ref, refund_ref=body.refund_ref, refund_fen=body.refund_fen
+                ctx,
+                _merchant(who),
+                order_ref,
+                refund_ref=body.refund_ref,
+                refund_fen=body.refund_fen,
             )
         ),
     )  # fmt: skip
@@ -115,7 +119,11 @@ def cancel(
 ) -> JSONResponse:
     """取消订单（退货期内）/ cancel inside the return window: pending points are voided."""
     return once(
-        request, who, key, None, lambda: order_out(orders.cancel_order(ctx, _merchant(who), order_ref))
+        request,
+        who,
+        key,
+        None,
+        lambda: order_out(orders.cancel_order(ctx, _merchant(who), order_ref)),
     )
 
 

@@ -56,7 +56,12 @@ def create_draft(
 ) -> JSONResponse:
     """起草规则版本 / save a draft rule version (validated against the published schema)."""
     return once(
-        request, who, key, document, lambda: _version(ctx, ctx.rulebook.draft(document, ctx.clock.now()).number), 201
+        request,
+        who,
+        key,
+        document,
+        lambda: _version(ctx, ctx.rulebook.draft(document, ctx.clock.now()).number),
+        201,
     )
 
 
@@ -143,9 +148,10 @@ def enrol_member(
     """会员注册（运营方或商家收银台）/ enrol a member (operator, or a merchant at checkout)."""
     if who.role == "member":
         raise Forbidden("无权访问 / not allowed")
+    consents = {str(purpose): granted for purpose, granted in body.consents.items()}
     return once(
         request, who, key, body,
-        lambda: member_out(members.enrol(ctx, body.phone, dict(body.consents), ctx.clock.now())),
+        lambda: member_out(members.enrol(ctx, body.phone, consents, ctx.clock.now())),
         201,
     )  # fmt: skip
 
@@ -201,4 +207,3 @@ def set_clock(ctx: Ctx, who: Operator, body: Annotated[ClockIn, Body()]) -> Cloc
     if not isinstance(ctx.clock, SimulatedClock):
         raise InvalidRequest("时钟不可调 / the clock is real", field="now")
     return ClockOut(now=ctx.clock.set(body.now))
-

@@ -12,7 +12,9 @@ from jifen.api.schemas import Problem, RuleVersionOut, version_out
 from jifen.rules import VersionStatus, rule_json_schema, status_at
 
 router = APIRouter(prefix="/v1/public", tags=["public 公开"])
-NOT_FOUND = {409: {"model": Problem, "description": "no rules in force"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "no rules in force"}
+}
 
 
 @router.get("/rules/current", response_model=RuleVersionOut, responses=NOT_FOUND)

@@ -198,7 +198,7 @@ def history_out(h: HistoryLine) -> HistoryOut:
     return HistoryOut(**h.__dict__)
 
 
-# -- orders and redemptions --------------------------------------------------------------------------
+# -- orders and redemptions ----------------------------------------------------------------------
 
 
 class OrderIn(Strict):

@@ -50,12 +50,18 @@ class DayResult:
 
 def run_due(ctx: Context, cutoff: datetime) -> tuple[int, int]:
     """Release and expire every lot due by ``cutoff``, in batches, at the clock's time."""
-    released = _drain(ctx, lambda: ctx.ledger.due_releases(cutoff), lambda i: Release(f"release:{i}", i))
-    expired = _drain(ctx, lambda: ctx.ledger.due_expiries(cutoff), lambda i: Expire(f"expire:{i}", i))
+    released = _drain(
+        ctx, lambda: ctx.ledger.due_releases(cutoff), lambda i: Release(f"release:{i}", i)
+    )
+    expired = _drain(
+        ctx, lambda: ctx.ledger.due_expiries(cutoff), lambda i: Expire(f"expire:{i}", i)
+    )
     return released, expired
 
 
-def _drain(ctx: Context, due: Callable[[], list[str]], op: Callable[[str], Release | Expire]) -> int:
+def _drain(
+    ctx: Context, due: Callable[[], list[str]], op: Callable[[str], Release | Expire]
+) -> int:
     done = 0
     while batch := due():
         ctx.ledger.submit_batch([op(lot_id) for lot_id in batch], ctx.clock.now())
@@ -82,7 +88,13 @@ def _remind(ctx: Context, day: date) -> int:
     by_member: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
     with ctx.engine.connect() as conn:
         rows = conn.execute(
-            select(t.lots.c.member_id, t.lots.c.lot_id, t.lots.c.available, t.lots.c.pending, t.lots.c.expires_at)
+            select(
+                t.lots.c.member_id,
+                t.lots.c.lot_id,
+                t.lots.c.available,
+                t.lots.c.pending,
+                t.lots.c.expires_at,
+            )
             .where(
                 or_(t.lots.c.available > 0, t.lots.c.pending > 0),
                 t.lots.c.expires_at >= start,
@@ -94,7 +106,9 @@ def _remind(ctx: Context, day: date) -> int:
             by_member[member_id].append((lot_id, int(available + pending), expires_at))
         done = set(
             conn.execute(
-                select(t.reminders.c.member_id).where(t.reminders.c.business_date == day.isoformat())
+                select(t.reminders.c.member_id).where(
+                    t.reminders.c.business_date == day.isoformat()
+                )
             ).scalars()
         )
     fresh = [

@@ -21,6 +21,7 @@ from jifen.ledger.model import (
     EXPIRED,
     ISSUANCE,
     MAX_LEGS,
+    RESERVE,
     AccountKind,
     Asset,
     Entry,
@@ -195,7 +196,26 @@ def verify(engine: Engine) -> Report:
         _check_balances(conn, report, balances, kinds)
         _check_lots(conn, report, lots)
         report.totals = _totals(report, balances, kinds)
+        _check_reserve(report, balances, lots)
     return report
+
+
+def _check_reserve(report: Report, balances: dict[str, int], lots: dict[str, _Derived]) -> None:
+    """brief §4: the reserve covers every outstanding point at the value it was issued with."""
+    liability = sum(
+        (lot.pending + lot.available) * int(lot.terms.get("value_fen_per_point") or 0)
+        for lot in lots.values()
+        if not lot.reversed
+    )
+    reserve = balances.get(RESERVE, 0)
+    report.totals["reserve_fen"], report.totals["liability_fen"] = reserve, liability
+    if reserve < liability:
+        report.add(
+            Finding(
+                "reserve.short",
+                f"reserve {reserve} fen < outstanding points' value {liability} fen",
+            )
+        )
 
 
 def _blocks(conn: Connection, chain_id: int) -> Iterator[tuple[Any, list[tuple[Any, Entry]]]]:

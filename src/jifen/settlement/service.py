@@ -73,7 +73,12 @@ def settle_day(ctx: Context, day: date) -> list[Statement]:
         entry_id = None
         if s.net_fen:
             receipt = ctx.ledger.submit(
-                Settle(f"settle:{day.isoformat()}:{merchant_id}", merchant_id, day.isoformat(), s.net_fen),
+                Settle(
+                    f"settle:{day.isoformat()}:{merchant_id}",
+                    merchant_id,
+                    day.isoformat(),
+                    s.net_fen,
+                ),
                 ctx.clock.now(),
             )
             entry_id = receipt.entry_id
@@ -190,7 +195,9 @@ def liabilities(ctx: Context) -> LiabilityReport:
         ).one()
     rate = breakage_rate_bp(int(expired), int(redeemed))
     estimated = status.outstanding_points * rate // 10_000
-    value_per_point = status.liability_fen // status.outstanding_points if status.outstanding_points else 0
+    value_per_point = (
+        status.liability_fen // status.outstanding_points if status.outstanding_points else 0
+    )
     return LiabilityReport(
         outstanding_points=status.outstanding_points,
         value_fen=status.liability_fen,

@@ -226,7 +226,7 @@ redemption_codes = Table(
 idempotency = Table(
     "idempotency",
     metadata,
-    Column("scope", String(64), nullable=False),  # who sent it: operator, merchant:{id}, member:{id}
+    Column("scope", String(64), nullable=False),  # operator, merchant:{id} or member:{id}
     Column("idem_key", String(128), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("status", Integer, nullable=False),

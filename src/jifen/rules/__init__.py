@@ -1,0 +1,74 @@
+"""Rule documents and their lifecycle: a pure functional core (brief §6, compliance PTS-4).
+
+A rule set is a versioned, validated document (``RuleDocument``; YAML or JSON via
+``load_document``; schema in docs/rules.schema.json). From it, pure functions decide what an order
+earns and when those points release and expire, how many points an order may be paid with, what a
+new version changes, whether it reduces the rights of points already issued, and whether it may be
+published. No database, no clock: times are arguments. Callers import from here; underscore
+modules are private.
+"""
+
+from jifen.rules._diff import Change, diff_documents, render_diff
+from jifen.rules._document import (
+    Campaign,
+    EarnRules,
+    ExpiryRules,
+    IssuePrice,
+    PendingRules,
+    PointValue,
+    RedemptionRules,
+    RefundRules,
+    RuleDocument,
+    load_document,
+    rule_json_schema,
+)
+from jifen.rules._earn import EarnQuote, expires_at, quote_earn, release_at
+from jifen.rules._lifecycle import (
+    Version,
+    VersionStatus,
+    check_publication,
+    status_at,
+    version_at,
+)
+from jifen.rules._redeem import check_redemption, redemption_limit
+from jifen.rules._rights import Reduction, rights_reductions
+from jifen.rules.errors import (
+    InvalidRules,
+    NoRulesInForce,
+    RedemptionRefused,
+    RulesError,
+)
+
+__all__ = [
+    "Campaign",
+    "Change",
+    "EarnQuote",
+    "EarnRules",
+    "ExpiryRules",
+    "InvalidRules",
+    "IssuePrice",
+    "NoRulesInForce",
+    "PendingRules",
+    "PointValue",
+    "RedemptionRefused",
+    "RedemptionRules",
+    "Reduction",
+    "RefundRules",
+    "RuleDocument",
+    "RulesError",
+    "Version",
+    "VersionStatus",
+    "check_publication",
+    "check_redemption",
+    "diff_documents",
+    "expires_at",
+    "load_document",
+    "quote_earn",
+    "redemption_limit",
+    "release_at",
+    "render_diff",
+    "rights_reductions",
+    "rule_json_schema",
+    "status_at",
+    "version_at",
+]

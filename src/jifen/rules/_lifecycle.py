@@ -1,0 +1,194 @@
+"""Version lifecycle: draft → published (announced) → effective → superseded (brief §6).
+
+The history of versions is data handed in; these functions decide, they never store. A version is
+a draft until ``published_at``; between publication and ``effective_at`` it is announced; the latest
+published version whose ``effective_at`` has passed is in force, and earlier ones are superseded.
+The payment time of an order picks the version (``version_at``).
+
+``check_publication`` is the gate every publication passes. The notice owed is the one promised by
+the latest published version (what members were last told) or, if longer, by the version in force
+when the change is published (the promise that governs now), and never under 7 days (电子商务法
+art 34). The first version ever published has no earlier promise and may take effect at once.
+While points are outstanding the rights gate (``rights_reductions``) must find nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from jifen.rules._diff import Change, diff_documents
+from jifen.rules._document import RuleDocument
+from jifen.rules._rights import rights_reductions
+from jifen.rules._time import require_aware
+from jifen.rules.errors import (
+    EffectiveInPast,
+    EffectiveOrder,
+    InvalidArgument,
+    NoRulesInForce,
+    NoticeTooShort,
+    ReasonRequired,
+    RightsReduced,
+    Unchanged,
+)
+
+MIN_NOTICE_DAYS = 7
+MAX_REASON_CHARS = 500
+
+
+class VersionStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    EFFECTIVE = "effective"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class Version:
+    """One numbered rule version; ``published_at`` None = draft (``effective_at`` then a plan)."""
+
+    number: int
+    document: RuleDocument
+    published_at: datetime | None
+    effective_at: datetime | None
+    reason: str
+    diff_text: str
+
+    def __post_init__(self) -> None:
+        if self.number < 1:
+            raise InvalidArgument("版本号从 1 开始 / number must be >= 1", number=self.number)
+        for name in ("published_at", "effective_at"):
+            value = getattr(self, name)
+            if value is not None:
+                require_aware(name, value)
+        if self.published_at is not None and self.effective_at is None:
+            raise InvalidArgument(
+                "已发布版本须有生效时间 / a published version needs effective_at",
+                number=self.number,
+            )
+
+
+def _published(versions: Sequence[Version]) -> list[Version]:
+    return [v for v in versions if v.published_at is not None]
+
+
+def latest_published(versions: Sequence[Version]) -> Version | None:
+    """The version published last (ties: the higher number), or None before the first one."""
+    published = _published(versions)
+    return max(published, key=lambda v: (v.published_at, v.number)) if published else None
+
+
+def _in_force(versions: Sequence[Version], when: datetime) -> Version | None:
+    """The published version with the latest effective_at <= when (ties: the higher number)."""
+    started = [
+        v for v in _published(versions) if v.effective_at is not None and v.effective_at <= when
+    ]
+    return max(started, key=lambda v: (v.effective_at, v.number)) if started else None
+
+
+def version_at(versions: Sequence[Version], when: datetime) -> Version:
+    """The version in force at ``when``: the published one with the latest effective_at <= when."""
+    require_aware("when", when)
+    version = _in_force(versions, when)
+    if version is None:
+        raise NoRulesInForce(
+            "该时刻无生效规则 / no rule version in force at that time", when=when.isoformat()
+        )
+    return version
+
+
+def status_at(version: Version, versions: Sequence[Version], now: datetime) -> VersionStatus:
+    """Where ``version`` stands at ``now`` among ``versions`` (which should include it)."""
+    require_aware("now", now)
+    if version.published_at is None or now < version.published_at:
+        return VersionStatus.DRAFT
+    assert version.effective_at is not None  # Version.__post_init__ guarantees it
+    if now < version.effective_at:
+        return VersionStatus.PUBLISHED
+    in_force = version_at([*versions, version], now)
+    if in_force.number == version.number:
+        return VersionStatus.EFFECTIVE
+    return VersionStatus.SUPERSEDED
+
+
+def _notice_owed(versions: Sequence[Version], current: Version, published_at: datetime) -> int:
+    """Days of notice owed: the longest of the latest announced promise and the one in force."""
+    in_force = _in_force(versions, published_at)
+    in_force_days = in_force.document.notice_days if in_force is not None else 0
+    return max(MIN_NOTICE_DAYS, current.document.notice_days, in_force_days)
+
+
+def check_publication(
+    versions: Sequence[Version],
+    proposed_document: RuleDocument,
+    *,
+    published_at: datetime,
+    effective_at: datetime,
+    reason: str,
+    points_outstanding: bool,
+) -> list[Change]:
+    """Refuse a publication that breaks a promise; otherwise return its diff to announce.
+
+    Checks, in order: reason, effective_at not before published_at, notice, effective order,
+    unchanged, rights. The diff is against the latest published version (all added if none).
+    """
+    require_aware("published_at", published_at)
+    require_aware("effective_at", effective_at)
+    if not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise ReasonRequired(
+            f"须填写变更理由（1–{MAX_REASON_CHARS} 字）/ "
+            f"a reason of 1–{MAX_REASON_CHARS} characters is required",
+            max_chars=MAX_REASON_CHARS,
+        )
+    if effective_at < published_at:
+        raise EffectiveInPast(
+            "生效时间早于发布时间 / effective_at is before published_at",
+            published_at=published_at.isoformat(),
+            effective_at=effective_at.isoformat(),
+        )
+    current = latest_published(versions)
+    if current is not None:
+        notice_days = _notice_owed(versions, current, published_at)
+        earliest = published_at + timedelta(days=notice_days)
+        if effective_at < earliest:
+            raise NoticeTooShort(
+                f"须提前 {notice_days} 天公示 / changes need {notice_days} days' notice; "
+                f"earliest effective_at is {earliest.isoformat()}",
+                notice_days=notice_days,
+                earliest_effective_at=earliest.isoformat(),
+                version=current.number,
+            )
+    for earlier in _published(versions):
+        assert earlier.effective_at is not None
+        if effective_at <= earlier.effective_at:
+            raise EffectiveOrder(
+                f"须晚于版本 {earlier.number} 的生效时间 / effective_at must be after version "
+                f"{earlier.number}'s ({earlier.effective_at.isoformat()})",
+                version=earlier.number,
+                effective_at=earlier.effective_at.isoformat(),
+            )
+    if current is not None and proposed_document == current.document:
+        raise Unchanged(
+            f"与版本 {current.number} 相同 / identical to version {current.number}",
+            version=current.number,
+        )
+    if current is not None and points_outstanding:
+        reductions = rights_reductions(current.document, proposed_document)
+        if reductions:
+            listed = "; ".join(f"{r.path} ({r.reason_zh} / {r.reason_en})" for r in reductions)
+            raise RightsReduced(
+                f"不得减损已发积分的权益 / may not reduce the rights of issued points: {listed}",
+                reductions=[
+                    {
+                        "path": r.path,
+                        "old": r.old,
+                        "new": r.new,
+                        "reason_zh": r.reason_zh,
+                        "reason_en": r.reason_en,
+                    }
+                    for r in reductions
+                ],
+            )
+    return diff_documents(current.document if current is not None else None, proposed_document)

@@ -1,0 +1,99 @@
+"""Rule errors, each with a stable code the API and CLI both show.
+
+The codes are the contract (``rules.notice_too_short``, ``redemption.below_minimum``); messages are
+short, bilingual "中文 / English", and may change. ``context`` carries the limit that was broken
+so a caller can explain it without parsing the message.
+"""
+
+from __future__ import annotations
+
+from jifen.errors import JifenError
+
+
+class RulesError(JifenError):
+    """Base of every error raised by ``jifen.rules``."""
+
+    code = "rules.error"
+    status = 422
+
+
+class InvalidRules(RulesError):
+    """A rule document that does not parse or validate; ``context["errors"]`` lists each problem."""
+
+    code = "rules.invalid"
+    status = 422
+
+
+class NoRulesInForce(RulesError):
+    """No published version was effective at the moment asked about."""
+
+    code = "rules.none_in_force"
+    status = 409
+
+
+class ReasonRequired(RulesError):
+    """Publishing needs a reason the members can read (blank or over 500 characters refused)."""
+
+    code = "rules.reason_required"
+    status = 422
+
+
+class NoticeTooShort(RulesError):
+    """The change would take effect before the notice the rules promise (电子商务法 art 34)."""
+
+    code = "rules.notice_too_short"
+    status = 422
+
+
+class EffectiveInPast(RulesError):
+    """A version may not take effect before it is published."""
+
+    code = "rules.effective_in_past"
+    status = 422
+
+
+class EffectiveOrder(RulesError):
+    """Versions take effect in publication order; an earlier effective_at would rewrite history."""
+
+    code = "rules.effective_order"
+    status = 409
+
+
+class RightsReduced(RulesError):
+    """The change would reduce the rights attached to points already issued (消保法 26; PTS-4)."""
+
+    code = "rules.rights_reduced"
+    status = 409
+
+
+class Unchanged(RulesError):
+    """The proposed document is identical to the latest published one: nothing to announce."""
+
+    code = "rules.unchanged"
+    status = 409
+
+
+class RedemptionRefused(RulesError):
+    """A redemption the rules in force do not allow; subclasses say which limit."""
+
+    code = "redemption.refused"
+    status = 422
+
+
+class BelowMinimum(RedemptionRefused):
+    code = "redemption.below_minimum"
+
+
+class OverOrderShare(RedemptionRefused):
+    code = "redemption.over_order_share"
+
+
+class CategoryExcluded(RedemptionRefused):
+    code = "redemption.category_excluded"
+
+
+class InvalidArgument(RulesError):
+    """A caller broke a function's contract (naive datetime, negative amount): a bug upstream."""
+
+    code = "rules.invalid_argument"
+    status = 422
