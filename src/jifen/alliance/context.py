@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
@@ -60,6 +61,24 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
         raise InvalidRequest("分页游标无效 / invalid cursor", field="cursor")
     return value
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """A (time, id) cursor, as the newest-first lists hand out."""
+    after = decode_cursor(cursor)
+    if after is None:
+        return None
+    try:
+        at, last_id = datetime.fromisoformat(str(after[0])), str(after[1])
+    except (ValueError, IndexError) as exc:
+        raise InvalidRequest("分页游标无效 / invalid cursor", field="cursor") from exc
+    if at.tzinfo is None:
+        raise InvalidRequest("分页游标无效 / invalid cursor", field="cursor")
+    return at, last_id
+
+
+def time_cursor(at: datetime, last_id: str) -> str:
+    return encode_cursor([at.isoformat(), last_id])
 
 
 def check_limit(limit: int) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.context import Context, Page, check_limit, decode_time_cursor, time_cursor
 from jifen.alliance.errors import InvalidRequest, MemberUnknown
 from jifen.ledger import LotStatus
 from jifen.ledger.model import available_account, pending_account
@@ -202,7 +202,7 @@ class HistoryLine:
 def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> Page[HistoryLine]:
     """Each line says which order and which rule version produced it (brief §2)."""
     get_member(ctx, member_id)
-    after = decode_cursor(cursor)
+    after = decode_time_cursor(cursor)
     accounts = [pending_account(member_id), available_account(member_id)]
     query = (
         select(t.entries.c.entry_id, t.entries.c.at, t.entries.c.kind, t.legs.c.amount)
@@ -211,11 +211,11 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
         .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
     )
     if after:
-        at = datetime.fromisoformat(str(after[0]))
+        at, last_id = after
         query = query.where(
             or_(
                 t.entries.c.at < at,
-                and_(t.entries.c.at == at, t.entries.c.entry_id < str(after[1])),
+                and_(t.entries.c.at == at, t.entries.c.entry_id < last_id),
             )
         )
     lines: dict[str, list[Any]] = {}
@@ -245,9 +245,7 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
         )
     more = len(lines) > limit
     last = items[-1] if items else None
-    return Page(
-        items, encode_cursor([last.at.isoformat(), last.entry_id]) if more and last else None
-    )
+    return Page(items, time_cursor(last.at, last.entry_id) if more and last else None)
 
 
 MAX_LEGS_SCAN = 10_000

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from jifen.alliance.clock import business_date, day_bounds
-from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.context import Context, Page, check_limit, decode_time_cursor, time_cursor
 from jifen.alliance.errors import (
     InvalidRequest,
     OrderNotCancellable,
@@ -178,7 +178,7 @@ def get_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
 
 def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: int) -> Page[Order]:
     """Newest first; the cursor is (paid_at, lot id) of the last order on the page."""
-    after = decode_cursor(cursor)
+    after = decode_time_cursor(cursor)
     query = (
         select(t.lots)
         .where(t.lots.c.merchant_id == merchant_id)
@@ -186,9 +186,9 @@ def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: in
         .limit(check_limit(limit) + 1)
     )
     if after:
-        at = datetime.fromisoformat(str(after[0]))
+        at, last_id = after
         query = query.where(
-            or_(t.lots.c.paid_at < at, and_(t.lots.c.paid_at == at, t.lots.c.lot_id < after[1]))
+            or_(t.lots.c.paid_at < at, and_(t.lots.c.paid_at == at, t.lots.c.lot_id < last_id))
         )
     from jifen.ledger._rows import lot_from_row
 
@@ -198,7 +198,7 @@ def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: in
     items = [_order(lot) for lot in lots[:limit]]
     more = len(lots) > limit
     last = lots[limit - 1] if more else None
-    return Page(items, encode_cursor([last.paid_at.isoformat(), last.lot_id]) if last else None)
+    return Page(items, time_cursor(last.paid_at, last.lot_id) if last else None)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.context import Context, Page, check_limit, decode_time_cursor, time_cursor
 from jifen.alliance.errors import CodeInvalid, CodeUsed, InvalidRequest
 from jifen.alliance.members import get_member
 from jifen.alliance.merchants import active_merchant
@@ -129,7 +129,7 @@ def list_redemptions(
     ctx: Context, merchant_id: str, *, cursor: str | None, limit: int
 ) -> Page[Redemption]:
     """Redemptions the merchant accepted, newest first."""
-    after = decode_cursor(cursor)
+    after = decode_time_cursor(cursor)
     query = (
         select(t.entries.c.entry_id, t.entries.c.at)
         .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
@@ -138,9 +138,9 @@ def list_redemptions(
         .limit(check_limit(limit) + 1)
     )
     if after:
-        at = datetime.fromisoformat(str(after[0]))
+        at, last_id = after
         query = query.where(
-            or_(t.entries.c.at < at, and_(t.entries.c.at == at, t.entries.c.entry_id < after[1]))
+            or_(t.entries.c.at < at, and_(t.entries.c.at == at, t.entries.c.entry_id < last_id))
         )
     with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
@@ -149,4 +149,4 @@ def list_redemptions(
         _redemption(r.entry_id, r.at, dict(entries[r.entry_id].detail), False) for r in rows[:limit]
     ]
     last = items[-1] if len(rows) > limit else None
-    return Page(items, encode_cursor([last.at.isoformat(), last.redemption_id]) if last else None)
+    return Page(items, time_cursor(last.at, last.redemption_id) if last else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from jifen.alliance import members, merchants
@@ -43,6 +43,7 @@ from jifen.settlement import liabilities, reserve_status
 router = APIRouter(prefix="/v1", tags=["operator 平台方"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Limit = Annotated[int, Query(ge=1, le=100)]
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _version(ctx: Any, number: int) -> RuleVersionOut:
@@ -74,7 +75,12 @@ def all_versions(ctx: Ctx, who: Operator) -> list[RuleVersionOut]:
 
 @router.post("/rules/versions/{number}/publish", response_model=RuleVersionOut)
 def publish(
-    request: Request, ctx: Ctx, who: Operator, number: int, body: PublishIn, key: IdemKey = None
+    request: Request,
+    ctx: Ctx,
+    who: Operator,
+    number: VersionNumber,
+    body: PublishIn,
+    key: IdemKey = None,
 ) -> JSONResponse:
     """公示规则 / publish: notice ≥ the current version's notice_days; no rights reduced."""
 
