@@ -15,6 +15,7 @@ from jifen.alliance._secrets import api_key_hash, new_api_key
 from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
 from jifen.alliance.errors import InvalidRequest, MerchantExists, MerchantInactive, MerchantUnknown
 from jifen.store import tables as t
+from jifen.store.bulk import insert_missing
 
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -159,13 +160,6 @@ def key_owner(ctx: Context, key: str) -> tuple[str, str | None] | None:
 
 def add_operator_key(ctx: Context, key: str, now: datetime) -> None:
     """Register an operator key (idempotent): ``jifen serve`` does this for its configured key."""
+    row = {"key_hash": api_key_hash(key), "role": "operator", "merchant_id": None}
     with ctx.writer.begin() as conn:
-        exists = conn.execute(
-            select(t.api_keys.c.key_hash).where(t.api_keys.c.key_hash == api_key_hash(key))
-        ).first()
-        if exists is None:
-            conn.execute(
-                t.api_keys.insert().values(
-                    key_hash=api_key_hash(key), role="operator", merchant_id=None, created_at=now
-                )
-            )
+        insert_missing(conn, t.api_keys, [{**row, "created_at": now}])

@@ -17,12 +17,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from jifen.alliance.errors import IdempotencyKeyConflict, InvalidRequest
 from jifen.api.auth import Caller
 from jifen.ledger.model import KEY_PATTERN
 from jifen.store import tables as t
+from jifen.store.bulk import insert_missing
 
 
 class KeyRequired(InvalidRequest):
@@ -64,18 +64,14 @@ def once(
             json.loads(stored.response), stored.status, headers={"Idempotent-Replayed": "true"}
         )
     content = run().model_dump(mode="json")
-    try:
-        with ctx.writer.begin() as conn:
-            conn.execute(
-                t.idempotency.insert().values(
-                    scope=who.scope,
-                    idem_key=key,
-                    request_hash=digest,
-                    status=status,
-                    response=json.dumps(content, ensure_ascii=False),
-                    created_at=ctx.clock.now(),
-                )
-            )
-    except IntegrityError:
-        pass  # a concurrent retry stored the same outcome first
+    stored_row = {
+        "scope": who.scope,
+        "idem_key": key,
+        "request_hash": digest,
+        "status": status,
+        "response": json.dumps(content, ensure_ascii=False),
+        "created_at": ctx.clock.now(),
+    }
+    with ctx.writer.begin() as conn:  # a concurrent retry may have stored the same outcome first
+        insert_missing(conn, t.idempotency, [stored_row])
     return JSONResponse(content, status)

@@ -22,6 +22,7 @@ from jifen.ledger.chain import utc_text
 from jifen.settlement import Statement, settle_day
 from jifen.settlement.service import _reserve
 from jifen.store import tables as t
+from jifen.store.bulk import insert_missing
 
 REMINDER_HORIZON = timedelta(days=30)
 JOB = "daily"
@@ -104,13 +105,6 @@ def _remind(ctx: Context, day: date) -> int:
         )
         for member_id, lot_id, available, pending, expires_at in rows:
             by_member[member_id].append((lot_id, int(available + pending), expires_at))
-        done = set(
-            conn.execute(
-                select(t.reminders.c.member_id).where(
-                    t.reminders.c.business_date == day.isoformat()
-                )
-            ).scalars()
-        )
     fresh = [
         {
             "member_id": member_id,
@@ -120,11 +114,10 @@ def _remind(ctx: Context, day: date) -> int:
             "detail": json.dumps([[i, p, utc_text(e)] for i, p, e in lots]),
         }
         for member_id, lots in sorted(by_member.items())
-        if member_id not in done
     ]
     if fresh:
         with ctx.writer.begin() as conn:
-            conn.execute(t.reminders.insert(), fresh)
+            insert_missing(conn, t.reminders, fresh)
     return len(by_member)
 
 
@@ -144,21 +137,14 @@ def close_day(ctx: Context, day: date) -> DayResult:
         "reserve_fen": result.reserve_fen,
         "liability_fen": result.liability_fen,
     }
+    run = {
+        "job": JOB,
+        "business_date": day.isoformat(),
+        "finished_at": ctx.clock.now(),
+        "result": json.dumps(summary, sort_keys=True),
+    }
     with ctx.writer.begin() as conn:
-        exists = conn.execute(
-            select(t.job_runs.c.job).where(
-                t.job_runs.c.job == JOB, t.job_runs.c.business_date == day.isoformat()
-            )
-        ).first()
-        if exists is None:
-            conn.execute(
-                t.job_runs.insert().values(
-                    job=JOB,
-                    business_date=day.isoformat(),
-                    finished_at=ctx.clock.now(),
-                    result=json.dumps(summary, sort_keys=True),
-                )
-            )
+        insert_missing(conn, t.job_runs, [run])
     return result
 
 

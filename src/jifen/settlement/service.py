@@ -28,6 +28,7 @@ from jifen.settlement.statement import (
     statement,
 )
 from jifen.store import tables as t
+from jifen.store.bulk import insert_missing
 
 
 def movements(conn: Connection, day: date) -> list[Movement]:
@@ -101,14 +102,7 @@ def _store(ctx: Context, s: Statement, entry_id: str | None) -> Statement:
         "created_at": ctx.clock.now(),
     }
     with ctx.writer.begin() as conn:
-        exists = conn.execute(
-            select(t.statements.c.merchant_id).where(
-                t.statements.c.merchant_id == s.merchant_id,
-                t.statements.c.business_date == row["business_date"],
-            )
-        ).first()
-        if exists is None:
-            conn.execute(t.statements.insert().values(**row))
+        insert_missing(conn, t.statements, [row])
     return Statement(**{**s.__dict__, "entry_id": entry_id})
 
 

@@ -54,6 +54,12 @@ class Writes:
         return self
 
 
+def insert_missing(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """Insert the rows whose primary key is not there yet: re-runs and racing writers of the same
+    records (a job closing a day twice, two retries of one request) leave exactly one."""
+    execute(conn, Writes().insert_missing(table, rows))
+
+
 def execute(conn: Connection, writes: Writes) -> None:
     if conn.dialect.name == "postgresql":
         _execute_pg(conn, writes)
