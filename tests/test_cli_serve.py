@@ -1,0 +1,83 @@
+"""`jifen serve` and `jifen jobs run` as an operator uses them, on the demo's store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from test_cli import jifen
+
+SMALL = ["--members", "20", "--orders", "120", "--days", "40"]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    db = str(tmp_path_factory.mktemp("serve") / "demo.db")
+    result = jifen("demo", "--db", db, *SMALL)
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
+    port = _free_port()
+    env = {**os.environ, "JIFEN_OPERATOR_KEY": "jfo_serve-test-key"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jifen", "serve", "--db", demo_db, "--port", str(port),
+         "--jobs-every", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):  # bounded wait for the server to listen
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("jifen serve did not start: " + server.stderr.read())
+        history = httpx.get(f"{base}/v1/public/rules/history").json()
+        assert [v["number"] for v in history] == [1, 3]  # the refused draft (2) stays a draft
+        assert history[1]["reason"] and history[1]["diff"]
+        assert httpx.get(f"{base}/v1/merchants").status_code == 401
+        merchants = httpx.get(
+            f"{base}/v1/merchants", headers={"Authorization": "Bearer jfo_serve-test-key"}
+        ).json()
+        assert {m["merchant_id"] for m in merchants["items"]} == {
+            "books", "cafe", "cinema", "fuel", "market",
+        }  # fmt: skip
+        assert "/v1/orders" in httpx.get(f"{base}/openapi.json").json()["paths"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_jobs_run_closes_the_days_left_and_refuses_a_day_not_over(demo_db: str) -> None:
+    future = jifen("jobs", "run", "--db", demo_db, "--until", "2999-01-01")
+    assert future.returncode == 2
+    assert future.stderr.startswith("error[jobs.until_in_future]")
+    assert "Traceback" not in future.stderr
+    first = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
+    assert first.returncode == 0, first.stderr
+    assert "2026-03-01" in first.stdout
+    again = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
+    assert again.returncode == 0 and "no business day left" in again.stdout
+    assert jifen("verify", "--db", demo_db).returncode == 0
+
+
+def test_jobs_run_needs_an_existing_store(tmp_path: Path) -> None:
+    missing = jifen("jobs", "run", "--db", str(tmp_path / "none.db"))
+    assert missing.returncode == 2 and missing.stderr.startswith("error[store.unavailable]")
