@@ -27,7 +27,7 @@ from jifen.api import create_app
 from jifen.rules import RuleDocument
 
 T0 = datetime(2026, 3, 1, 2, tzinfo=UTC)
-OPERATOR_KEY = "jfo_fuzz-operator-key"
+OPERATOR_KEY = "jfo_fuzz-operator-key-0123456789"
 EXAMPLES_PER_OPERATION = 30
 
 

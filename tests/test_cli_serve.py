@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
     port = _free_port()
-    env = {**os.environ, "JIFEN_OPERATOR_KEY": "jfo_serve-test-key"}
+    env = {**os.environ, "JIFEN_OPERATOR_KEY": "jfo_serve-test-key-0123456789abc"}
     server = subprocess.Popen(
         [sys.executable, "-m", "jifen", "serve", "--db", demo_db, "--port", str(port),
          "--jobs-every", "0"],
@@ -54,7 +54,7 @@ def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
         assert history[1]["reason"] and history[1]["diff"]
         assert httpx.get(f"{base}/v1/merchants").status_code == 401
         merchants = httpx.get(
-            f"{base}/v1/merchants", headers={"Authorization": "Bearer jfo_serve-test-key"}
+            f"{base}/v1/merchants", headers={"Authorization": "Bearer jfo_serve-test-key-0123456789abc"}
         ).json()
         assert {m["merchant_id"] for m in merchants["items"]} == {
             "books", "cafe", "cinema", "fuel", "market",

@@ -49,6 +49,11 @@ class PaidInFuture(AllianceError):
     status = 422
 
 
+class PaidTooLongAgo(AllianceError):
+    code = "order.paid_too_long_ago"
+    status = 422
+
+
 class CodeInvalid(AllianceError):
     code = "redemption.code_invalid"
     status = 403

@@ -193,7 +193,9 @@ class HistoryLine:
     entry_id: str
     at: datetime
     kind: str
-    points: int  # the change to the member's points (pending and available together)
+    points: int  # the change to the member's points, pending and available together
+    pending_points: int  # the change to pending points (+ earned, - released or voided)
+    available_points: int  # the change to available points (+ released, - spent or expired)
     merchant_id: str | None
     order_ref: str | None
     rule_version: int | None
@@ -205,7 +207,13 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
     after = decode_time_cursor(cursor)
     accounts = [pending_account(member_id), available_account(member_id)]
     query = (
-        select(t.entries.c.entry_id, t.entries.c.at, t.entries.c.kind, t.legs.c.amount)
+        select(
+            t.entries.c.entry_id,
+            t.entries.c.at,
+            t.entries.c.kind,
+            t.legs.c.account_id,
+            t.legs.c.amount,
+        )
         .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
         .where(t.legs.c.account_id.in_(accounts))
         .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
@@ -221,15 +229,15 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
     lines: dict[str, list[Any]] = {}
     with ctx.engine.connect() as conn:
         for row in conn.execute(query.limit(MAX_LEGS_SCAN)):
-            line = lines.setdefault(row.entry_id, [row.at, row.kind, 0])
-            line[2] += row.amount
+            line = lines.setdefault(row.entry_id, [row.at, row.kind, 0, 0])
+            line[2 if row.account_id == accounts[0] else 3] += row.amount
             if len(lines) > check_limit(limit):
                 break
         ids = list(lines)[:limit]
         details = ctx.ledger.entries(ids) if ids else {}
     items = []
     for entry_id in ids:
-        at, kind, points = lines[entry_id]
+        at, kind, pending, available = lines[entry_id]
         detail = details[entry_id].detail if entry_id in details else {}
         lot = ctx.ledger.lot(str(detail.get("lot_id"))) if detail.get("lot_id") else None
         items.append(
@@ -237,7 +245,9 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
                 entry_id=entry_id,
                 at=at,
                 kind=kind,
-                points=points,
+                points=pending + available,
+                pending_points=pending,
+                available_points=available,
                 merchant_id=detail.get("merchant_id") or (lot.merchant_id if lot else None),
                 order_ref=detail.get("order_ref") or (lot.order_ref if lot else None),
                 rule_version=detail.get("rule_version") or (lot.rule_version if lot else None),

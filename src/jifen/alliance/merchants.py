@@ -18,6 +18,7 @@ from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
 
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+OPERATOR_KEY = re.compile(r"jfo_[A-Za-z0-9_-]{24,}")
 
 
 class MerchantStatus(enum.StrEnum):
@@ -159,7 +160,16 @@ def key_owner(ctx: Context, key: str) -> tuple[str, str | None] | None:
 
 
 def add_operator_key(ctx: Context, key: str, now: datetime) -> None:
-    """Register an operator key (idempotent): ``jifen serve`` does this for its configured key."""
+    """Register an operator key (idempotent): ``jifen serve`` does this for its configured key.
+
+    API keys are told from member tokens by their ``jf`` prefix, so an operator key must start
+    with ``jfo_`` and be long enough not to be guessed."""
+    if not OPERATOR_KEY.fullmatch(key):
+        raise InvalidRequest(
+            "运营方密钥须为 jfo_ 加至少 24 位字母数字 / an operator key is jfo_ + 24 or more "
+            "characters of A-Z a-z 0-9 _ -",
+            field="JIFEN_OPERATOR_KEY",
+        )
     row = {"key_hash": api_key_hash(key), "role": "operator", "merchant_id": None}
     with ctx.writer.begin() as conn:
         insert_missing(conn, t.api_keys, [{**row, "created_at": now}])

@@ -21,6 +21,7 @@ from jifen.alliance.errors import (
     OrderNotCancellable,
     OrderUnknown,
     PaidInFuture,
+    PaidTooLongAgo,
 )
 from jifen.alliance.members import get_member
 from jifen.alliance.merchants import active_merchant, get_merchant
@@ -34,6 +35,9 @@ from jifen.store import tables as t
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far a merchant's payment time may run ahead of ours (till clocks drift)."""
+LATE_ORDER_LIMIT = timedelta(days=30)
+"""How late a paid order may be recorded (an offline till syncing). Older orders would earn under
+rules long superseded and be billed on a statement far from the sale: the operator handles them."""
 
 
 def ledger_key(kind: str, merchant_id: str, *parts: str) -> str:
@@ -119,6 +123,11 @@ def record_order(
     now = ctx.clock.now()
     if paid_at > now + CLOCK_SKEW:
         raise PaidInFuture("支付时间晚于当前时间 / paid_at is in the future", field="paid_at")
+    if paid_at < now - LATE_ORDER_LIMIT:
+        raise PaidTooLongAgo(
+            "订单支付已超过 30 天，不能补记积分 / paid more than 30 days ago: too late to earn",
+            field="paid_at",
+        )
     merchant = active_merchant(ctx, merchant_id)
     get_member(ctx, member_id)
     version = ctx.rulebook.in_force(paid_at)

@@ -96,7 +96,9 @@ def redeem(
         row = conn.execute(
             select(t.redemption_codes).where(t.redemption_codes.c.code_hash == code_hash)
         ).first()
-    key = ledger_key("redeem", merchant_id, code_hash)
+    # one code, one redemption, at whichever merchant takes it first: the key names the code
+    # alone, and the merchant is part of the body, so another merchant's attempt is a conflict
+    key = ledger_key("redeem", "code", code_hash)
     used = ctx.ledger.entry(entry_id_for(key))
     if row is None or (row.expires_at <= now and used is None):
         raise CodeInvalid("付款码无效或已过期 / redemption code invalid or expired")

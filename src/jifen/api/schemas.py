@@ -184,6 +184,8 @@ class HistoryOut(BaseModel):
     at: datetime
     kind: str
     points: int
+    pending_points: int
+    available_points: int
     merchant_id: str | None
     order_ref: str | None
     rule_version: int | None
