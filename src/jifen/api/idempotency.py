@@ -44,7 +44,11 @@ def once(
     body: BaseModel | None,
     run: Callable[[], BaseModel],
     status: int = 200,
+    secret: str | None = None,
 ) -> JSONResponse:
+    """Run a write once per (caller, key). ``secret`` names a top-level response field that is a
+    credential (an API key, a token, a redemption code): it is never stored, so a replay returns
+    the record with that field ``null`` (ask again under a new key for a new credential)."""
     if not key or not KEY_PATTERN.fullmatch(key):
         raise KeyRequired(
             "写操作须带 Idempotency-Key 请求头（1-128 位 A-Z a-z 0-9 . _ : / @ -）/ "
@@ -64,12 +68,13 @@ def once(
             json.loads(stored.response), stored.status, headers={"Idempotent-Replayed": "true"}
         )
     content = run().model_dump(mode="json")
+    kept = {**content, secret: None} if secret else content
     stored_row = {
         "scope": who.scope,
         "idem_key": key,
         "request_hash": digest,
         "status": status,
-        "response": json.dumps(content, ensure_ascii=False),
+        "response": json.dumps(kept, ensure_ascii=False),
         "created_at": ctx.clock.now(),
     }
     with ctx.writer.begin() as conn:  # a concurrent retry may have stored the same outcome first

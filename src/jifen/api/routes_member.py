@@ -58,4 +58,4 @@ def new_code(request: Request, ctx: Ctx, who: MemberCaller, key: IdemKey = None)
         code, expires = redemptions.new_code(ctx, _member(who), ctx.clock.now())
         return CodeOut(code=code, expires_at=expires)
 
-    return once(request, who, key, None, run, 201)
+    return once(request, who, key, None, run, 201, secret="code")

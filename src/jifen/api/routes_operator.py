@@ -119,7 +119,7 @@ def create_merchant(
         )
         return MerchantCreated(merchant=merchant_out(merchant), api_key=api_key)
 
-    return once(request, who, key, body, run, 201)
+    return once(request, who, key, body, run, 201, secret="api_key")
 
 
 @router.get("/merchants", response_model=MerchantPage)
@@ -182,7 +182,7 @@ def member_token(
         token, expires = members.issue_token(ctx, member_id, ctx.clock.now())
         return TokenOut(token=token, expires_at=expires)
 
-    return once(request, who, key, None, run, 201)
+    return once(request, who, key, None, run, 201, secret="token")
 
 
 @router.get("/reports/liabilities", response_model=LiabilitiesOut)

@@ -103,7 +103,9 @@ class MerchantOut(BaseModel):
 
 class MerchantCreated(BaseModel):
     merchant: MerchantOut
-    api_key: str = Field(description="只显示这一次 / shown only once")
+    api_key: str | None = Field(
+        description="只显示这一次；重放请求时为 null / shown only once; null on a replayed request"
+    )
 
 
 class StatusIn(Strict):
@@ -138,7 +140,7 @@ def member_out(m: Member) -> MemberOut:
 
 
 class TokenOut(BaseModel):
-    token: str
+    token: str | None = Field(description="null on a replayed request: ask under a new key")
     expires_at: datetime
 
 
@@ -265,7 +267,7 @@ def refund_out(r: RefundResult) -> RefundOut:
 
 
 class CodeOut(BaseModel):
-    code: str
+    code: str | None = Field(description="null on a replayed request: ask under a new key")
     expires_at: datetime
 
 
