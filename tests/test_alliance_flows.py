@@ -16,7 +16,7 @@ from jifen.alliance.merchants import (
     create_merchant,
     set_status,
 )
-from jifen.alliance.orders import cancel_order, record_order
+from jifen.alliance.orders import cancel_order, list_orders, record_order
 from jifen.alliance.redemptions import new_code, redeem
 from jifen.errors import JifenError
 from jifen.jobs import run_jobs
@@ -182,3 +182,27 @@ def test_enrolment_needs_terms_and_privacy_consent_and_a_mainland_mobile(ctx: Co
     a = enrol(ctx, "+86 139-0013-9000", {"terms": True, "privacy": True}, T0)
     b = enrol(ctx, "13900139000", {"terms": True, "privacy": True}, T0)
     assert a.member_id == b.member_id and a.phone_masked == "139****9000"
+
+
+def test_pages_of_orders_and_history_cover_everything_once_newest_first(ctx: Context) -> None:
+    member = enrol(ctx, "13900139000", {"terms": True, "privacy": True}, T0).member_id
+    for n in range(5):
+        paid_at = T0 + timedelta(minutes=n // 2)  # ties in time are broken by id
+        record_order(
+            ctx, "tea", order_ref=f"o{n}", member_id=member, amount_fen=500, paid_at=paid_at
+        )
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = list_orders(ctx, "tea", cursor=cursor, limit=2)
+        seen += [(o.paid_at, o.order_ref) for o in page.items]
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert pages == 3 and len(seen) == len(set(seen)) == 5
+    assert [at for at, _ in seen] == sorted((at for at, _ in seen), reverse=True)
+    first = history(ctx, member, cursor=None, limit=3)
+    rest = history(ctx, member, cursor=first.next_cursor, limit=3)
+    ids = [h.entry_id for h in [*first.items, *rest.items]]
+    assert len(ids) == len(set(ids)) == 5 and rest.next_cursor is None
+    assert refused(list_orders, ctx, "tea", cursor="not-a-cursor", limit=2) == "request.invalid"

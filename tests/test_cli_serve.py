@@ -15,6 +15,7 @@ import pytest
 from test_cli import jifen
 
 SMALL = ["--members", "20", "--orders", "120", "--days", "40"]
+OPERATOR_KEY = "jfo_serve-test-key-0123456789abc"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def _free_port() -> int:
 
 def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
     port = _free_port()
-    env = {**os.environ, "JIFEN_OPERATOR_KEY": "jfo_serve-test-key-0123456789abc"}
+    env = {**os.environ, "JIFEN_OPERATOR_KEY": OPERATOR_KEY}
     server = subprocess.Popen(
         [sys.executable, "-m", "jifen", "serve", "--db", demo_db, "--port", str(port),
          "--jobs-every", "0"],
@@ -54,7 +55,7 @@ def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
         assert history[1]["reason"] and history[1]["diff"]
         assert httpx.get(f"{base}/v1/merchants").status_code == 401
         merchants = httpx.get(
-            f"{base}/v1/merchants", headers={"Authorization": "Bearer jfo_serve-test-key-0123456789abc"}
+            f"{base}/v1/merchants", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
         ).json()
         assert {m["merchant_id"] for m in merchants["items"]} == {
             "books", "cafe", "cinema", "fuel", "market",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, and_, or_, true
 
 from jifen.alliance._secrets import Secrets
 from jifen.alliance.clock import Clock
@@ -75,6 +75,17 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if at.tzinfo is None:
         raise InvalidRequest("分页游标无效 / invalid cursor", field="cursor")
     return at, last_id
+
+
+def older_than(
+    at_column: ColumnElement[datetime], id_column: ColumnElement[str], cursor: str | None
+) -> ColumnElement[bool]:
+    """The rows after a (time, id) cursor in a newest-first list (all rows without one)."""
+    after = decode_time_cursor(cursor)
+    if after is None:
+        return true()
+    at, last_id = after
+    return or_(at_column < at, and_(at_column == at, id_column < last_id))
 
 
 def time_cursor(at: datetime, last_id: str) -> str:

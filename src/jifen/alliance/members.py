@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
-from jifen.alliance.context import Context, Page, check_limit, decode_time_cursor, time_cursor
+from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import InvalidRequest, MemberUnknown
 from jifen.ledger import LotStatus
 from jifen.ledger.model import available_account, pending_account
@@ -204,7 +204,6 @@ class HistoryLine:
 def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> Page[HistoryLine]:
     """Each line says which order and which rule version produced it (brief §2)."""
     get_member(ctx, member_id)
-    after = decode_time_cursor(cursor)
     accounts = [pending_account(member_id), available_account(member_id)]
     query = (
         select(
@@ -215,17 +214,12 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
             t.legs.c.amount,
         )
         .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
-        .where(t.legs.c.account_id.in_(accounts))
+        .where(
+            t.legs.c.account_id.in_(accounts),
+            older_than(t.entries.c.at, t.entries.c.entry_id, cursor),
+        )
         .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
     )
-    if after:
-        at, last_id = after
-        query = query.where(
-            or_(
-                t.entries.c.at < at,
-                and_(t.entries.c.at == at, t.entries.c.entry_id < last_id),
-            )
-        )
     lines: dict[str, list[Any]] = {}
     with ctx.engine.connect() as conn:
         for row in conn.execute(query.limit(MAX_LEGS_SCAN)):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from jifen.alliance.clock import business_date, day_bounds
-from jifen.alliance.context import Context, Page, check_limit, decode_time_cursor, time_cursor
+from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import (
     InvalidRequest,
     OrderNotCancellable,
@@ -26,6 +26,7 @@ from jifen.alliance.errors import (
 from jifen.alliance.members import get_member
 from jifen.alliance.merchants import active_merchant, get_merchant
 from jifen.ledger import Earn, LedgerError, Lot, LotStatus, Refund, Shortfall, Void
+from jifen.ledger._rows import lot_from_row
 from jifen.ledger.chain import entry_id_for
 from jifen.ledger.model import ID_PATTERN
 from jifen.rules import expires_at as rule_expires_at
@@ -187,20 +188,15 @@ def get_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
 
 def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: int) -> Page[Order]:
     """Newest first; the cursor is (paid_at, lot id) of the last order on the page."""
-    after = decode_time_cursor(cursor)
     query = (
         select(t.lots)
-        .where(t.lots.c.merchant_id == merchant_id)
+        .where(
+            t.lots.c.merchant_id == merchant_id,
+            older_than(t.lots.c.paid_at, t.lots.c.lot_id, cursor),
+        )
         .order_by(t.lots.c.paid_at.desc(), t.lots.c.lot_id.desc())
         .limit(check_limit(limit) + 1)
     )
-    if after:
-        at, last_id = after
-        query = query.where(
-            or_(t.lots.c.paid_at < at, and_(t.lots.c.paid_at == at, t.lots.c.lot_id < last_id))
-        )
-    from jifen.ledger._rows import lot_from_row
-
     with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
     lots = [lot_from_row(r) for r in rows]

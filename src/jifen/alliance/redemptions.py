@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
-from jifen.alliance.context import Context, Page, check_limit, decode_time_cursor, time_cursor
+from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import CodeInvalid, CodeUsed, InvalidRequest
 from jifen.alliance.members import get_member
 from jifen.alliance.merchants import active_merchant
@@ -131,19 +131,17 @@ def list_redemptions(
     ctx: Context, merchant_id: str, *, cursor: str | None, limit: int
 ) -> Page[Redemption]:
     """Redemptions the merchant accepted, newest first."""
-    after = decode_time_cursor(cursor)
     query = (
         select(t.entries.c.entry_id, t.entries.c.at)
         .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
-        .where(t.entries.c.kind == "redeem", t.legs.c.account_id == accepted_account(merchant_id))
+        .where(
+            t.entries.c.kind == "redeem",
+            t.legs.c.account_id == accepted_account(merchant_id),
+            older_than(t.entries.c.at, t.entries.c.entry_id, cursor),
+        )
         .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
         .limit(check_limit(limit) + 1)
     )
-    if after:
-        at, last_id = after
-        query = query.where(
-            or_(t.entries.c.at < at, and_(t.entries.c.at == at, t.entries.c.entry_id < last_id))
-        )
     with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
     entries = ctx.ledger.entries([r.entry_id for r in rows[:limit]])
