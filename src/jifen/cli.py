@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -213,6 +213,71 @@ def verify_cmd(
         _print_verify(report, url)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def lint(
+    file: Annotated[Path, typer.Argument(help="a Jifen rule document or a scheme description")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable findings")] = False,
+) -> None:
+    """Check a rule document or a pitched scheme against the legal limits 合规检查.
+
+    Exit 1 when any finding is an error or a block; 0 with warnings only."""
+    from jifen.compliance import lint_text
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LintInputUnreadable(
+            f"cannot read {file}: {exc.__class__.__name__} (无法读取)"
+        ) from exc
+    report = lint_text(text)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "file": str(file),
+                    "kind": report.kind,
+                    "name": report.name,
+                    "refused": report.refused,
+                    "findings": [f.as_dict() for f in report.findings],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        _print_lint(file, report)
+    if report.refused:
+        raise typer.Exit(1)
+
+
+class LintInputUnreadable(JifenError):
+    code = "lint.unreadable"
+
+
+def _print_lint(file: Path, report: Any) -> None:
+    kind = "方案 scheme" if report.kind == "scheme" else "规则 rule document"
+    if not report.findings:
+        out.print(f"[green]✔ 合规检查通过 no findings[/green]: {escape(str(file))} ({kind})")
+        return
+    colour = {"block": "bold red", "error": "red", "warn": "yellow"}
+    for f in report.findings:
+        out.print(
+            f"[{colour[f.severity.value]}]{f.severity.value.upper():5}[/] {f.id:6} "
+            + escape(f"{f.path}: {f.detail}")
+        )
+        out.print(f"      {escape(f.explanation_zh)}")
+        out.print(f"      {escape(f.explanation_en)}")
+        out.print(f"      [dim]依据 basis: {escape(f.basis)}[/dim]")
+    verdict = (
+        "[red]✘ 拒绝 refused[/red]" if report.refused else "[yellow]⚠ 需确认 warnings[/yellow]"
+    )
+    counts = ", ".join(
+        f"{sum(1 for f in report.findings if f.severity.value == s)} {s}"
+        for s in ("block", "error", "warn")
+    )
+    out.print(f"{verdict}: {escape(str(file))} ({kind}): {counts}")
 
 
 jobs_app = typer.Typer(help="日终任务 daily jobs: releases, expiries, reminders, settlement.")

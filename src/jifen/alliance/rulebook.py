@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 
 from jifen.alliance.errors import InvalidRequest
+from jifen.compliance import LintFailed, lint_rules, refused
 from jifen.rules import (
     RuleDocument,
     Version,
@@ -133,6 +134,13 @@ class Rulebook:
                 raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
             if target.published_at is not None:
                 raise AlreadyPublished(f"第 {number} 版已公示 / version {number} is published")
+            findings = lint_rules(target.document)
+            if refused(findings):
+                raise LintFailed(
+                    "合规检查未通过，不能公示 / the compliance linter refuses this version: "
+                    + "; ".join(f"{f.id} {f.path}: {f.detail}" for f in findings if f.refuses),
+                    errors=[f.as_dict() for f in findings],
+                )
             changes = check_publication(
                 versions,
                 target.document,

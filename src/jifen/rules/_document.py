@@ -286,16 +286,15 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(document)"
 
 
-def load_document(text: str) -> RuleDocument:
-    """Parse YAML or JSON text into a validated document, or raise ``InvalidRules``.
+def parse_mapping(text: str, what: str = "规则文档 / document") -> dict[str, Any]:
+    """YAML or JSON text → a mapping, or ``InvalidRules`` naming where it fails to parse.
 
     JSON is YAML, so one parser (``SafeLoader``: no object construction) serves both; duplicate keys
-    are refused. The
-    message names the first bad field; ``context["errors"]`` lists them all as ``{path, message}``.
+    are refused. Shared by rule documents and the linter's scheme descriptions.
     """
     if len(text) > MAX_DOCUMENT_CHARS:
         raise InvalidRules(
-            f"规则文档过大 / document too large: over {MAX_DOCUMENT_CHARS} characters",
+            f"{what}过大 / too large: over {MAX_DOCUMENT_CHARS} characters",
             errors=[{"path": "(document)", "message": "too large"}],
         )
     try:
@@ -312,16 +311,31 @@ def load_document(text: str) -> RuleDocument:
     if not isinstance(data, dict):
         got = "nothing" if data is None else type(data).__name__
         raise InvalidRules(
-            f"规则文档须为映射 / document must be a mapping, got {got}",
+            f"{what}须为映射 / must be a mapping, got {got}",
             errors=[{"path": "(document)", "message": "not a mapping"}],
         )
+    return data
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic's errors as ``{path, message}`` with dotted paths, for problem details."""
+    return [
+        {"path": _path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+        for e in exc.errors()
+    ]
+
+
+def load_document(text: str) -> RuleDocument:
+    """Parse YAML or JSON text into a validated document, or raise ``InvalidRules``.
+
+    The message names the first bad field; ``context["errors"]`` lists them all as
+    ``{path, message}``.
+    """
+    data = parse_mapping(text)
     try:
         return RuleDocument.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"path": _path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-            for e in exc.errors()
-        ]
+        errors = validation_errors(exc)
         first = errors[0]
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         raise InvalidRules(
