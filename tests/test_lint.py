@@ -236,3 +236,33 @@ def test_the_cli_refuses_unreadable_input_in_one_line(tmp_path: Path) -> None:
         result = run_lint(str(target))
         assert result.returncode == 2 and result.stderr.startswith("error[")
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_the_api_shows_findings_on_a_draft_and_refuses_to_publish_it(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from jifen.alliance.merchants import add_operator_key
+    from jifen.api import create_app
+
+    t0 = datetime(2026, 7, 1, tzinfo=UTC)
+    ctx = open_alliance(f"sqlite:///{tmp_path / 'a.db'}", secret="s", clock=SimulatedClock(t0))
+    key = "jfo_lint-test-operator-key-0123456789"
+    add_operator_key(ctx, key, t0)
+    client = TestClient(create_app(ctx))
+    auth = {"Authorization": f"Bearer {key}"}
+    draft = client.post(
+        "/v1/rules/drafts",
+        json={"earn": {"points_per_yuan": 100}},
+        headers={**auth, "Idempotency-Key": "d1"},
+    ).json()
+    assert [f["id"] for f in draft["findings"]] == ["FUND-2"]
+    refused = client.post(
+        f"/v1/rules/versions/{draft['number']}/publish",
+        json={"effective_at": t0.isoformat(), "reason": "全返 full rebate"},
+        headers={**auth, "Idempotency-Key": "p1"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "rules.lint_failed"
+    assert refused.json()["errors"][0]["id"] == "FUND-2"
+    assert client.get("/v1/public/rules/history").json() == []
+    ctx.engine.dispose()

@@ -15,6 +15,7 @@ from jifen.alliance.members import Account, HistoryLine, LotView, Member
 from jifen.alliance.merchants import Merchant
 from jifen.alliance.orders import Order, RefundResult
 from jifen.alliance.redemptions import Redemption
+from jifen.compliance import lint_rules
 from jifen.jobs import DayResult
 from jifen.rules import Version, VersionStatus
 from jifen.settlement import LiabilityReport, Statement, coverage_text
@@ -55,6 +56,9 @@ class RuleVersionOut(BaseModel):
     reason: str
     diff: str = Field(description="与上一公示版本的差异 / changes against the previous version")
     document: dict[str, Any]
+    findings: list[dict[str, str]] = Field(
+        description="合规检查结果（每份草稿都检查）/ compliance linter findings, on every draft"
+    )
 
 
 def version_out(v: Version, status: VersionStatus) -> RuleVersionOut:
@@ -66,6 +70,7 @@ def version_out(v: Version, status: VersionStatus) -> RuleVersionOut:
         reason=v.reason,
         diff=v.diff_text,
         document=v.document.model_dump(mode="json"),
+        findings=[f.as_dict() for f in lint_rules(v.document)],
     )
 
 
