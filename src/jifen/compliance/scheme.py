@@ -64,7 +64,6 @@ class SchemeReferral(_Part):
     max_payout_share_of_own_sales_bp: _Bp = Field(
         default=0, description="个人报酬÷本人直销额 / pay ÷ own direct sales"
     )
-    direct_sales_licence: bool = Field(default=False, description="直销牌照 / licence")
 
 
 class SchemeScale(_Part):
