@@ -280,6 +280,15 @@ def _print_lint(file: Path, report: Any) -> None:
     out.print(f"{verdict}: {escape(str(file))} ({kind}): {counts}")
 
 
+def _lab_app() -> typer.Typer:
+    from jifen.compliance.lab.cli import lab_app
+
+    return lab_app
+
+
+app.add_typer(_lab_app(), name="lab")
+
+
 jobs_app = typer.Typer(help="日终任务 daily jobs: releases, expiries, reminders, settlement.")
 app.add_typer(jobs_app, name="jobs")
 
