@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from jifen.compliance.lab import Chart, LabResult
 from jifen.compliance.lab.report import TABLE_HEAD_ROWS, TABLE_TAIL_ROWS, write_report
@@ -129,29 +128,26 @@ def test_chart_names_must_be_file_stems(tmp_path: Path) -> None:
     assert write_report(result, tmp_path).html_path.exists()
 
 
-# The command line: ``jifen lab nfg``. Through ``python -m jifen`` once the lab is registered on
-# the main app; through the lab's own Typer app until then.
-
-
-def _lab_registered() -> bool:
-    from jifen.cli import app
-
-    return any(group.name == "lab" for group in app.registered_groups)
+# The command line, as a person runs it: ``python -m jifen lab …``.
 
 
 def _run(*args: str) -> tuple[int, str]:
-    if _lab_registered():
-        proc = subprocess.run(
-            [sys.executable, "-m", "jifen", "lab", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return proc.returncode, proc.stdout
-    from jifen.compliance.lab.cli import lab_app
+    proc = subprocess.run(
+        [sys.executable, "-m", "jifen", "lab", *args], capture_output=True, text=True, timeout=120
+    )
+    return proc.returncode, proc.stdout
 
-    outcome = CliRunner().invoke(lab_app, list(args))
-    return outcome.exit_code, outcome.stdout
+
+def test_lab_appreciation_writes_json_pngs_and_html(tmp_path: Path) -> None:
+    code, stdout = _run("appreciation", "--orders", "1200", "--out", str(tmp_path))
+    assert code == 0, stdout
+    assert "1137" in stdout  # the order after which the first member is forced out
+    record = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert record["summary"]["first_forced_exit"]["order"] == 1137
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert pngs and all(p.read_bytes().startswith(PNG_MAGIC) for p in pngs)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert all(p.name in html for p in pngs)
 
 
 def test_lab_nfg_writes_the_whole_report(tmp_path: Path) -> None:
