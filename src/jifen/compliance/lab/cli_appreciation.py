@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jifen.compliance.lab._options import JsonFlag, yuan_to_fen
 from jifen.compliance.lab.appreciation import (
     MAX_REPLAY_ORDERS,
     AppreciationParams,
@@ -34,17 +34,6 @@ _P = AppreciationParams()
 _POP = PopulationParams()
 HUMAN_ROWS_ALL = 50  # up to this many orders, the human table shows every one
 HUMAN_HEAD, HUMAN_TAIL = 20, 10
-
-
-def _fen(text: str, option: str) -> int:
-    """Yuan text to exact integer fen; more than 2 decimals is an error, never a rounding."""
-    try:
-        fen = Decimal(text) * 100
-    except InvalidOperation:
-        raise typer.BadParameter(f"{option} must be an amount in yuan, got {text!r}") from None
-    if fen != fen.to_integral_value() or fen <= 0:
-        raise typer.BadParameter(f"{option} must be a positive yuan amount with at most 2 decimals")
-    return int(fen)
 
 
 def _financing(items: Sequence[str]) -> tuple[tuple[int, int], ...]:
@@ -204,9 +193,7 @@ def appreciation(
     out: Annotated[Path, typer.Option(help="报告目录 report directory")] = Path(
         "lab-out/appreciation"
     ),
-    as_json: Annotated[
-        bool, typer.Option("--json", help="输出摘要 JSON print the summary as JSON")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """消费增值模拟 consumption-appreciation points: replay the pitch or simulate a population."""
     from jifen.compliance.lab.report import write_report  # the report shell may land later
@@ -220,7 +207,7 @@ def appreciation(
             mint_bp=mint_bp,
             sell_payout_bp=sell_payout_bp,
             exit_multiple_bp=exit_multiple_bp,
-            initial_price_fen=_fen(initial_price, "--initial-price"),
+            initial_price_fen=yuan_to_fen(initial_price, "--initial-price"),
         )
         if replay_mode:
             result = replay(params, orders=orders, order_amount=order_amount)

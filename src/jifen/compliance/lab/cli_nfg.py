@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from jifen.compliance.lab._options import JsonFlag, yuan_to_fen
 from jifen.compliance.lab.cli import lab_app
 from jifen.compliance.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
 
@@ -31,19 +31,6 @@ _COLUMNS = (
     ("price_yuan", "价格 ¥\nprice"),
     ("money_in_yuan", "新人资金 ¥\nmoney in"),
 )
-
-
-def _fen(text: str, option: str) -> int:
-    """Yuan text to exact integer fen; more than 2 decimals is an error, never a rounding."""
-    try:
-        fen = Decimal(text) * 100
-    except InvalidOperation:
-        raise typer.BadParameter(f"{option} must be an amount in yuan, got {text!r}") from None
-    if fen != fen.to_integral_value() or fen < 0:
-        raise typer.BadParameter(
-            f"{option} must be a non-negative yuan amount with at most 2 decimals"
-        )
-    return int(fen)
 
 
 def _grouped(value: object) -> str:
@@ -103,15 +90,13 @@ def nfg(
         str | None, typer.Option(help="市场资金上限（元）all the money they could bring, yuan")
     ] = None,
     out: Annotated[Path, typer.Option(help="报告目录 report directory")] = Path("lab-out/nfg"),
-    as_json: Annotated[
-        bool, typer.Option("--json", help="输出摘要 JSON print the summary as JSON")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """NFG 合成模拟 replay the NFG synthesis pitch: newcomers and money each cycle needs."""
     try:
         params = NfgParams(
             first_issue_tokens=first_issue_tokens,
-            issue_price_fen=_fen(issue_price, "--issue-price"),
+            issue_price_fen=yuan_to_fen(issue_price, "--issue-price", zero_ok=True),
             tokens_per_synthesis=tokens_per_synthesis,
             balance_units_per_synthesis=balance_per_synthesis,
             tokens_after_synthesis=tokens_after_synthesis,
@@ -122,7 +107,9 @@ def nfg(
             fee_bp=fee_bp,
             price_growth_bp_per_cycle=price_growth_bp,
             market_people=market_people,
-            market_money_fen=None if market_money is None else _fen(market_money, "--market-money"),
+            market_money_fen=None
+            if market_money is None
+            else yuan_to_fen(market_money, "--market-money", zero_ok=True),
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
