@@ -26,7 +26,7 @@ from jifen.errors import JifenError
 from jifen.jobs import run_jobs
 from jifen.ledger import Report, verify
 from jifen.rules import RuleDocument
-from jifen.settlement import ReserveStatus, reserve_status
+from jifen.settlement import ReserveStatus, reserve_status, statements
 
 DEMO_SECRET = "jifen-demo-secret-not-for-production"
 MERCHANTS = (
@@ -196,8 +196,6 @@ def run_demo(
         if on_day:
             on_day(day)
     net: dict[str, int] = defaultdict(int)
-    from jifen.settlement import statements
-
     for s in statements(ctx, None, after=None, limit=10**9):
         net[s.merchant_id] += s.net_fen
     summary.net_fen_by_merchant = dict(sorted(net.items()))

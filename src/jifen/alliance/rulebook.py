@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Row, func, select
 
 from jifen.alliance.errors import InvalidRequest
 from jifen.compliance import LintFailed, lint_rules, refused
@@ -39,8 +40,8 @@ def _document_text(document: RuleDocument) -> str:
     return json.dumps(document.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
 
 
-def _version(row: object) -> Version:
-    m = row._mapping  # type: ignore[attr-defined]
+def _version(row: Row[Any]) -> Version:
+    m = row._mapping
     return Version(
         number=m["number"],
         document=RuleDocument.model_validate_json(m["document"]),

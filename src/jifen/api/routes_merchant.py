@@ -25,7 +25,6 @@ from jifen.api.schemas import (
     RedemptionPage,
     RefundIn,
     RefundOut,
-    StatementOut,
     StatementPage,
     merchant_out,
     order_out,
@@ -179,6 +178,3 @@ def list_statements(
         encode_cursor([last.business_date.isoformat(), last.merchant_id]) if last else None
     )
     return StatementPage(items=items, next_cursor=next_cursor)
-
-
-_ = StatementOut

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import RootModel
 
 from jifen.alliance import members, merchants
 from jifen.alliance.clock import SimulatedClock
+from jifen.alliance.context import Context
 from jifen.alliance.errors import InvalidRequest
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, Operator
 from jifen.api.idempotency import once
@@ -46,7 +48,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _version(ctx: Any, number: int) -> RuleVersionOut:
+def _version(ctx: Context, number: int) -> RuleVersionOut:
     v = ctx.rulebook.get(number)
     return version_out(v, status_at(v, ctx.rulebook.versions(), ctx.clock.now()))
 
@@ -196,7 +198,6 @@ def jobs_run(
     request: Request, ctx: Ctx, who: Operator, body: JobsIn, key: IdemKey = None
 ) -> JSONResponse:
     """运行日终任务 / close business days: releases, expiries, reminders, settlement."""
-    from pydantic import RootModel
 
     def run() -> RootModel[list[DayOut]]:
         return RootModel[list[DayOut]]([day_out(d) for d in run_jobs(ctx, body.until)])
