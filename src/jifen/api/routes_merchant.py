@@ -5,15 +5,14 @@ Another merchant's order is "not found", exactly as an order that does not exist
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jifen.alliance import merchants, orders, redemptions
-from jifen.alliance.context import decode_cursor, encode_cursor
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, MerchantCaller
-from jifen.api.idempotency import once
+from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
     MerchantOut,
     OrderIn,
@@ -35,8 +34,6 @@ from jifen.api.schemas import (
 from jifen.settlement import statements
 
 router = APIRouter(prefix="/v1", tags=["merchant 商家"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "not found (or not yours)"},
     409: {"model": Problem, "description": "conflict"},
@@ -168,13 +165,5 @@ def list_statements(
         merchant_id = who.merchant_id
     elif who.role != "operator":
         raise Forbidden("无权访问 / not allowed")
-    after = decode_cursor(cursor)
-    found = statements(
-        ctx, merchant_id, after="|".join(str(v) for v in after) if after else None, limit=limit + 1
-    )
-    items = [statement_out(s) for s in found[:limit]]
-    last = found[limit - 1] if len(found) > limit else None
-    next_cursor = (
-        encode_cursor([last.business_date.isoformat(), last.merchant_id]) if last else None
-    )
-    return StatementPage(items=items, next_cursor=next_cursor)
+    page = statements(ctx, merchant_id, cursor=cursor, limit=limit)
+    return StatementPage(items=[statement_out(x) for x in page.items], next_cursor=page.next_cursor)

@@ -19,8 +19,7 @@ from jifen.alliance.context import Context
 from jifen.errors import JifenError
 from jifen.ledger import MAX_BATCH, Expire, Release
 from jifen.ledger.chain import utc_text
-from jifen.settlement import Statement, settle_day
-from jifen.settlement.service import _reserve
+from jifen.settlement import Statement, reserve_status, settle_day
 from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
 
@@ -126,8 +125,7 @@ def close_day(ctx: Context, day: date) -> DayResult:
     result.released, result.expired = run_due(ctx, day_start(day + timedelta(days=1)))
     result.reminders = _remind(ctx, day)
     result.statements = settle_day(ctx, day)
-    with ctx.engine.connect() as conn:
-        reserve = _reserve(conn)
+    reserve = reserve_status(ctx)
     result.reserve_fen, result.liability_fen = reserve.reserve_fen, reserve.liability_fen
     summary = {
         "released": result.released,

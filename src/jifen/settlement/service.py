@@ -7,7 +7,6 @@ it; then the reserve is checked against the value of outstanding points.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from jifen.alliance.clock import SHANGHAI, day_bounds
-from jifen.alliance.context import Context
+from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
 from jifen.ledger import Settle
 from jifen.ledger.model import RESERVE
 from jifen.settlement.statement import (
@@ -122,16 +121,19 @@ def _statement(row: Any) -> Statement:
 
 
 def statements(
-    ctx: Context, merchant_id: str | None, *, after: str | None, limit: int
-) -> list[Statement]:
-    """Statements, newest first; ``after`` is a (business_date, merchant_id) cursor key."""
-    query = select(t.statements).order_by(
-        t.statements.c.business_date.desc(), t.statements.c.merchant_id.desc()
+    ctx: Context, merchant_id: str | None, *, cursor: str | None, limit: int
+) -> Page[Statement]:
+    """Statements, newest first; the cursor is (business_date, merchant_id) of the last one."""
+    query = (
+        select(t.statements)
+        .order_by(t.statements.c.business_date.desc(), t.statements.c.merchant_id.desc())
+        .limit(check_limit(limit) + 1)
     )
     if merchant_id is not None:
         query = query.where(t.statements.c.merchant_id == merchant_id)
+    after = decode_cursor(cursor)
     if after:
-        when, _, who = after.partition("|")
+        when, who = str(after[0]), str(after[-1])
         query = query.where(
             or_(
                 t.statements.c.business_date < when,
@@ -139,7 +141,12 @@ def statements(
             )
         )
     with ctx.engine.connect() as conn:
-        return [_statement(r) for r in conn.execute(query.limit(limit))]
+        found = [_statement(r) for r in conn.execute(query)]
+    last = found[limit - 1] if len(found) > limit else None
+    return Page(
+        found[:limit],
+        encode_cursor([last.business_date.isoformat(), last.merchant_id]) if last else None,
+    )
 
 
 def reserve_status(ctx: Context) -> ReserveStatus:
@@ -201,7 +208,3 @@ def liabilities(ctx: Context) -> LiabilityReport:
         estimated_breakage_fen=estimated * value_per_point,
         reserve=status,
     )
-
-
-def result_text(value: dict[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
