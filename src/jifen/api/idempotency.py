@@ -11,18 +11,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from jifen.alliance.context import MAX_PAGE
 from jifen.alliance.errors import IdempotencyKeyConflict, InvalidRequest
 from jifen.api.auth import Caller
 from jifen.ledger.model import KEY_PATTERN
 from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
+
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+"""The header every write takes (optional in the schema so its absence is a clear 400)."""
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+"""A list's page size."""
 
 
 class KeyRequired(InvalidRequest):

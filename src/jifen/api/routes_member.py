@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jifen.alliance import members, redemptions
 from jifen.api.auth import Ctx, MemberCaller
-from jifen.api.idempotency import once
+from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
     AccountOut,
     CodeOut,
@@ -21,8 +19,6 @@ from jifen.api.schemas import (
 )
 
 router = APIRouter(prefix="/v1/me", tags=["member 会员"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 def _member(who: MemberCaller) -> str:

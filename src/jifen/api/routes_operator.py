@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import RootModel
 
@@ -13,7 +13,7 @@ from jifen.alliance.clock import SimulatedClock
 from jifen.alliance.context import Context
 from jifen.alliance.errors import InvalidRequest
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, Operator
-from jifen.api.idempotency import once
+from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
     AccountOut,
     ClockIn,
@@ -43,8 +43,6 @@ from jifen.rules import RuleDocument, status_at
 from jifen.settlement import liabilities, reserve_status
 
 router = APIRouter(prefix="/v1", tags=["operator 平台方"])
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
