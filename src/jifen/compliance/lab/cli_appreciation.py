@@ -8,8 +8,6 @@ JSON for a program. Progress goes to stderr so ``--json`` output stays clean.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jifen.compliance.lab._options import JsonFlag, yuan_to_fen
+from jifen.compliance.lab._options import JsonFlag, write_and_print_json, yuan_to_fen
 from jifen.compliance.lab.appreciation import (
     MAX_REPLAY_ORDERS,
     AppreciationParams,
@@ -196,8 +194,6 @@ def appreciation(
     as_json: JsonFlag = False,
 ) -> None:
     """消费增值模拟 consumption-appreciation points: replay the pitch or simulate a population."""
-    from jifen.compliance.lab.report import write_report  # the report shell may land later
-
     try:
         params = AppreciationParams(
             commission_bp=commission_bp,
@@ -243,11 +239,8 @@ def appreciation(
                 )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    files = write_report(result, out)
+    html_path = write_and_print_json(result, out, as_json)
     if as_json:
-        sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False, sort_keys=True))
-        sys.stdout.write("\n")
-        Console(stderr=True).print(f"报告 report: {files.html_path}")
         return
     console = Console()
     summary = result.summary
@@ -269,4 +262,4 @@ def appreciation(
         console.print(_population_table(summary))
     console.print(result.explanation_zh)
     console.print(result.explanation_en)
-    console.print(f"报告 report: {files.html_path}")
+    console.print(f"报告 report: {html_path}")

@@ -6,8 +6,6 @@ print either a table for a person or the summary JSON for a program.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from jifen.compliance.lab._options import JsonFlag, yuan_to_fen
+from jifen.compliance.lab._options import JsonFlag, write_and_print_json, yuan_to_fen
 from jifen.compliance.lab.cli import lab_app
 from jifen.compliance.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
 
@@ -113,14 +111,9 @@ def nfg(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    from jifen.compliance.lab.report import write_report  # matplotlib: only when a report is drawn
-
     result = replay_cycles(params, cycles)
-    files = write_report(result, out)
+    html_path = write_and_print_json(result, out, as_json)
     if as_json:
-        sys.stdout.write(json.dumps(result.summary, indent=2, ensure_ascii=False, sort_keys=True))
-        sys.stdout.write("\n")
-        Console(stderr=True).print(f"报告 report: {files.html_path}")
         return
     console = Console()
     table = Table(
@@ -156,4 +149,4 @@ def nfg(
         "强制交割 forced delivery (price cap): "
         + (f"cycle {capped}" if capped is not None else "not reached")
     )
-    console.print(f"报告 report: {files.html_path}")
+    console.print(f"报告 report: {html_path}")
