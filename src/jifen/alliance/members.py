@@ -86,6 +86,16 @@ def enrol(ctx: Context, phone: str, consents: dict[str, bool], now: datetime) ->
     return get_member(ctx, member_id)
 
 
+def require_member(ctx: Context, member_id: str) -> None:
+    """Only that the member exists: orders, codes and balances need no phone number unsealed."""
+    with ctx.engine.connect() as conn:
+        found = conn.execute(
+            select(t.members.c.member_id).where(t.members.c.member_id == member_id)
+        ).first()
+    if found is None:
+        raise MemberUnknown("没有这个会员 / no such member")
+
+
 def get_member(ctx: Context, member_id: str) -> Member:
     with ctx.engine.connect() as conn:
         row = conn.execute(select(t.members).where(t.members.c.member_id == member_id)).first()
@@ -116,7 +126,7 @@ def find_by_phone(ctx: Context, phone: str) -> Member:
 
 
 def issue_token(ctx: Context, member_id: str, now: datetime) -> tuple[str, datetime]:
-    get_member(ctx, member_id)
+    require_member(ctx, member_id)
     return ctx.secrets.member_token(member_id, now, TOKEN_TTL), now + TOKEN_TTL
 
 
@@ -161,7 +171,7 @@ def _lot_view(row: Any) -> LotView:
 
 def account(ctx: Context, member_id: str, now: datetime) -> Account:
     """What the member sees first: available, pending (with release dates), expiring soon."""
-    get_member(ctx, member_id)
+    require_member(ctx, member_id)
     balance = ctx.ledger.balance(member_id)
     with ctx.engine.connect() as conn:
         live = conn.execute(
@@ -203,7 +213,7 @@ class HistoryLine:
 
 def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> Page[HistoryLine]:
     """Each line says which order and which rule version produced it (brief §2)."""
-    get_member(ctx, member_id)
+    require_member(ctx, member_id)
     accounts = [pending_account(member_id), available_account(member_id)]
     query = (
         select(

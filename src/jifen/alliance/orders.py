@@ -7,6 +7,7 @@ order's own identity (merchant + order ref). The issue price is charged in the s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from jifen.alliance.errors import (
     PaidInFuture,
     PaidTooLongAgo,
 )
-from jifen.alliance.members import get_member
+from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant, get_merchant
 from jifen.ledger import Earn, LedgerError, Lot, LotStatus, Refund, Shortfall, Void
 from jifen.ledger._rows import lot_from_row
@@ -130,11 +131,12 @@ def record_order(
             field="paid_at",
         )
     merchant = active_merchant(ctx, merchant_id)
-    get_member(ctx, member_id)
+    require_member(ctx, member_id)
     version = ctx.rulebook.in_force(paid_at)
     doc = version.document
-    lot_id = entry_id_for(ledger_key("order", merchant_id, order_ref))
-    existing = ctx.ledger.lot(lot_id)
+    key = ledger_key("order", merchant_id, order_ref)
+    lot_id = entry_id_for(key)
+    existing = ctx.ledger.lot(lot_id)  # a retry: the ledger replays it or refuses another body
     quote = quote_earn(
         doc,
         amount_fen=amount_fen,
@@ -143,9 +145,7 @@ def record_order(
         paid_at=paid_at,
         earned_today_points=0 if existing else _earned_today(ctx, member_id, paid_at),
     )
-    if existing is not None:  # a retry: the ledger replays it or refuses a different body
-        pass
-    elif quote.points == 0:
+    if existing is None and quote.points == 0:
         return Order(
             merchant_id, order_ref, member_id, amount_fen, 0, paid_at, version.number,
             0, "no_points", 0, 0, None, None, quote.capped_by,
@@ -153,7 +153,7 @@ def record_order(
     points = existing.points if existing else quote.points
     release = rule_release_at(doc, paid_at)
     earn = Earn(
-        key=ledger_key("order", merchant_id, order_ref),
+        key=key,
         member_id=member_id,
         merchant_id=merchant_id,
         order_ref=order_ref,
@@ -169,8 +169,7 @@ def record_order(
     ctx.ledger.submit(earn, now)
     lot = ctx.ledger.lot(lot_id)
     assert lot is not None
-    order = _order(lot)
-    return Order(**{**order.__dict__, "capped_by": quote.capped_by})
+    return dataclasses.replace(_order(lot), capped_by=quote.capped_by)
 
 
 def _lot_of(ctx: Context, merchant_id: str, order_ref: str) -> Lot:

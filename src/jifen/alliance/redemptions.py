@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import CodeInvalid, CodeUsed, InvalidRequest
-from jifen.alliance.members import get_member
+from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant
 from jifen.alliance.orders import _check_ref, ledger_key
 from jifen.ledger import LedgerError, Redeem
@@ -35,7 +35,7 @@ def new_code(
     ctx: Context, member_id: str, now: datetime, *, rng: random.Random | None = None
 ) -> tuple[str, datetime]:
     """A fresh code for the member. ``rng`` only for the seeded demo; by default the OS's CSPRNG."""
-    get_member(ctx, member_id)
+    require_member(ctx, member_id)
     pick = rng.choice if rng is not None else secrets.choice
     code = "".join(pick("0123456789") for _ in range(CODE_DIGITS))
     expires = now + CODE_TTL

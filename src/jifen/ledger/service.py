@@ -447,9 +447,7 @@ class Ledger:
         return [lot_from_row(r) for r in rows]
 
     def entry(self, entry_id: str) -> Receipt | None:
-        with self.engine.connect() as conn:
-            found = load_entries(conn, [entry_id]).get(entry_id)
-        return _receipt(found, replayed=True) if found else None
+        return self.entries([entry_id]).get(entry_id)
 
     def entries(self, entry_ids: Sequence[str]) -> dict[str, Receipt]:
         with self.engine.connect() as conn:
