@@ -63,6 +63,9 @@ chains = Table(
     Column("chain_id", Integer, primary_key=True, autoincrement=False),
     Column("height", BigInteger, nullable=False),
     Column("tip_hash", String(64), nullable=False),
+    # the last business day (Asia/Shanghai, YYYY-MM-DD) settled; a writer holding the lane books
+    # nothing into it (see jifen.ledger.service: the day fence)
+    Column("closed_through", String(10), nullable=True),
 )
 
 blocks = Table(
@@ -156,6 +159,15 @@ lots = Table(
     Index("ix_lots_expiry", "status", "expires_at"),
 )
 
+caps = Table(
+    "caps",
+    metadata,
+    # a limit the ledger enforces under lock: the points counted against one key (a member's
+    # business day of earning, one order's redemptions); re-derived by ``jifen verify``
+    Column("cap_key", String(160), primary_key=True),
+    Column("used", BigInteger, nullable=False),
+)
+
 
 # -- the alliance around the ledger (issue 3): rules, merchants, members, billing, jobs ------------
 
@@ -169,6 +181,8 @@ rule_versions = Table(
     Column("effective_at", UTCDateTime, nullable=True),
     Column("reason", Text, nullable=False),
     Column("diff_text", Text, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),  # an announced version called back
+    Column("withdraw_reason", Text, nullable=True),
 )
 
 merchants = Table(
@@ -221,6 +235,15 @@ redemption_codes = Table(
     Column("member_id", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    # what a store knows about itself: its clock (real or simulated, and the simulated time) and
+    # a check value that recognises its secret
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 idempotency = Table(

@@ -126,12 +126,22 @@ def upgrade() -> None:
     _seed()
 
 
+GENESIS = "0" * 64
+"""The tip of an empty lane (as in jifen.ledger.chain when this migration was written)."""
+SYSTEM_ACCOUNTS = (
+    ("system:issuance", "issuance", "POINTS"),
+    ("system:expired", "expired", "POINTS"),
+    ("system:clawback", "clawback", "POINTS"),
+    ("system:reserve", "system_cny", "CNY"),
+    ("system:revenue", "system_cny", "CNY"),
+    ("system:clearing", "system_cny", "CNY"),
+)
+"""The system accounts (frozen here: a migration never reads live code)."""
+
+
 def _seed() -> None:
     """System accounts and the genesis tip of every lane."""
     from datetime import UTC, datetime
-
-    from jifen.ledger.chain import GENESIS
-    from jifen.ledger.model import SYSTEM_ACCOUNTS
 
     now = datetime.now(UTC)
     accounts = sa.table(
@@ -145,8 +155,8 @@ def _seed() -> None:
     op.bulk_insert(
         accounts,
         [
-            {"account_id": a, "kind": k.value, "owner": None, "asset": s.value, "opened_at": now}
-            for a, (k, s) in SYSTEM_ACCOUNTS.items()
+            {"account_id": a, "kind": k, "owner": None, "asset": s, "opened_at": now}
+            for a, k, s in SYSTEM_ACCOUNTS
         ],
     )
     chains = sa.table(
