@@ -25,13 +25,14 @@ from jifen.ledger.model import (
     Shortfall,
     Void,
 )
-from jifen.ledger.service import Ledger, MemberBalance
+from jifen.ledger.service import BatchCommitted, Ledger, MemberBalance
 
 __all__ = [
     "HASH_ALGORITHMS",
     "MAX_BATCH",
     "MAX_LEGS",
     "Asset",
+    "BatchCommitted",
     "Earn",
     "Expire",
     "Finding",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +71,16 @@ _FREE_LANE = (
 _LANE = select(t.chains).where(t.chains.c.chain_id == bindparam("lane")).with_for_update()
 
 
+@dataclass(frozen=True, slots=True)
+class BatchCommitted:
+    """What an observer learns of each committed batch (metrics): sizes and time, no content."""
+
+    operations: int  # operations asked for (replays included)
+    entries: int  # entries written (0: every operation was a replay)
+    seconds: float  # from the first attempt's start to the commit
+    attempts: int
+
+
 class _LookFirst(Exception):
     """An optimistic attempt was refused: roll back and retry, checking stored keys first."""
 
@@ -110,6 +120,8 @@ class Ledger:
         self._writer = writer(engine)
         self._accounts: dict[str, Asset] = {a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()}
         self.hash_alg = self._settle_hash_alg(hash_alg)
+        self.observers: list[Callable[[BatchCommitted], None]] = []
+        """Called after every committed batch (e.g. the API's metrics); must not raise."""
 
     @classmethod
     def open(
@@ -191,6 +203,7 @@ class Ledger:
                     key=op.key,
                     index=index,
                 )
+        started = time.perf_counter()
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self._writer.begin() as conn:
@@ -202,7 +215,19 @@ class Ledger:
                 if not _retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        self._notify(
+            BatchCommitted(
+                operations=len(ops),
+                entries=sum(1 for r in by_key.values() if not r.replayed),
+                seconds=time.perf_counter() - started,
+                attempts=attempt + 1,
+            )
+        )
         return [by_key[op.key] for op in ops]
+
+    def _notify(self, event: BatchCommitted) -> None:
+        for observer in self.observers:
+            observer(event)
 
     def _apply(
         self, conn: Connection, ops: list[Operation], now: datetime, *, optimistic: bool

@@ -63,9 +63,9 @@ chains = Table(
     Column("chain_id", Integer, primary_key=True, autoincrement=False),
     Column("height", BigInteger, nullable=False),
     Column("tip_hash", String(64), nullable=False),
-    # the last business day (Asia/Shanghai, YYYY-MM-DD) settled; a writer holding the lane books
-    # nothing into it (see jifen.ledger.service: the day fence)
-    Column("closed_through", String(10), nullable=True),
+    # the day fence: entries written on this lane are booked no earlier than this instant (the
+    # start of the first business day not yet closed); None: no day closed yet
+    Column("open_from", UTCDateTime, nullable=True),
 )
 
 blocks = Table(

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     with op.batch_alter_table("chains") as batch_op:
-        batch_op.add_column(sa.Column("closed_through", sa.String(length=10), nullable=True))
+        batch_op.add_column(sa.Column("open_from", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("rule_versions") as batch_op:
         batch_op.add_column(sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("withdraw_reason", sa.Text(), nullable=True))
@@ -41,6 +41,6 @@ def downgrade() -> None:
         batch_op.drop_column("withdraw_reason")
         batch_op.drop_column("withdrawn_at")
     with op.batch_alter_table("chains") as batch_op:
-        batch_op.drop_column("closed_through")
+        batch_op.drop_column("open_from")
     op.drop_table("settings")
     op.drop_table("caps")
