@@ -150,7 +150,9 @@ class Model:
 
     def due_releases(self, now: datetime) -> list[str]:
         return [
-            i for i, lot in self.lots.items() if lot.status == PENDING and lot.release_at <= now
+            i
+            for i, lot in self.lots.items()
+            if lot.status == PENDING and lot.release_at <= now and not _expired(lot, now)
         ]
 
     def due_expiries(self, now: datetime) -> list[str]:
@@ -205,7 +207,9 @@ class Model:
             raise Refused("lot.unknown", lot_id)
         return self.lots[lot_id]
 
-    def _draw(self, member: str, *, besides: str | None = None) -> list[MLot]:
+    def _draw(self, member: str, now: datetime, *, besides: str | None = None) -> list[MLot]:
+        """Lots that can give points at ``now``: released, not empty, not expired (expired means
+        unusable from the instant of expiry, before the expiry job burns what is left)."""
         return sorted(
             (
                 lot
@@ -214,6 +218,7 @@ class Model:
                 and lot.lot_id != besides
                 and lot.status == RELEASED
                 and lot.available > 0
+                and not _expired(lot, now)
             ),
             key=spend_order,
         )
@@ -234,6 +239,7 @@ class Model:
         expires_at: datetime | None,
         charge_fen: int = 0,  # money is checked by the flow tests, not this model
         value_fen_per_point: int = 0,
+        cap: Any = None,  # caps are checked by the cap tests, not this model
     ) -> Written:
         if merchant_id not in self.merchants:
             raise Refused("account.unknown", merchant_id)
@@ -260,6 +266,8 @@ class Model:
             raise Refused("lot.invalid_state", lot.status)
         if now < lot.release_at:
             raise Refused("lot.not_due", "return window open")
+        if _expired(lot, now):
+            raise Refused("lot.invalid_state", "expired before release")
         points = lot.pending
         repay = min(self.debt[lot.member], points)
         self.debt[lot.member] -= repay
@@ -272,6 +280,8 @@ class Model:
         lot = self._lot(lot_id)
         if lot.status != PENDING:
             raise Refused("lot.invalid_state", lot.status)
+        if _expired(lot, now):
+            raise Refused("lot.invalid_state", "expired")
         points = lot.pending
         lot.pending, lot.status = 0, VOIDED
         self.clawed_back += points
@@ -299,13 +309,16 @@ class Model:
         merchant_id: str,
         points: int,
         order_ref: str,
+        order_amount_fen: int | None = None,
+        rule_version: int | None = None,
+        cap: Any = None,
     ) -> Written:
-        if member_id not in self.members:
-            raise Refused("account.unknown", member_id)
         if merchant_id not in self.merchants:
             raise Refused("account.unknown", merchant_id)
+        if member_id not in self.members:
+            raise Refused("points.insufficient", f"{member_id} never earned")
         balance = self.member_view(member_id)[0]
-        lots = self._draw(member_id)
+        lots = self._draw(member_id, now)
         if points > min(balance, sum(lot.available for lot in lots)):
             raise Refused("points.insufficient", f"{points} > {balance}")
         draws, left = [], points
@@ -331,7 +344,9 @@ class Model:
             raise Refused("refund.exceeds_order")
         before, after = lot.refunded_fen, lot.refunded_fen + refund_fen
         claw = (lot.points * after) // lot.amount_fen - (lot.points * before) // lot.amount_fen
-        if lot.status == PENDING:
+        if _expired(lot, now):
+            own = 0  # the order's own points expired: nothing of them is left to take
+        elif lot.status == PENDING:
             own = min(claw, lot.pending)
             lot.pending -= own
             if lot.pending == 0:
@@ -343,7 +358,7 @@ class Model:
         # less than nothing, even after a reversed redemption gave spent points back
         recover = max(0, min(claw - own, lot.spent - lot.recovered))
         from_others, left = 0, recover
-        for other in self._draw(lot.member, besides=lot_id):
+        for other in self._draw(lot.member, now, besides=lot_id):
             if left <= 0:
                 break
             take = min(left, other.available)
@@ -398,6 +413,10 @@ class Model:
             raise Refused("entry.not_reversible", target.kind)
         target.reversed = True
         return Written(key, entry_id_for(key), "reverse", (), {"reverses": entry_id})
+
+
+def _expired(lot: MLot, now: datetime) -> bool:
+    return lot.expires_at is not None and now >= lot.expires_at
 
 
 def _body(kind: str, fields: dict[str, Any]) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ from jifen.ledger import Lot, LotStatus, prorata_clawback
 from jifen.ledger.lots import draw, spend_order
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = T0  # before every expiry in these cases
 
 
 def lot(
@@ -93,7 +94,7 @@ def test_spending_draws_the_lot_that_expires_first_then_the_oldest(
     wallet = [lot(i, paid, exp) for i, paid, exp in lots]
     for arrangement in itertools.permutations(wallet):  # the order lots are loaded in is irrelevant
         assert [x.lot_id for x in sorted(arrangement, key=spend_order)] == expected
-        assert [x.lot_id for x, _ in draw(arrangement, 10 * len(wallet))] == expected
+        assert [x.lot_id for x, _ in draw(arrangement, 10 * len(wallet), NOW)] == expected
 
 
 DRAW_CASES = [
@@ -117,7 +118,7 @@ def test_draw_empties_each_lot_in_spending_order_before_touching_the_next(
         lot("later", 1, 200, available=50),
         lot("soon", 2, 100, available=30),
     ]
-    assert [(x.lot_id, take) for x, take in draw(wallet, asked)] == plan
+    assert [(x.lot_id, take) for x, take in draw(wallet, asked, NOW)] == plan
 
 
 @pytest.mark.parametrize(
@@ -125,17 +126,17 @@ def test_draw_empties_each_lot_in_spending_order_before_touching_the_next(
 )
 def test_draw_spends_only_released_lots(status: LotStatus) -> None:
     wallet = [lot("closed", 0, 10, available=40, status=status), lot("open", 5, 300, available=40)]
-    assert [(x.lot_id, take) for x, take in draw(wallet, 50)] == [("open", 40)]
+    assert [(x.lot_id, take) for x, take in draw(wallet, 50, NOW)] == [("open", 40)]
 
 
 def test_draw_skips_an_emptied_lot() -> None:
     wallet = [lot("empty", 0, 10, available=0), lot("full", 5, 300, available=40)]
-    assert [(x.lot_id, take) for x, take in draw(wallet, 5)] == [("full", 5)]
+    assert [(x.lot_id, take) for x, take in draw(wallet, 5, NOW)] == [("full", 5)]
 
 
 def test_draw_does_not_change_the_lots() -> None:
     wallet = [lot("a", 0, 10, available=40)]
-    draw(wallet, 25)
+    draw(wallet, 25, NOW)
     assert wallet[0].available == 40  # the planner applies the plan, draw only proposes it
 
 
@@ -210,3 +211,11 @@ def test_any_series_of_partial_refunds_of_the_whole_order_claws_back_exactly_its
     ]
     assert all(c >= 0 for c in clawed)
     assert sum(clawed) == points
+
+
+def test_a_lot_is_unusable_from_the_instant_it_expires_even_before_the_job_burns_it() -> None:
+    wallet = [lot("soon", 1, 30, available=10), lot("later", 2, 90, available=10)]
+    expiry = T0 + timedelta(days=30)
+    just_before = expiry - timedelta(microseconds=1)
+    assert [(x.lot_id, t) for x, t in draw(wallet, 15, just_before)] == [("soon", 10), ("later", 5)]
+    assert [(x.lot_id, t) for x, t in draw(wallet, 15, expiry)] == [("later", 10)]

@@ -115,7 +115,7 @@ BAD_INPUT: list[tuple[str, str, Callable[[Books], Operation | list[Operation]]]]
     ),
     (
         "redeem by a member never seen",
-        "account.unknown",
+        "points.insufficient",
         lambda b: Redeem("r", "zoe", "books", 1, "p"),
     ),
     (

@@ -664,7 +664,7 @@ SEQUENCES: dict[str, list[Any]] = {
         lambda m: m._run([Reverse("undo-1", entry_id_for("spend-1"), "basket cancelled")]),
         lambda m: m._run([Refund("refund-2", entry_id_for("earn-a"), 5, Shortfall.RECORD_DEBT)]),
     ],
-    # A redemption by a member who has not earned yet is ``account.unknown``, also when a later
+    # A redemption by a member who has not earned yet is ``points.insufficient``, also when a later
     # operation of the same batch is that member's first earn.
     "redeem_before_first_earn_in_a_batch": [
         lambda m: m._run(

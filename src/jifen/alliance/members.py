@@ -5,19 +5,28 @@ and what a member sees: balance, pending points with release dates, points expir
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, case, or_, select
 
-from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
+from jifen.alliance.context import (
+    Context,
+    Page,
+    after_cursor,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from jifen.alliance.errors import InvalidRequest, MemberUnknown
 from jifen.ledger import LotStatus
 from jifen.ledger.model import available_account, pending_account
+from jifen.rules import NoRulesInForce
 from jifen.store import tables as t
 
-PHONE = re.compile(r"1[3-9]\d{9}")
+PHONE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d would match ５, ٣ or ৫ too
 PURPOSES = ("terms", "privacy", "marketing")  # terms and privacy are required to enrol
 POLICY_VERSION = "2026-11"
 TOKEN_TTL = timedelta(hours=12)
@@ -25,8 +34,12 @@ EXPIRING_SOON = timedelta(days=30)
 
 
 def normalize_phone(phone: str) -> str:
-    """Mainland mobile numbers, with or without +86 / spaces / dashes."""
-    digits = re.sub(r"[\s-]", "", phone or "")
+    """Mainland mobile numbers, with or without +86 / spaces / dashes, as 11 ASCII digits.
+
+    NFKC first, so the full-width digits a Chinese keyboard types (１３８…) are the same number as
+    ASCII ones; any other digit (Arabic-Indic ٣, Bengali ৫ …) is refused, never counted as a digit:
+    one person, one member, whatever keyboard they typed on."""
+    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", phone or ""))
     digits = digits.removeprefix("+86").removeprefix("0086")
     if not PHONE.fullmatch(digits):
         raise InvalidRequest("手机号格式不正确 / not a mainland mobile number", field="phone")
@@ -46,7 +59,14 @@ def member_id_for(ctx: Context, phone: str) -> str:
     return "m" + ctx.secrets.lookup(normalize_phone(phone))[:15]
 
 
-def enrol(ctx: Context, phone: str, consents: dict[str, bool], now: datetime) -> Member:
+def enrol(
+    ctx: Context,
+    phone: str,
+    consents: dict[str, bool],
+    now: datetime,
+    *,
+    conn: Connection | None = None,
+) -> Member:
     """Enrol (idempotent per phone). Terms and privacy consent are required (PIPL art 13, 17)."""
     number = normalize_phone(phone)
     unknown = set(consents) - set(PURPOSES)
@@ -57,7 +77,8 @@ def enrol(ctx: Context, phone: str, consents: dict[str, bool], now: datetime) ->
             "须同意会员条款与隐私政策 / terms and privacy consent are required", field="consents"
         )
     member_id = member_id_for(ctx, number)
-    with ctx.writer.begin() as conn:
+
+    def work(conn: Connection) -> Member:
         exists = conn.execute(
             select(t.members.c.member_id).where(t.members.c.member_id == member_id)
         ).first()
@@ -83,12 +104,14 @@ def enrol(ctx: Context, phone: str, consents: dict[str, bool], now: datetime) ->
                     for purpose in PURPOSES
                 ],
             )
-    return get_member(ctx, member_id)
+        return get_member(ctx, member_id, conn=conn)
+
+    return ctx.atomic(conn, work)
 
 
-def require_member(ctx: Context, member_id: str) -> None:
+def require_member(ctx: Context, member_id: str, *, conn: Connection | None = None) -> None:
     """Only that the member exists: orders, codes and balances need no phone number unsealed."""
-    with ctx.engine.connect() as conn:
+    with ctx.reading(conn) as conn:
         found = conn.execute(
             select(t.members.c.member_id).where(t.members.c.member_id == member_id)
         ).first()
@@ -96,8 +119,8 @@ def require_member(ctx: Context, member_id: str) -> None:
         raise MemberUnknown("没有这个会员 / no such member")
 
 
-def get_member(ctx: Context, member_id: str) -> Member:
-    with ctx.engine.connect() as conn:
+def get_member(ctx: Context, member_id: str, *, conn: Connection | None = None) -> Member:
+    with ctx.reading(conn) as conn:
         row = conn.execute(select(t.members).where(t.members.c.member_id == member_id)).first()
         if row is None:
             raise MemberUnknown("没有这个会员 / no such member")
@@ -125,8 +148,10 @@ def find_by_phone(ctx: Context, phone: str) -> Member:
     return get_member(ctx, member_id)
 
 
-def issue_token(ctx: Context, member_id: str, now: datetime) -> tuple[str, datetime]:
-    require_member(ctx, member_id)
+def issue_token(
+    ctx: Context, member_id: str, now: datetime, *, conn: Connection | None = None
+) -> tuple[str, datetime]:
+    require_member(ctx, member_id, conn=conn)
     return ctx.secrets.member_token(member_id, now, TOKEN_TTL), now + TOKEN_TTL
 
 
@@ -184,15 +209,18 @@ def account(ctx: Context, member_id: str, now: datetime) -> Account:
         ).all()
     lots = [_lot_view(r) for r in live]
     horizon = now + EXPIRING_SOON
+    # expired means unusable from the instant of expiry, before the daily job burns what is left
+    expired = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
+    usable = [lot for lot in lots if lot not in expired]
     return Account(
         member_id=member_id,
-        available=balance.available,
-        pending=balance.pending,
+        available=balance.available - sum(lot.available for lot in expired),
+        pending=balance.pending - sum(lot.pending for lot in expired),
         debt=balance.debt,
-        pending_lots=[lot for lot in lots if lot.status == LotStatus.PENDING.value],
+        pending_lots=[lot for lot in usable if lot.status == LotStatus.PENDING.value],
         expiring_soon=[
             lot
-            for lot in lots
+            for lot in usable
             if lot.available and lot.expires_at is not None and lot.expires_at <= horizon
         ],
     )
@@ -211,29 +239,38 @@ class HistoryLine:
     rule_version: int | None
 
 
+LIFECYCLE_ORDER = {"earn": 0, "release": 1, "redeem": 2, "refund": 3, "void": 3, "reverse": 4}
+"""Entries of one member at the same instant (one batch, or a simulated clock standing still)
+happened in their lifecycle's order: points are earned, then released, then spent, then
+refunded, then corrected; expiry comes last. History shows them so, newest first."""
+
+
 def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> Page[HistoryLine]:
     """Each line says which order and which rule version produced it (brief §2)."""
     require_member(ctx, member_id)
     accounts = [pending_account(member_id), available_account(member_id)]
+    rank = case(LIFECYCLE_ORDER, value=t.entries.c.kind, else_=5)
+    sort = [t.entries.c.at, rank, t.entries.c.entry_id]
     query = (
         select(
             t.entries.c.entry_id,
             t.entries.c.at,
             t.entries.c.kind,
+            rank.label("rank"),
             t.legs.c.account_id,
             t.legs.c.amount,
         )
         .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
         .where(
             t.legs.c.account_id.in_(accounts),
-            older_than(t.entries.c.at, t.entries.c.entry_id, cursor),
+            after_cursor(sort, decode_cursor(cursor, (datetime, int, str)), newest_first=True),
         )
-        .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
+        .order_by(*(c.desc() for c in sort))
     )
     lines: dict[str, list[Any]] = {}
     with ctx.engine.connect() as conn:
         for row in conn.execute(query.limit(MAX_LEGS_SCAN)):
-            line = lines.setdefault(row.entry_id, [row.at, row.kind, 0, 0])
+            line = lines.setdefault(row.entry_id, [row.at, row.kind, 0, 0, row.rank])
             line[2 if row.account_id == accounts[0] else 3] += row.amount
             if len(lines) > check_limit(limit):
                 break
@@ -241,7 +278,7 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
         details = ctx.ledger.entries(ids) if ids else {}
     items = []
     for entry_id in ids:
-        at, kind, pending, available = lines[entry_id]
+        at, kind, pending, available, _ = lines[entry_id]
         detail = details[entry_id].detail if entry_id in details else {}
         lot = ctx.ledger.lot(str(detail.get("lot_id"))) if detail.get("lot_id") else None
         items.append(
@@ -254,12 +291,28 @@ def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> 
                 available_points=available,
                 merchant_id=detail.get("merchant_id") or (lot.merchant_id if lot else None),
                 order_ref=detail.get("order_ref") or (lot.order_ref if lot else None),
-                rule_version=detail.get("rule_version") or (lot.rule_version if lot else None),
+                rule_version=detail.get("rule_version")
+                or (lot.rule_version if lot else None)
+                or _version_in_force(ctx, at),
             )
         )
     more = len(lines) > limit
     last = items[-1] if items else None
-    return Page(items, time_cursor(last.at, last.entry_id) if more and last else None)
+    next_cursor = (
+        encode_cursor([last.at, int(lines[last.entry_id][4]), last.entry_id])
+        if more and last
+        else None
+    )
+    return Page(items, next_cursor)
 
 
 MAX_LEGS_SCAN = 10_000
+
+
+def _version_in_force(ctx: Context, at: datetime) -> int | None:
+    """What a line names when its entry predates recording the version: the one in force then
+    (the version whose limits a redemption was checked against)."""
+    try:
+        return ctx.rulebook.in_force(at).number
+    except NoRulesInForce:
+        return None

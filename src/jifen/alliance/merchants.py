@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from jifen.alliance._secrets import api_key_hash, new_api_key
-from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.context import (
+    Context,
+    Page,
+    after_cursor,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from jifen.alliance.errors import InvalidRequest, MerchantExists, MerchantInactive, MerchantUnknown
 from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
@@ -57,15 +64,19 @@ def _merchant(row: Any) -> Merchant:
     )
 
 
-def create_merchant(ctx: Context, merchant: Merchant, now: datetime) -> tuple[Merchant, str]:
-    """Onboard a merchant: its record, its ledger accounts and an API key (shown only now)."""
+def create_merchant(
+    ctx: Context, merchant: Merchant, now: datetime, *, conn: Connection | None = None
+) -> tuple[Merchant, str]:
+    """Onboard a merchant: its record, its ledger accounts and an API key (shown only now), all
+    in one transaction."""
     if not MERCHANT_ID.fullmatch(merchant.merchant_id):
         raise InvalidRequest(
             "商家编号须为 1-32 位小写字母、数字、_ 或 - / merchant_id: 1-32 of a-z 0-9 _ -",
             field="merchant_id",
         )
     key = new_api_key(f"jfm_{merchant.merchant_id}")
-    with ctx.writer.begin() as conn:
+
+    def work(conn: Connection) -> tuple[Merchant, str]:
         if _row(conn, merchant.merchant_id) is not None:
             raise MerchantExists(f"商家 {merchant.merchant_id} 已存在 / merchant exists")
         conn.execute(
@@ -88,37 +99,44 @@ def create_merchant(ctx: Context, merchant: Merchant, now: datetime) -> tuple[Me
                 created_at=now,
             )
         )
-    ctx.ledger.open_merchant(merchant.merchant_id, now)
-    return get_merchant(ctx, merchant.merchant_id), key
+        ctx.ledger.open_merchant(merchant.merchant_id, now, conn=conn)
+        return get_merchant(ctx, merchant.merchant_id, conn=conn), key
+
+    return ctx.atomic(conn, work)
 
 
 def _row(conn: Connection, merchant_id: str) -> Any:
     return conn.execute(select(t.merchants).where(t.merchants.c.merchant_id == merchant_id)).first()
 
 
-def get_merchant(ctx: Context, merchant_id: str) -> Merchant:
-    with ctx.engine.connect() as conn:
-        row = _row(conn, merchant_id)
+def get_merchant(ctx: Context, merchant_id: str, *, conn: Connection | None = None) -> Merchant:
+    with ctx.reading(conn) as c:
+        row = _row(c, merchant_id)
     if row is None:
         raise MerchantUnknown("没有这个商家 / no such merchant")
     return _merchant(row)
 
 
-def active_merchant(ctx: Context, merchant_id: str) -> Merchant:
-    merchant = get_merchant(ctx, merchant_id)
+def active_merchant(ctx: Context, merchant_id: str, *, conn: Connection | None = None) -> Merchant:
+    merchant = get_merchant(ctx, merchant_id, conn=conn)
     if merchant.status is not MerchantStatus.ACTIVE:
         raise MerchantInactive(
-            f"商家状态为 {merchant.status.value}，不能记录订单或核销积分 / "
-            f"merchant is {merchant.status.value}: no new orders or redemptions"
+            f"商家状态为 {merchant.status.value}，不能记录订单、登记会员或核销积分 / "
+            f"merchant is {merchant.status.value}: no new orders, members or redemptions"
         )
     return merchant
 
 
 def list_merchants(ctx: Context, *, cursor: str | None, limit: int) -> Page[Merchant]:
-    after = decode_cursor(cursor)
-    query = select(t.merchants).order_by(t.merchants.c.merchant_id).limit(check_limit(limit) + 1)
-    if after:
-        query = query.where(t.merchants.c.merchant_id > str(after[0]))
+    after = after_cursor(
+        [t.merchants.c.merchant_id], decode_cursor(cursor, (str,)), newest_first=False
+    )
+    query = (
+        select(t.merchants)
+        .where(after)
+        .order_by(t.merchants.c.merchant_id)
+        .limit(check_limit(limit) + 1)
+    )
     with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
     items = [_merchant(r) for r in rows[:limit]]
@@ -126,9 +144,17 @@ def list_merchants(ctx: Context, *, cursor: str | None, limit: int) -> Page[Merc
     return Page(items, encode_cursor([items[-1].merchant_id]) if more else None)
 
 
-def set_status(ctx: Context, merchant_id: str, status: MerchantStatus, now: datetime) -> Merchant:
+def set_status(
+    ctx: Context,
+    merchant_id: str,
+    status: MerchantStatus,
+    now: datetime,
+    *,
+    conn: Connection | None = None,
+) -> Merchant:
     """Suspend, reactivate or close. Closing is final; a closed merchant cannot come back."""
-    with ctx.writer.begin() as conn:
+
+    def work(conn: Connection) -> Merchant:
         row = _row(conn, merchant_id)
         if row is None:
             raise MerchantUnknown("没有这个商家 / no such merchant")
@@ -145,7 +171,9 @@ def set_status(ctx: Context, merchant_id: str, status: MerchantStatus, now: date
                 .where(t.api_keys.c.merchant_id == merchant_id, t.api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-    return get_merchant(ctx, merchant_id)
+        return get_merchant(ctx, merchant_id, conn=conn)
+
+    return ctx.atomic(conn, work)
 
 
 def key_owner(ctx: Context, key: str) -> tuple[str, str | None] | None:

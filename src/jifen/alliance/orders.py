@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, select
 
-from jifen.alliance.clock import business_date, day_bounds
+from jifen.alliance.clock import business_date
 from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import (
     InvalidRequest,
@@ -26,9 +26,10 @@ from jifen.alliance.errors import (
 )
 from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant, get_merchant
-from jifen.ledger import Earn, LedgerError, Lot, LotStatus, Refund, Shortfall, Void
+from jifen.ledger import Cap, CapExceeded, Earn, Lot, LotStatus, Refund, Shortfall, Void
 from jifen.ledger._rows import lot_from_row
 from jifen.ledger.chain import entry_id_for
+from jifen.ledger.errors import LotState
 from jifen.ledger.model import ID_PATTERN
 from jifen.rules import expires_at as rule_expires_at
 from jifen.rules import quote_earn
@@ -98,17 +99,15 @@ def _check_ref(order_ref: str) -> None:
         )
 
 
-def _earned_today(ctx: Context, member_id: str, paid_at: datetime) -> int:
-    start, end = day_bounds(business_date(paid_at))
-    with ctx.engine.connect() as conn:
-        total = conn.execute(
-            select(func.coalesce(func.sum(t.lots.c.points), 0)).where(
-                t.lots.c.member_id == member_id,
-                t.lots.c.paid_at >= start,
-                t.lots.c.paid_at < end,
-            )
-        ).scalar_one()
-    return int(total)
+MAX_CAP_ROUNDS = 4
+"""A capped order is quoted again when the cap, read under its lock, is further used up than the
+quote assumed (a parallel order of the same member came first). Each round sees more used, so a
+few rounds always settle; more would mean a cap moving under our feet, which the lock forbids."""
+
+
+def earn_day_cap(member_id: str, paid_at: datetime) -> str:
+    """The key of a member's earning on the business day (Asia/Shanghai) an order was paid."""
+    return f"earn-day:{member_id}:{business_date(paid_at).isoformat()}"
 
 
 def record_order(
@@ -119,8 +118,12 @@ def record_order(
     member_id: str,
     amount_fen: int,
     paid_at: datetime,
+    conn: Connection | None = None,
 ) -> Order:
-    """A paid order earns points under the rule version in force when it was paid."""
+    """A paid order earns points under the rule version in force when it was paid.
+
+    One transaction: the order's lot, its issue charge, and the member's daily cap counted under
+    the cap's lock, so parallel orders of one member can never earn past the cap together."""
     _check_ref(order_ref)
     now = ctx.clock.now()
     if paid_at > now + CLOCK_SKEW:
@@ -130,59 +133,75 @@ def record_order(
             "订单支付已超过 30 天，不能补记积分 / paid more than 30 days ago: too late to earn",
             field="paid_at",
         )
-    merchant = active_merchant(ctx, merchant_id)
-    require_member(ctx, member_id)
-    version = ctx.rulebook.in_force(paid_at)
-    doc = version.document
-    key = ledger_key("order", merchant_id, order_ref)
-    lot_id = entry_id_for(key)
-    existing = ctx.ledger.lot(lot_id)  # a retry: the ledger replays it or refuses another body
-    quote = quote_earn(
-        doc,
-        amount_fen=amount_fen,
-        merchant_id=merchant_id,
-        category=merchant.category,
-        paid_at=paid_at,
-        earned_today_points=0 if existing else _earned_today(ctx, member_id, paid_at),
-    )
-    if existing is None and quote.points == 0:
-        return Order(
-            merchant_id, order_ref, member_id, amount_fen, 0, paid_at, version.number,
-            0, "no_points", 0, 0, None, None, quote.capped_by,
-        )  # fmt: skip
-    points = existing.points if existing else quote.points
-    release = rule_release_at(doc, paid_at)
-    earn = Earn(
-        key=key,
-        member_id=member_id,
-        merchant_id=merchant_id,
-        order_ref=order_ref,
-        amount_fen=amount_fen,
-        points=points,
-        rule_version=version.number,
-        paid_at=paid_at,
-        release_at=release,
-        expires_at=rule_expires_at(doc, release),
-        charge_fen=issue_charge_fen(points, doc.issue_price.fen_per_1000_points),
-        value_fen_per_point=doc.point_value.fen_per_point,
-    )
-    ctx.ledger.submit(earn, now)
-    lot = ctx.ledger.lot(lot_id)
-    assert lot is not None
-    return dataclasses.replace(_order(lot), capped_by=quote.capped_by)
+
+    def work(tx: Connection) -> Order:
+        merchant = active_merchant(ctx, merchant_id, conn=tx)
+        require_member(ctx, member_id, conn=tx)
+        version = ctx.rulebook.in_force(paid_at, conn=tx)
+        doc = version.document
+        key = ledger_key("order", merchant_id, order_ref)
+        lot_id = entry_id_for(key)
+        existing = ctx.ledger.lot(lot_id, conn=tx)  # a retry: replayed, or another body refused
+        daily_cap = doc.earn.max_points_per_member_per_day
+        cap_key = earn_day_cap(member_id, paid_at)
+        used = ctx.ledger.cap_used(cap_key, conn=tx) if daily_cap and not existing else 0
+        release = rule_release_at(doc, paid_at)
+        for _ in range(MAX_CAP_ROUNDS):
+            quote = quote_earn(
+                doc,
+                amount_fen=amount_fen,
+                merchant_id=merchant_id,
+                category=merchant.category,
+                paid_at=paid_at,
+                earned_today_points=used,
+            )
+            if existing is None and quote.points == 0:
+                return Order(
+                    merchant_id, order_ref, member_id, amount_fen, 0, paid_at, version.number,
+                    0, "no_points", 0, 0, None, None, quote.capped_by,
+                )  # fmt: skip
+            points = existing.points if existing else quote.points
+            earn = Earn(
+                key=key,
+                member_id=member_id,
+                merchant_id=merchant_id,
+                order_ref=order_ref,
+                amount_fen=amount_fen,
+                points=points,
+                rule_version=version.number,
+                paid_at=paid_at,
+                release_at=release,
+                expires_at=rule_expires_at(doc, release),
+                charge_fen=issue_charge_fen(points, doc.issue_price.fen_per_1000_points),
+                value_fen_per_point=doc.point_value.fen_per_point,
+                cap=Cap(cap_key, daily_cap) if daily_cap else None,
+            )
+            try:
+                ctx.ledger.submit(earn, now, conn=tx)
+            except CapExceeded as exc:
+                used = int(exc.context["used_points"])  # counted under lock: quote again
+                continue
+            lot = ctx.ledger.lot(lot_id, conn=tx)
+            assert lot is not None
+            return dataclasses.replace(_order(lot), capped_by=quote.capped_by)
+        raise AssertionError("a daily cap kept moving while its row was locked")
+
+    return ctx.atomic(conn, work)
 
 
-def _lot_of(ctx: Context, merchant_id: str, order_ref: str) -> Lot:
+def _lot_of(ctx: Context, merchant_id: str, order_ref: str, conn: Connection | None) -> Lot:
     """The order's lot, only for its own merchant: another merchant's order is simply not found."""
     _check_ref(order_ref)
-    lot = ctx.ledger.lot(entry_id_for(ledger_key("order", merchant_id, order_ref)))
+    lot = ctx.ledger.lot(entry_id_for(ledger_key("order", merchant_id, order_ref)), conn=conn)
     if lot is None or lot.merchant_id != merchant_id:
         raise OrderUnknown("没有这个订单 / no such order", order_ref=order_ref)
     return lot
 
 
-def get_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
-    return _order(_lot_of(ctx, merchant_id, order_ref))
+def get_order(
+    ctx: Context, merchant_id: str, order_ref: str, *, conn: Connection | None = None
+) -> Order:
+    return _order(_lot_of(ctx, merchant_id, order_ref, conn))
 
 
 def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: int) -> Page[Order]:
@@ -218,55 +237,75 @@ class RefundResult:
 
 
 def refund_order(
-    ctx: Context, merchant_id: str, order_ref: str, *, refund_ref: str, refund_fen: int
+    ctx: Context,
+    merchant_id: str,
+    order_ref: str,
+    *,
+    refund_ref: str,
+    refund_fen: int,
+    conn: Connection | None = None,
 ) -> RefundResult:
     """A full or partial refund claws back points pro rata (ROUND_DOWN, cumulative), under the
     refund policy of the rule version the order was paid under."""
-    get_merchant(ctx, merchant_id)  # a suspended merchant may still refund
-    lot = _lot_of(ctx, merchant_id, order_ref)
-    _check_ref(refund_ref)
-    doc = ctx.rulebook.get(lot.rule_version).document
-    receipt = ctx.ledger.submit(
-        Refund(
-            key=ledger_key("refund", merchant_id, order_ref, refund_ref),
-            lot_id=lot.lot_id,
-            refund_fen=refund_fen,
-            shortfall=Shortfall(doc.refund.shortfall),
-        ),
-        ctx.clock.now(),
-    )
-    d: dict[str, Any] = dict(receipt.detail)
-    shortfall = int(d["shortfall_points"])
-    deduct = (
-        shortfall * lot.value_fen_per_point if d["shortfall_policy"] == "deduct_from_refund" else 0
-    )
-    return RefundResult(
-        order=get_order(ctx, merchant_id, order_ref),
-        refund_fen=int(d["refund_fen"]),
-        clawback_points=int(d["clawback_points"]),
-        shortfall_points=shortfall,
-        shortfall_policy=str(d["shortfall_policy"]),
-        deduct_fen=deduct,
-        credited_fen=int(d.get("credited_fen", 0)),
-        replayed=receipt.replayed,
-    )
 
-
-def cancel_order(ctx: Context, merchant_id: str, order_ref: str) -> Order:
-    """Cancel inside the return window: the pending points are voided. Later, refund instead."""
-    lot = _lot_of(ctx, merchant_id, order_ref)
-    key = ledger_key("cancel", merchant_id, order_ref)
-    if lot.status is not LotStatus.PENDING and ctx.ledger.entry(entry_id_for(key)) is None:
-        raise OrderNotCancellable(
-            f"订单积分状态为 {lot.status.value}，只能退款 / points are {lot.status.value}; "
-            "refund the order instead"
+    def work(tx: Connection) -> RefundResult:
+        get_merchant(ctx, merchant_id, conn=tx)  # a suspended merchant may still refund
+        lot = _lot_of(ctx, merchant_id, order_ref, tx)
+        _check_ref(refund_ref)
+        doc = ctx.rulebook.get(lot.rule_version, conn=tx).document
+        receipt = ctx.ledger.submit(
+            Refund(
+                key=ledger_key("refund", merchant_id, order_ref, refund_ref),
+                lot_id=lot.lot_id,
+                refund_fen=refund_fen,
+                shortfall=Shortfall(doc.refund.shortfall),
+            ),
+            ctx.clock.now(),
+            conn=tx,
         )
-    try:
-        ctx.ledger.submit(Void(key=key, lot_id=lot.lot_id), ctx.clock.now())
-    except LedgerError as exc:
-        if exc.code == "lot.invalid_state":
+        d: dict[str, Any] = dict(receipt.detail)
+        shortfall = int(d["shortfall_points"])
+        deduct = (
+            shortfall * lot.value_fen_per_point
+            if d["shortfall_policy"] == "deduct_from_refund"
+            else 0
+        )
+        return RefundResult(
+            order=get_order(ctx, merchant_id, order_ref, conn=tx),
+            refund_fen=int(d["refund_fen"]),
+            clawback_points=int(d["clawback_points"]),
+            shortfall_points=shortfall,
+            shortfall_policy=str(d["shortfall_policy"]),
+            deduct_fen=deduct,
+            credited_fen=int(d.get("credited_fen", 0)),
+            replayed=receipt.replayed,
+        )
+
+    return ctx.atomic(conn, work)
+
+
+def cancel_order(
+    ctx: Context, merchant_id: str, order_ref: str, *, conn: Connection | None = None
+) -> Order:
+    """Cancel inside the return window: the pending points are voided. Later, refund instead."""
+
+    def work(tx: Connection) -> Order:
+        lot = _lot_of(ctx, merchant_id, order_ref, tx)
+        key = ledger_key("cancel", merchant_id, order_ref)
+        if (
+            lot.status is not LotStatus.PENDING
+            and ctx.ledger.entry(entry_id_for(key), conn=tx) is None
+        ):
+            raise OrderNotCancellable(
+                f"订单积分状态为 {lot.status.value}，只能退款 / points are {lot.status.value}; "
+                "refund the order instead"
+            )
+        try:
+            ctx.ledger.submit(Void(key=key, lot_id=lot.lot_id), ctx.clock.now(), conn=tx)
+        except LotState as exc:
             raise OrderNotCancellable(
                 "订单已不能取消 / the order can no longer be cancelled"
             ) from exc
-        raise
-    return get_order(ctx, merchant_id, order_ref)
+        return get_order(ctx, merchant_id, order_ref, conn=tx)
+
+    return ctx.atomic(conn, work)

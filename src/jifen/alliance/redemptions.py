@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import random
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import CodeInvalid, CodeUsed, InvalidRequest
 from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant
 from jifen.alliance.orders import _check_ref, ledger_key
-from jifen.ledger import LedgerError, Redeem
+from jifen.ledger import Cap, CapExceeded, Redeem
 from jifen.ledger.chain import entry_id_for
+from jifen.ledger.errors import IdempotencyConflict
 from jifen.ledger.model import accepted_account
-from jifen.rules import check_redemption
+from jifen.rules import check_redemption, redemption_limit
+from jifen.rules.errors import OverOrderShare
 from jifen.store import tables as t
 
 CODE_TTL = timedelta(minutes=5)
@@ -32,15 +35,21 @@ CODE_DIGITS = 18  # like a payment code: collisions between live codes are negli
 
 
 def new_code(
-    ctx: Context, member_id: str, now: datetime, *, rng: random.Random | None = None
+    ctx: Context,
+    member_id: str,
+    now: datetime,
+    *,
+    rng: random.Random | None = None,
+    conn: Connection | None = None,
 ) -> tuple[str, datetime]:
     """A fresh code for the member. ``rng`` only for the seeded demo; by default the OS's CSPRNG."""
-    require_member(ctx, member_id)
     pick = rng.choice if rng is not None else secrets.choice
     code = "".join(pick("0123456789") for _ in range(CODE_DIGITS))
     expires = now + CODE_TTL
-    with ctx.writer.begin() as conn:
-        conn.execute(
+
+    def work(tx: Connection) -> tuple[str, datetime]:
+        require_member(ctx, member_id, conn=tx)
+        tx.execute(
             t.redemption_codes.insert().values(
                 code_hash=ctx.secrets.code_hash(code),
                 member_id=member_id,
@@ -48,7 +57,22 @@ def new_code(
                 expires_at=expires,
             )
         )
-    return code, expires
+        return code, expires
+
+    return ctx.atomic(conn, work)
+
+
+def order_cap(merchant_id: str, order_ref: str) -> str:
+    """The key of the points paid on one order of one merchant, by every redemption together."""
+    return f"redeem-order:{merchant_id}:{order_ref}"
+
+
+def normalize_code(code: str) -> str:
+    """NFKC (full-width digits typed at a till are the same code), then 18 ASCII digits only."""
+    text = unicodedata.normalize("NFKC", code) if isinstance(code, str) else ""
+    if len(text) != CODE_DIGITS or not all("0" <= c <= "9" for c in text):
+        raise CodeInvalid("付款码无效 / invalid redemption code")
+    return text
 
 
 @dataclass(frozen=True)
@@ -84,47 +108,81 @@ def redeem(
     points: int,
     order_ref: str,
     order_amount_fen: int,
+    conn: Connection | None = None,
 ) -> Redemption:
-    """Spend ``points`` of the code's member at this merchant, within the rules in force now."""
+    """Spend ``points`` of the code's member at this merchant, within the rules in force now.
+
+    The order's share limit holds over every redemption on the order together, under the lock of
+    the order's cap: two codes on one bill cannot each pay the whole allowance."""
     _check_ref(order_ref)
-    if not isinstance(code, str) or not code.isdigit() or len(code) != CODE_DIGITS:
-        raise CodeInvalid("付款码无效 / invalid redemption code")
-    now = ctx.clock.now()
-    merchant = active_merchant(ctx, merchant_id)
-    code_hash = ctx.secrets.code_hash(code)
-    with ctx.engine.connect() as conn:
-        row = conn.execute(
-            select(t.redemption_codes).where(t.redemption_codes.c.code_hash == code_hash)
-        ).first()
-    # one code, one redemption, at whichever merchant takes it first: the key names the code
-    # alone, and the merchant is part of the body, so another merchant's attempt is a conflict
-    key = ledger_key("redeem", "code", code_hash)
-    used = ctx.ledger.entry(entry_id_for(key))
-    if row is None or (row.expires_at <= now and used is None):
-        raise CodeInvalid("付款码无效或已过期 / redemption code invalid or expired")
+    code = normalize_code(code)
     if points <= 0 or order_amount_fen <= 0:
         raise InvalidRequest("积分与订单金额须为正整数 / points and order amount must be positive")
-    doc = ctx.rulebook.in_force(now).document
-    if used is None:
-        check_redemption(
-            doc, points=points, order_amount_fen=order_amount_fen, category=merchant.category
-        )
-    try:
-        receipt = ctx.ledger.submit(
-            Redeem(
-                key=key,
-                member_id=row.member_id,
-                merchant_id=merchant_id,
-                points=points,
-                order_ref=order_ref,
-            ),
-            now,
-        )
-    except LedgerError as exc:
-        if exc.code == "idempotency.conflict":
+    now = ctx.clock.now()
+
+    def work(tx: Connection) -> Redemption:
+        merchant = active_merchant(ctx, merchant_id, conn=tx)
+        code_hash = ctx.secrets.code_hash(code)
+        row = tx.execute(
+            select(t.redemption_codes).where(t.redemption_codes.c.code_hash == code_hash)
+        ).first()
+        # one code, one redemption, at whichever merchant takes it first: the key names the code
+        # alone, and the merchant is part of the body, so another merchant's attempt is a conflict
+        key = ledger_key("redeem", "code", code_hash)
+        used = ctx.ledger.entry(entry_id_for(key), conn=tx)
+        if row is None or (row.expires_at <= now and used is None):
+            raise CodeInvalid("付款码无效或已过期 / redemption code invalid or expired")
+        rule_version: int | None
+        limit: int | None
+        if used is None:
+            version = ctx.rulebook.in_force(now, conn=tx)
+            doc = version.document
+            check_redemption(
+                doc, points=points, order_amount_fen=order_amount_fen, category=merchant.category
+            )
+            rule_version = version.number
+            limit = redemption_limit(
+                doc, order_amount_fen=order_amount_fen, category=merchant.category
+            )
+        else:  # a retry is bound to what the first attempt was checked against
+            stored_version = used.detail.get("rule_version")
+            rule_version = None if stored_version is None else int(stored_version)
+            limit = _stored_cap_limit(used.detail)
+        try:
+            receipt = ctx.ledger.submit(
+                Redeem(
+                    key=key,
+                    member_id=row.member_id,
+                    merchant_id=merchant_id,
+                    points=points,
+                    order_ref=order_ref,
+                    order_amount_fen=order_amount_fen,
+                    rule_version=rule_version,
+                    cap=Cap(order_cap(merchant_id, order_ref), limit)
+                    if limit is not None
+                    else None,
+                ),
+                now,
+                conn=tx,
+            )
+        except IdempotencyConflict as exc:
             raise CodeUsed("付款码已使用 / this code was already used") from exc
-        raise
-    return _redemption(receipt.entry_id, receipt.at, dict(receipt.detail), receipt.replayed)
+        except CapExceeded as exc:
+            left = max(0, int(exc.context["limit_points"]) - int(exc.context["used_points"]))
+            raise OverOrderShare(
+                f"本单积分抵扣已达上限，最多还可使用 {left} 积分 / this order may be paid with at "
+                f"most {left} more points",
+                points=points,
+                limit_points=left,
+            ) from exc
+        return _redemption(receipt.entry_id, receipt.at, dict(receipt.detail), receipt.replayed)
+
+    return ctx.atomic(conn, work)
+
+
+def _stored_cap_limit(detail: Any) -> int | None:
+    """Redemptions recorded before order caps existed carry none; later ones name their cap."""
+    return int(detail["cap_limit_points"]) if detail.get("cap") else None
 
 
 def list_redemptions(

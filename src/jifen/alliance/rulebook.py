@@ -7,10 +7,12 @@ already issued) run on the versions read under lock, and a refusal writes nothin
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Connection, Engine, Row, func, select
 
 from jifen.alliance.errors import InvalidRequest
 from jifen.compliance import LintFailed, lint_rules, refused
@@ -58,17 +60,25 @@ class Rulebook:
         self._writer = writer(engine)
         self._cache: tuple[int, list[Version]] | None = None
 
-    def versions(self) -> list[Version]:
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.connect() as fresh:
+                yield fresh
+
+    def versions(self, *, conn: Connection | None = None) -> list[Version]:
         """Every version, drafts included, by number."""
-        with self.engine.connect() as conn:
+        with self._reading(conn) as c:
             return [
                 _version(r)
-                for r in conn.execute(select(t.rule_versions).order_by(t.rule_versions.c.number))
+                for r in c.execute(select(t.rule_versions).order_by(t.rule_versions.c.number))
             ]
 
-    def published(self) -> list[Version]:
+    def published(self, *, conn: Connection | None = None) -> list[Version]:
         """Published versions (the public history). Cached: publication is rare, reads are hot."""
-        with self.engine.connect() as conn:
+        with self._reading(conn) as conn:
             count = conn.execute(
                 select(func.count()).where(t.rule_versions.c.published_at.is_not(None))
             ).scalar_one()
@@ -81,26 +91,36 @@ class Rulebook:
                 self._cache = (count, [_version(r) for r in rows])
         return list(self._cache[1])
 
-    def in_force(self, when: datetime) -> Version:
-        return version_at(self.published(), when)
+    def in_force(self, when: datetime, *, conn: Connection | None = None) -> Version:
+        return version_at(self.published(conn=conn), when)
 
-    def get(self, number: int) -> Version:
-        with self.engine.connect() as conn:
-            row = conn.execute(
+    def get(self, number: int, *, conn: Connection | None = None) -> Version:
+        with self._reading(conn) as c:
+            row = c.execute(
                 select(t.rule_versions).where(t.rule_versions.c.number == number)
             ).first()
         if row is None:
             raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
         return _version(row)
 
-    def draft(self, document: RuleDocument, now: datetime) -> Version:
+    @contextmanager
+    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self._writer.begin() as fresh:
+                yield fresh
+
+    def draft(
+        self, document: RuleDocument, now: datetime, *, conn: Connection | None = None
+    ) -> Version:
         """Save a draft; it becomes the next version number. Its diff is against the latest
         published version, so a reviewer sees what publishing it would change."""
-        with self._writer.begin() as conn:
+        with self._writing(conn) as conn:
             number = (
                 conn.execute(select(func.max(t.rule_versions.c.number))).scalar_one() or 0
             ) + 1
-            published = [v for v in self.published() if v.published_at]
+            published = [v for v in self.published(conn=conn) if v.published_at]
             base = published[-1].document if published else None
             diff_text = render_diff(diff_documents(base, document))
             conn.execute(
@@ -114,7 +134,7 @@ class Rulebook:
                     diff_text=diff_text,
                 )
             )
-        return self.get(number)
+            return self.get(number, conn=conn)
 
     def publish(
         self,
@@ -124,8 +144,9 @@ class Rulebook:
         reason: str,
         now: datetime,
         points_outstanding: bool,
+        conn: Connection | None = None,
     ) -> Version:
-        with self._writer.begin() as conn:
+        with self._writing(conn) as conn:
             rows = conn.execute(
                 select(t.rule_versions).order_by(t.rule_versions.c.number).with_for_update()
             ).all()
@@ -160,4 +181,4 @@ class Rulebook:
                     diff_text=render_diff(changes),
                 )
             )
-        return self.get(number)
+            return self.get(number, conn=conn)

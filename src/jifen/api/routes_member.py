@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 
 from jifen.alliance import members, redemptions
 from jifen.api.auth import Ctx, MemberCaller
@@ -50,8 +51,8 @@ def my_history(
 def new_code(request: Request, ctx: Ctx, who: MemberCaller, key: IdemKey = None) -> JSONResponse:
     """生成一次性核销码（5 分钟有效）/ a one-time redemption code, valid five minutes."""
 
-    def run() -> CodeOut:
-        code, expires = redemptions.new_code(ctx, _member(who), ctx.clock.now())
+    def run(tx: Connection) -> CodeOut:
+        code, expires = redemptions.new_code(ctx, _member(who), ctx.clock.now(), conn=tx)
         return CodeOut(code=code, expires_at=expires)
 
     return once(request, who, key, None, run, 201, secret="code")

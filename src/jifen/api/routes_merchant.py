@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Connection
 
 from jifen.alliance import merchants, orders, redemptions
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, MerchantCaller
@@ -57,7 +58,7 @@ def record_order(
 ) -> JSONResponse:
     """记录已支付订单 / record a paid order: pending points under the rules in force at paid_at."""
 
-    def run() -> OrderOut:
+    def run(tx: Connection) -> OrderOut:
         return order_out(
             orders.record_order(
                 ctx,
@@ -66,6 +67,7 @@ def record_order(
                 member_id=body.member_id,
                 amount_fen=body.amount_fen,
                 paid_at=body.paid_at,
+                conn=tx,
             )
         )
 
@@ -97,13 +99,14 @@ def refund(
     """退款扣回积分 / refund in full or part: points clawed back pro rata."""
     return once(
         request, who, key, body,
-        lambda: refund_out(
+        lambda tx: refund_out(
             orders.refund_order(
                 ctx,
                 _merchant(who),
                 order_ref,
                 refund_ref=body.refund_ref,
                 refund_fen=body.refund_fen,
+                conn=tx,
             )
         ),
     )  # fmt: skip
@@ -119,7 +122,7 @@ def cancel(
         who,
         key,
         None,
-        lambda: order_out(orders.cancel_order(ctx, _merchant(who), order_ref)),
+        lambda tx: order_out(orders.cancel_order(ctx, _merchant(who), order_ref, conn=tx)),
     )
 
 
@@ -130,10 +133,10 @@ def redeem(
     """积分抵扣 / redeem with the member's one-time code, within the rules' limits."""
     return once(
         request, who, key, body,
-        lambda: redemption_out(
+        lambda tx: redemption_out(
             redemptions.redeem(
                 ctx, _merchant(who), code=body.code, points=body.points,
-                order_ref=body.order_ref, order_amount_fen=body.order_amount_fen,
+                order_ref=body.order_ref, order_amount_fen=body.order_amount_fen, conn=tx,
             )
         ),
         201,

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import RootModel
+from sqlalchemy import Connection
 
 from jifen.alliance import members, merchants
 from jifen.alliance.clock import SimulatedClock
 from jifen.alliance.context import Context
 from jifen.alliance.errors import InvalidRequest
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, Operator
-from jifen.api.idempotency import IdemKey, Limit, once
+from jifen.api.idempotency import IdemKey, Limit, once, once_in_steps
 from jifen.api.schemas import (
     AccountOut,
     ClockIn,
@@ -46,9 +47,9 @@ router = APIRouter(prefix="/v1", tags=["operator 平台方"])
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _version(ctx: Context, number: int) -> RuleVersionOut:
-    v = ctx.rulebook.get(number)
-    return version_out(v, status_at(v, ctx.rulebook.versions(), ctx.clock.now()))
+def _version(ctx: Context, number: int, conn: Connection | None = None) -> RuleVersionOut:
+    v = ctx.rulebook.get(number, conn=conn)
+    return version_out(v, status_at(v, ctx.rulebook.versions(conn=conn), ctx.clock.now()))
 
 
 @router.post("/rules/drafts", response_model=RuleVersionOut, status_code=201)
@@ -61,7 +62,7 @@ def create_draft(
         who,
         key,
         document,
-        lambda: _version(ctx, ctx.rulebook.draft(document, ctx.clock.now()).number),
+        lambda tx: _version(ctx, ctx.rulebook.draft(document, ctx.clock.now(), conn=tx).number, tx),
         201,
     )
 
@@ -84,16 +85,17 @@ def publish(
 ) -> JSONResponse:
     """公示规则 / publish: notice ≥ the current version's notice_days; no rights reduced."""
 
-    def run() -> RuleVersionOut:
-        outstanding = reserve_status(ctx).outstanding_points > 0
+    def run(tx: Connection) -> RuleVersionOut:
+        outstanding = reserve_status(ctx, conn=tx).outstanding_points > 0
         ctx.rulebook.publish(
             number,
             effective_at=body.effective_at,
             reason=body.reason,
             now=ctx.clock.now(),
             points_outstanding=outstanding,
+            conn=tx,
         )
-        return _version(ctx, number)
+        return _version(ctx, number, tx)
 
     return once(request, who, key, body, run)
 
@@ -104,7 +106,7 @@ def create_merchant(
 ) -> JSONResponse:
     """商家入驻 / onboard a merchant; the response carries its API key, shown only once."""
 
-    def run() -> MerchantCreated:
+    def run(tx: Connection) -> MerchantCreated:
         merchant, api_key = merchants.create_merchant(
             ctx,
             merchants.Merchant(
@@ -116,6 +118,7 @@ def create_merchant(
                 stores=tuple(merchants.Store(**s.model_dump()) for s in body.stores),
             ),
             ctx.clock.now(),
+            conn=tx,
         )
         return MerchantCreated(merchant=merchant_out(merchant), api_key=api_key)
 
@@ -143,7 +146,9 @@ def set_merchant_status(
     status = merchants.MerchantStatus(body.status)
     return once(
         request, who, key, body,
-        lambda: merchant_out(merchants.set_status(ctx, merchant_id, status, ctx.clock.now())),
+        lambda tx: merchant_out(
+            merchants.set_status(ctx, merchant_id, status, ctx.clock.now(), conn=tx)
+        ),
     )  # fmt: skip
 
 
@@ -155,11 +160,17 @@ def enrol_member(
     if who.role == "member":
         raise Forbidden("无权访问 / not allowed")
     consents = {str(purpose): granted for purpose, granted in body.consents.items()}
-    return once(
-        request, who, key, body,
-        lambda: member_out(members.enrol(ctx, body.phone, consents, ctx.clock.now())),
-        201,
-    )  # fmt: skip
+
+    def run(tx: Connection) -> MemberOut:
+        if who.role == "merchant":
+            assert who.merchant_id is not None
+            merchants.active_merchant(ctx, who.merchant_id, conn=tx)
+        member = members.enrol(ctx, body.phone, consents, ctx.clock.now(), conn=tx)
+        # a merchant learns the member id and the masked number it typed, nothing else, and the
+        # same answer whether or not the person was already a member (docs/api.md)
+        return member_out(member, full=who.role == "operator")
+
+    return once(request, who, key, body, run, 201)
 
 
 @router.get("/members/{member_id}", response_model=MemberOut)
@@ -178,8 +189,8 @@ def member_token(
 ) -> JSONResponse:
     """为会员 App 签发令牌 / issue a member token (the member app's login service calls this)."""
 
-    def run() -> TokenOut:
-        token, expires = members.issue_token(ctx, member_id, ctx.clock.now())
+    def run(tx: Connection) -> TokenOut:
+        token, expires = members.issue_token(ctx, member_id, ctx.clock.now(), conn=tx)
         return TokenOut(token=token, expires_at=expires)
 
     return once(request, who, key, None, run, 201, secret="token")
@@ -200,7 +211,7 @@ def jobs_run(
     def run() -> RootModel[list[DayOut]]:
         return RootModel[list[DayOut]]([day_out(d) for d in run_jobs(ctx, body.until)])
 
-    return once(request, who, key, body, run)
+    return once_in_steps(request, who, key, body, run)
 
 
 clock_router = APIRouter(prefix="/v1", tags=["operator 平台方"])

@@ -6,10 +6,11 @@ the services' plain values by the ``*_out`` helpers, so a service never knows ab
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from jifen.alliance.members import Account, HistoryLine, LotView, Member
 from jifen.alliance.merchants import Merchant
@@ -22,6 +23,18 @@ from jifen.settlement import LiabilityReport, Statement, coverage_text
 
 ID = r"^[A-Za-z0-9._-]{1,64}$"
 MAX_FEN = 10**12
+
+
+def _nfkc(value: object) -> object:
+    """Text as NFKC before it is checked: a full-width ｏｒｄｅｒ-１ is the same id as order-1, and
+    digits a pattern accepts are ASCII digits only (the patterns spell out 0-9, never \\d)."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+Text = Annotated[str, BeforeValidator(_nfkc)]
+"""An identifier, phone number or code from a caller, normalised before any check."""
+Fen = Annotated[StrictInt, Field(gt=0, le=MAX_FEN)]
+"""Money in fen: a JSON integer. ``"100"``, ``100.0`` and ``true`` are refused, never coerced."""
 
 
 class Strict(BaseModel):
@@ -78,21 +91,21 @@ def version_out(v: Version, status: VersionStatus) -> RuleVersionOut:
 
 
 class StoreIn(Strict):
-    store_id: str = Field(pattern=ID)
+    store_id: Text = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=100)
     city: str = Field(default="", max_length=50)
 
 
 class KycIn(Strict):
     legal_name: str = Field(min_length=1, max_length=200, description="营业执照名称")
-    licence_no: str = Field(pattern=r"^[0-9A-Z]{18}$", description="统一社会信用代码")
+    licence_no: Text = Field(pattern=r"^[0-9A-Z]{18}$", description="统一社会信用代码")
     contact_name: str = Field(default="", max_length=50)
 
 
 class MerchantIn(Strict):
-    merchant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    merchant_id: Text = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     name: str = Field(min_length=1, max_length=200)
-    category: str = Field(pattern=r"^[a-z_]{1,32}$", description="行业 / trade, e.g. cafe")
+    category: Text = Field(pattern=r"^[a-z_]{1,32}$", description="行业 / trade, e.g. cafe")
     kyc: KycIn
     stores: list[StoreIn] = Field(default_factory=list, max_length=200)
 
@@ -129,18 +142,32 @@ def merchant_out(m: Merchant) -> MerchantOut:
 
 
 class MemberIn(Strict):
-    phone: str = Field(min_length=11, max_length=20)
+    phone: Text = Field(
+        min_length=11,
+        max_length=20,
+        description="中国大陆手机号，11 位数字（可带 +86、空格或连字符）/ a mainland mobile number",
+    )
     consents: dict[Literal["terms", "privacy", "marketing"], bool]
 
 
 class MemberOut(BaseModel):
     member_id: str
     phone_masked: str
-    created_at: datetime
-    consents: dict[str, bool]
+    created_at: datetime | None = Field(
+        description="运营方可见；商家登记时为 null / the operator's to see; null for a merchant"
+    )
+    consents: dict[str, bool] | None = Field(
+        description="运营方与会员本人可见；商家登记时为 null / null for a merchant"
+    )
 
 
-def member_out(m: Member) -> MemberOut:
+def member_out(m: Member, *, full: bool = True) -> MemberOut:
+    """``full=False`` for a merchant: the member id and the masked number it typed, the same
+    answer for a new and an existing member, so enrolment is no oracle over phone numbers."""
+    if not full:
+        return MemberOut(
+            member_id=m.member_id, phone_masked=m.phone_masked, created_at=None, consents=None
+        )
     return MemberOut(**m.__dict__)
 
 
@@ -211,9 +238,9 @@ def history_out(h: HistoryLine) -> HistoryOut:
 
 
 class OrderIn(Strict):
-    order_ref: str = Field(pattern=ID)
-    member_id: str = Field(pattern=ID)
-    amount_fen: int = Field(gt=0, le=MAX_FEN)
+    order_ref: Text = Field(pattern=ID)
+    member_id: Text = Field(pattern=ID)
+    amount_fen: Fen
     paid_at: AwareDatetime
 
 
@@ -245,8 +272,8 @@ def order_out(o: Order) -> OrderOut:
 
 
 class RefundIn(Strict):
-    refund_ref: str = Field(pattern=ID)
-    refund_fen: int = Field(gt=0, le=MAX_FEN)
+    refund_ref: Text = Field(pattern=ID)
+    refund_fen: Fen
 
 
 class RefundOut(BaseModel):
@@ -277,10 +304,10 @@ class CodeOut(BaseModel):
 
 
 class RedemptionIn(Strict):
-    code: str = Field(pattern=r"^[0-9]{18}$")
-    points: int = Field(gt=0, le=10**9)
-    order_ref: str = Field(pattern=ID)
-    order_amount_fen: int = Field(gt=0, le=MAX_FEN)
+    code: Text = Field(pattern=r"^[0-9]{18}$")
+    points: StrictInt = Field(gt=0, le=10**9)
+    order_ref: Text = Field(pattern=ID)
+    order_amount_fen: Fen
 
 
 class RedemptionOut(BaseModel):

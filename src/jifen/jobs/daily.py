@@ -51,7 +51,9 @@ class DayResult:
 def run_due(ctx: Context, cutoff: datetime) -> tuple[int, int]:
     """Release and expire every lot due by ``cutoff``, in batches, at the clock's time."""
     released = _drain(
-        ctx, lambda: ctx.ledger.due_releases(cutoff), lambda i: Release(f"release:{i}", i)
+        ctx,
+        lambda: ctx.ledger.due_releases(cutoff, released_at=ctx.clock.now()),
+        lambda i: Release(f"release:{i}", i),
     )
     expired = _drain(
         ctx, lambda: ctx.ledger.due_expiries(cutoff), lambda i: Expire(f"expire:{i}", i)

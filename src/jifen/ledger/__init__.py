@@ -5,12 +5,13 @@ Callers import from here; underscore modules are private.
 
 from jifen.ledger.audit import Finding, Report, verify
 from jifen.ledger.chain import HASH_ALGORITHMS
-from jifen.ledger.errors import LedgerError
+from jifen.ledger.errors import CapExceeded, LedgerError
 from jifen.ledger.lots import Lot, LotStatus, prorata_clawback
 from jifen.ledger.model import (
     MAX_BATCH,
     MAX_LEGS,
     Asset,
+    Cap,
     Earn,
     Expire,
     Leg,
@@ -33,6 +34,8 @@ __all__ = [
     "MAX_LEGS",
     "Asset",
     "BatchCommitted",
+    "Cap",
+    "CapExceeded",
     "Earn",
     "Expire",
     "Finding",

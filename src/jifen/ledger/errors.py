@@ -53,6 +53,14 @@ class InsufficientFunds(LedgerError):
     status = 409
 
 
+class CapExceeded(LedgerError):
+    """An entry would take a cap past its limit; ``used_points`` is the total counted under lock,
+    so the caller can re-quote against it (a capped order earns what is left of the cap)."""
+
+    code = "cap.exceeded"
+    status = 409
+
+
 class LotNotDue(LedgerError):
     code = "lot.not_due"
     status = 409

@@ -56,12 +56,23 @@ def spend_order(lot: Lot) -> tuple[bool, datetime, datetime, str]:
     return (lot.expires_at is None, far, lot.paid_at, lot.lot_id)
 
 
-def draw(lots: Iterable[Lot], points: int) -> list[tuple[Lot, int]]:
-    """Which lots give how many points, in spending order; may return less than asked."""
+def expired_at(lot: Lot, now: datetime) -> bool:
+    """Expired means unusable from the instant it expires, whether or not the expiry job has burnt
+    what is left yet: nothing may be spent, released or clawed back from it after ``expires_at``."""
+    return lot.expires_at is not None and now >= lot.expires_at
+
+
+def draw(lots: Iterable[Lot], points: int, now: datetime) -> list[tuple[Lot, int]]:
+    """Which lots give how many points at ``now``, in spending order; may return less than asked.
+    Only released lots that have not expired at ``now`` give points."""
     plan: list[tuple[Lot, int]] = []
     left = points
     for lot in sorted(
-        (lot for lot in lots if lot.status is LotStatus.RELEASED and lot.available > 0),
+        (
+            lot
+            for lot in lots
+            if lot.status is LotStatus.RELEASED and lot.available > 0 and not expired_at(lot, now)
+        ),
         key=spend_order,
     ):
         if left == 0:

@@ -25,6 +25,10 @@ MAX_POINTS = 10**12
 MAX_FEN = 10**14
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._:/@-]{1,128}")
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+CAP_KEY_PATTERN = re.compile(r"[a-z-]{1,32}:[A-Za-z0-9._:@-]{1,127}")
+NEW_FIELD = {"omit_if_none": True}
+"""Marks an optional field added after entries were first written: left out of the body an
+idempotency key is bound to while it is None, so a retry of an older operation still matches."""
 
 
 class Asset(enum.StrEnum):
@@ -151,6 +155,36 @@ def _check_time(name: str, value: datetime | None, *, optional: bool = False) ->
 
 
 @dataclass(frozen=True, slots=True)
+class Cap:
+    """A limit the ledger holds under lock (brief §6: caps must hold under any interleaving).
+
+    Every entry that names ``key`` counts its points against it, and the ledger refuses the one
+    that would take the total past ``limit_points``: the total is read and written while the
+    cap's row is locked, so parallel requests cannot both pass a check made outside the lock.
+    Keys: ``earn-day:{member_id}:{YYYY-MM-DD}`` (points a member earned on a business day),
+    ``redeem-order:{merchant_id}:{order_ref}`` (points paid on one order).
+    """
+
+    key: str
+    limit_points: int
+
+    def validate(self) -> None:
+        if not isinstance(self.key, str) or not CAP_KEY_PATTERN.fullmatch(self.key):
+            raise InvalidEntry("a cap key is kind:identity, at most 160 characters", field="cap")
+        limit = self.limit_points
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_POINTS:
+            raise InvalidAmount(f"a cap is a whole number from 0 to {MAX_POINTS}", field="cap")
+
+
+def _check_cap(cap: Cap | None) -> None:
+    if cap is None:
+        return
+    if not isinstance(cap, Cap):
+        raise InvalidEntry("cap must be a Cap", field="cap")
+    cap.validate()
+
+
+@dataclass(frozen=True, slots=True)
 class Earn:
     """Points earned by a paid order: a new lot, pending until ``release_at``."""
 
@@ -168,9 +202,11 @@ class Earn:
     # each point in the reserve (its redemption value); both 0 for points nobody paid for
     charge_fen: int = 0
     value_fen_per_point: int = 0
+    cap: Cap | None = field(default=None, metadata=NEW_FIELD)  # e.g. the member's daily cap
 
     def validate(self) -> None:
         _check_key(self.key)
+        _check_cap(self.cap)
         check_id("member_id", self.member_id)
         check_id("merchant_id", self.merchant_id)
         check_id("order_ref", self.order_ref)
@@ -230,13 +266,23 @@ class Redeem:
     merchant_id: str
     points: int
     order_ref: str
+    # what the redemption is bound to besides its points: the order's amount and the rule version
+    # whose limits it was checked against (both on the member's history), and the order's cap
+    order_amount_fen: int | None = field(default=None, metadata=NEW_FIELD)
+    rule_version: int | None = field(default=None, metadata=NEW_FIELD)
+    cap: Cap | None = field(default=None, metadata=NEW_FIELD)
 
     def validate(self) -> None:
         _check_key(self.key)
+        _check_cap(self.cap)
         check_id("member_id", self.member_id)
         check_id("merchant_id", self.merchant_id)
         check_id("order_ref", self.order_ref)
         _check_positive("points", self.points, MAX_POINTS)
+        if self.order_amount_fen is not None:
+            _check_positive("order_amount_fen", self.order_amount_fen, MAX_FEN)
+        if self.rule_version is not None:
+            _check_positive("rule_version", self.rule_version, 10**9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,8 +399,12 @@ def op_body(op: Operation) -> dict[str, Any]:
         if f.name == "key":
             continue
         value = getattr(op, f.name)
+        if value is None and f.metadata.get("omit_if_none"):
+            continue
         if f.name == "legs":
             value = [[leg.account, leg.asset.value, leg.amount, leg.lot_id] for leg in value]
+        elif isinstance(value, Cap):
+            value = [value.key, value.limit_points]
         body[f.name] = value
     return body
 

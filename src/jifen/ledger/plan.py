@@ -14,6 +14,7 @@ from typing import Any
 
 from jifen.ledger.chain import body_hash, entry_id_for, utc_text
 from jifen.ledger.errors import (
+    CapExceeded,
     InsufficientFunds,
     InsufficientPoints,
     InvalidEntry,
@@ -25,7 +26,7 @@ from jifen.ledger.errors import (
     UnknownEntry,
     UnknownLot,
 )
-from jifen.ledger.lots import Lot, LotStatus, draw, prorata_clawback
+from jifen.ledger.lots import Lot, LotStatus, draw, expired_at, prorata_clawback
 from jifen.ledger.model import (
     CLAWBACK,
     CLEARING,
@@ -36,6 +37,7 @@ from jifen.ledger.model import (
     RESERVE,
     REVENUE,
     Asset,
+    Cap,
     Earn,
     Entry,
     Expire,
@@ -67,7 +69,8 @@ class Book:
 
     ``balances`` holds member and merchant accounts (never system ones: those are bucketed and
     only ever incremented). ``entries`` holds entries a ``Reverse`` names, with ``reversed`` the ids
-    already reversed.
+    already reversed. ``caps`` holds the points counted so far against each cap the batch names,
+    read under the cap row's lock; ``touched_caps`` the ones the batch changed.
     """
 
     lots: dict[str, Lot] = field(default_factory=dict)
@@ -78,6 +81,8 @@ class Book:
     new_lots: dict[str, Lot] = field(default_factory=dict)
     touched_lots: set[str] = field(default_factory=set)
     deltas: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    caps: dict[str, int] = field(default_factory=dict)
+    touched_caps: set[str] = field(default_factory=set)
 
 
 def member_debt(book: Book, member_id: str) -> int:
@@ -148,6 +153,24 @@ class Planner:
             raise UnknownAccount(f"account {account} does not exist", account=account)
         return asset
 
+    def _check_cap(self, cap: Cap | None, points: int) -> None:
+        """Refuse before anything changes if ``points`` would take ``cap`` past its limit."""
+        if cap is None:
+            return
+        used = self.book.caps.get(cap.key, 0)
+        if used + points > cap.limit_points:
+            raise CapExceeded(
+                f"{cap.key}: {used} of {cap.limit_points} points used, {points} more asked",
+                cap=cap.key,
+                used_points=used,
+                limit_points=cap.limit_points,
+            )
+
+    def _count(self, cap_key: str | None, points: int) -> None:
+        if cap_key is not None:
+            self.book.caps[cap_key] = self.book.caps.get(cap_key, 0) + points
+            self.book.touched_caps.add(cap_key)
+
     # -- operations ----------------------------------------------------------------------------
 
     def _earn(self, op: Earn, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
@@ -155,6 +178,7 @@ class Planner:
         lot_id = entry_id_for(op.key)
         if lot_id in self.book.lots:  # the same key within one batch is folded by the shell
             raise InvalidEntry("lot already exists", lot_id=lot_id)
+        self._check_cap(op.cap, op.points)
         lot = Lot(
             lot_id=lot_id,
             member_id=op.member_id,
@@ -202,6 +226,9 @@ class Planner:
             "value_fen_per_point": op.value_fen_per_point,
             "reserve_fen": reserve_fen,
         }
+        if op.cap is not None:
+            detail["cap"], detail["cap_limit_points"] = op.cap.key, op.cap.limit_points
+            self._count(op.cap.key, op.points)
         return legs, detail
 
     def _release(self, op: Release, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
@@ -210,6 +237,10 @@ class Planner:
             raise LotState(f"lot is {lot.status.value}, not pending", lot_id=lot.lot_id)
         if now < lot.release_at:
             raise LotNotDue("the return window has not ended", release_at=lot.release_at)
+        if expired_at(lot, now):
+            raise LotState(
+                "the lot expired before its release; it can only expire", lot_id=lot.lot_id
+            )
         points = lot.pending
         repay = min(member_debt(self.book, lot.member_id), points)
         pending, available = pending_account(lot.member_id), available_account(lot.member_id)
@@ -233,6 +264,8 @@ class Planner:
         lot = self._lot(op.lot_id)
         if lot.status is not LotStatus.PENDING:
             raise LotState(f"lot is {lot.status.value}; only pending points can be voided")
+        if expired_at(lot, now):
+            raise LotState("the lot has expired; it can only expire", lot_id=lot.lot_id)
         points = lot.pending
         lot.pending, lot.status = 0, LotStatus.VOIDED
         legs = [
@@ -268,10 +301,12 @@ class Planner:
 
     def _redeem(self, op: Redeem, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
         account = available_account(op.member_id)
-        self._require_account(account)
         self._require_account(accepted_account(op.merchant_id))
+        self._check_cap(op.cap, op.points)
+        if account not in self.book.accounts:  # never had available points: nothing to spend
+            raise InsufficientPoints(f"{op.points} points asked, 0 available", available=0)
         lots = [lot for lot in self.book.lots.values() if lot.member_id == op.member_id]
-        plan = draw(lots, op.points)
+        plan = draw(lots, op.points, now)
         spendable = sum(take for _, take in plan)
         balance = self.book.balances.get(account, 0)
         if spendable < op.points or balance < op.points:
@@ -290,7 +325,7 @@ class Planner:
         for lot, take in plan:
             lot.available -= take
             lot.redeemed += take
-        return legs, {
+        detail: dict[str, Any] = {
             "reimbursed_fen": reimbursed_fen,
             "member_id": op.member_id,
             "merchant_id": op.merchant_id,
@@ -298,6 +333,13 @@ class Planner:
             "points": op.points,
             "lots": [[lot.lot_id, take] for lot, take in plan],
         }
+        for name in ("order_amount_fen", "rule_version"):
+            if getattr(op, name) is not None:
+                detail[name] = getattr(op, name)
+        if op.cap is not None:
+            detail["cap"], detail["cap_limit_points"] = op.cap.key, op.cap.limit_points
+            self._count(op.cap.key, op.points)
+        return legs, detail
 
     def _refund(self, op: Refund, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
         lot = self._lot(op.lot_id)
@@ -312,8 +354,11 @@ class Planner:
         claw = prorata_clawback(lot.points, lot.amount_fen, lot.refunded_fen, op.refund_fen)
         pending, available = pending_account(lot.member_id), available_account(lot.member_id)
         legs: list[Leg] = []
-        # 1. the order's own lot: pending points are voided, available ones clawed back
-        if lot.status is LotStatus.PENDING:
+        # 1. the order's own lot: pending points are voided, available ones clawed back (an
+        #    expired lot's points are gone already, whether or not the expiry job burnt them)
+        if expired_at(lot, now):
+            from_lot = 0
+        elif lot.status is LotStatus.PENDING:
             from_lot = min(claw, lot.pending)
             if from_lot:
                 legs.append(Leg(pending, Asset.POINTS, -from_lot, lot.lot_id))
@@ -331,7 +376,7 @@ class Planner:
         others = [
             o for o in self.book.lots.values() if o.member_id == lot.member_id and o is not lot
         ]
-        plan = draw(others, recover)
+        plan = draw(others, recover, now)
         for other, take in plan:
             legs.append(Leg(available, Asset.POINTS, -take, other.lot_id))
             other.available -= take
@@ -396,6 +441,8 @@ class Planner:
                     )
                 lot.available -= leg.amount
                 lot.redeemed += leg.amount
+            if target.detail.get("cap"):  # the order may be paid with these points again
+                self._count(str(target.detail["cap"]), -int(target.detail["points"]))
         elif target.kind != "post":
             raise NotReversible(
                 f"{target.kind} entries are corrected by their own flow, not reversed",

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from jifen.ledger import chain
 from jifen.ledger._rows import detail_text, load_entries, lot_figures, lot_from_row, lot_row
@@ -52,11 +53,9 @@ from jifen.ledger.model import (
     pending_account,
 )
 from jifen.ledger.plan import Book, Planner, member_debt
-from jifen.store import bulk, make_engine, migrate, writer
+from jifen.store import bulk, make_engine, migrate, retryable, writer
 from jifen.store import tables as t
 
-RETRYABLE_SQLSTATES = {"40001", "40P01"}
-"""Serialization failure and deadlock: the transaction is rolled back and run again."""
 MAX_ATTEMPTS = 12
 
 _STORED = select(t.entries.c.entry_id, t.entries.c.body_hash).where(
@@ -73,7 +72,8 @@ _LANE = select(t.chains).where(t.chains.c.chain_id == bindparam("lane")).with_fo
 
 @dataclass(frozen=True, slots=True)
 class BatchCommitted:
-    """What an observer learns of each committed batch (metrics): sizes and time, no content."""
+    """What an observer learns of each applied batch (metrics): sizes and time, no content.
+    A batch inside a caller's transaction is reported when applied; its commit is the caller's."""
 
     operations: int  # operations asked for (replays included)
     entries: int  # entries written (0: every operation was a replay)
@@ -100,15 +100,6 @@ def _clock(now: datetime | None) -> datetime:
     if not isinstance(now, datetime) or now.tzinfo is None:
         raise InvalidEntry("now must be a timezone-aware datetime", field="now")
     return now
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    """Deadlocks, serialization failures, a busy SQLite, and the same key inserted concurrently."""
-    if isinstance(exc, IntegrityError):
-        return True  # the retry checks stored keys first and replays or refuses
-    return getattr(
-        exc.orig, "sqlstate", None
-    ) in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
 
 
 class Ledger:
@@ -154,7 +145,9 @@ class Ledger:
             raise UnsupportedHash(f"this ledger is chained with {stored}, not {wanted}")
         return stored
 
-    def open_merchant(self, merchant_id: str, now: datetime | None = None) -> None:
+    def open_merchant(
+        self, merchant_id: str, now: datetime | None = None, *, conn: Connection | None = None
+    ) -> None:
         """Open a merchant's accounts (idempotent). A member's open with their first earn."""
         check_id("merchant_id", merchant_id)
         accounts = sorted(merchant_accounts(merchant_id).items())
@@ -176,16 +169,32 @@ class Ledger:
         writes.insert_missing(
             t.balances, [{"account_id": a, "bucket": 0, "amount": 0} for a, _ in accounts]
         )
-        with self._writer.begin() as conn:
+        if conn is not None:
             bulk.execute(conn, writes)
+            return
+        with self._writer.begin() as fresh:
+            bulk.execute(fresh, writes)
 
     # -- writes ----------------------------------------------------------------------------------
 
-    def submit(self, op: Operation, now: datetime | None = None) -> Receipt:
-        return self.submit_batch([op], now)[0]
+    def submit(
+        self, op: Operation, now: datetime | None = None, *, conn: Connection | None = None
+    ) -> Receipt:
+        return self.submit_batch([op], now, conn=conn)[0]
 
-    def submit_batch(self, ops: Sequence[Operation], now: datetime | None = None) -> list[Receipt]:
-        """Apply ``ops`` atomically: all of them in one block, or none (and the error says why)."""
+    def submit_batch(
+        self,
+        ops: Sequence[Operation],
+        now: datetime | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> list[Receipt]:
+        """Apply ``ops`` atomically: all of them in one block, or none (and the error says why).
+
+        With ``conn``, the batch joins the caller's transaction (a unit of work that also claims an
+        idempotency key, say): it looks up stored keys first, takes its locks on that connection,
+        and retries nothing. A refusal leaves the transaction usable; a database error (deadlock,
+        a racing insert of the same key) is the caller's to retry, whole."""
         if len(ops) > MAX_BATCH:
             raise BatchTooLarge(f"a batch holds at most {MAX_BATCH} operations, got {len(ops)}")
         now = _clock(now)
@@ -204,6 +213,10 @@ class Ledger:
                     index=index,
                 )
         started = time.perf_counter()
+        if conn is not None:
+            by_key = self._apply(conn, list(unique.values()), now, optimistic=False)
+            self._notify(_committed(ops, by_key, started, 1))
+            return [by_key[op.key] for op in ops]
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self._writer.begin() as conn:
@@ -212,17 +225,10 @@ class Ledger:
             except _LookFirst:
                 continue  # rolled back; the next attempt looks up stored keys first
             except DBAPIError as exc:
-                if not _retryable(exc) or attempt == MAX_ATTEMPTS - 1:
+                if not retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        self._notify(
-            BatchCommitted(
-                operations=len(ops),
-                entries=sum(1 for r in by_key.values() if not r.replayed),
-                seconds=time.perf_counter() - started,
-                attempts=attempt + 1,
-            )
-        )
+        self._notify(_committed(ops, by_key, started, attempt + 1))
         return [by_key[op.key] for op in ops]
 
     def _notify(self, event: BatchCommitted) -> None:
@@ -276,6 +282,7 @@ class Ledger:
         earners: set[str] = set()  # members who only earn: their rows are locked, lots not read
         accounts: set[str] = set()  # merchant and system accounts the batch names
         checked: set[str] = set()  # accounts a manual entry or correction may debit
+        caps = {op.cap.key for op in ops if isinstance(op, Earn | Redeem) and op.cap is not None}
         for op in ops:
             if isinstance(op, Release | Void | Expire | Refund):
                 lot_ids.add(op.lot_id)
@@ -299,6 +306,7 @@ class Ledger:
                 ).scalars()
             )
             for entry in book.entries.values():
+                caps |= {str(entry.detail["cap"])} if entry.detail.get("cap") else set()
                 lot_ids |= {leg.lot_id for leg in entry.legs if leg.lot_id}
                 lot_ids |= {entry.entry_id} if entry.kind == "earn" else set()
                 accounts |= {leg.account for leg in entry.legs}
@@ -321,6 +329,8 @@ class Ledger:
         for account, (amount, created) in bulk.lock_balances(conn, locked).items():
             if not created:  # an account opened just now is opened by the earn that needs it
                 book.balances[account] = amount
+        # then the caps, in key order: after every balance row, before the lane (docs/ledger.md)
+        book.caps = bulk.lock_caps(conn, sorted(caps))
         self._learn_accounts(conn, accounts)
         book.accounts = {a: self._accounts[a] for a in accounts if a in self._accounts}
         book.accounts.update({a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()})
@@ -417,6 +427,11 @@ class Ledger:
             [lot_figures(book.lots[i]) for i in sorted(book.touched_lots - set(book.new_lots))],
         )
         writes.update(
+            t.caps,
+            "cap_key",
+            [{"cap_key": k, "used": book.caps[k]} for k in sorted(book.touched_caps)],
+        )
+        writes.update(
             t.chains,
             "chain_id",
             [{"chain_id": lane.chain_id, "height": height, "tip_hash": block_hash}],
@@ -435,17 +450,27 @@ class Ledger:
 
     # -- reads -----------------------------------------------------------------------------------
 
-    def balance(self, member_id: str) -> MemberBalance:
-        with self.engine.connect() as conn:
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's connection (inside its unit of work: never a second one from the pool,
+        and it sees the unit's own writes), or a fresh one."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.connect() as fresh:
+                yield fresh
+
+    def balance(self, member_id: str, *, conn: Connection | None = None) -> MemberBalance:
+        with self._reading(conn) as c:
             rows = {
                 r[0]: r[1]
-                for r in conn.execute(
+                for r in c.execute(
                     select(t.balances.c.account_id, t.balances.c.amount).where(
                         t.balances.c.account_id.in_(list(member_accounts(member_id)))
                     )
                 )
             }
-            lots = conn.execute(
+            lots = c.execute(
                 select(t.lots).where(t.lots.c.member_id == member_id, t.lots.c.available > 0)
             ).all()
         book = Book(
@@ -459,30 +484,47 @@ class Ledger:
             debt=member_debt(book, member_id),
         )
 
-    def lot(self, lot_id: str) -> Lot | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.lots).where(t.lots.c.lot_id == lot_id)).first()
+    def lot(self, lot_id: str, *, conn: Connection | None = None) -> Lot | None:
+        with self._reading(conn) as c:
+            row = c.execute(select(t.lots).where(t.lots.c.lot_id == lot_id)).first()
         return lot_from_row(row) if row else None
 
-    def lots_of(self, member_id: str) -> list[Lot]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
+    def lots_of(self, member_id: str, *, conn: Connection | None = None) -> list[Lot]:
+        with self._reading(conn) as c:
+            rows = c.execute(
                 select(t.lots).where(t.lots.c.member_id == member_id).order_by(t.lots.c.paid_at)
             ).all()
         return [lot_from_row(r) for r in rows]
 
-    def entry(self, entry_id: str) -> Receipt | None:
-        return self.entries([entry_id]).get(entry_id)
+    def entry(self, entry_id: str, *, conn: Connection | None = None) -> Receipt | None:
+        return self.entries([entry_id], conn=conn).get(entry_id)
 
-    def entries(self, entry_ids: Sequence[str]) -> dict[str, Receipt]:
-        with self.engine.connect() as conn:
-            found = load_entries(conn, list(entry_ids))
+    def entries(
+        self, entry_ids: Sequence[str], *, conn: Connection | None = None
+    ) -> dict[str, Receipt]:
+        with self._reading(conn) as c:
+            found = load_entries(c, list(entry_ids))
         return {i: _receipt(e, replayed=True) for i, e in found.items()}
 
-    def due_releases(self, now: datetime, limit: int = MAX_BATCH) -> list[str]:
-        """Pending lots whose return window has ended, oldest first (the release job's work)."""
+    def cap_used(self, cap_key: str, *, conn: Connection | None = None) -> int:
+        """Points counted against a cap so far (without a lock: the write checks again)."""
+        with self._reading(conn) as c:
+            used = c.execute(select(t.caps.c.used).where(t.caps.c.cap_key == cap_key)).scalar()
+        return int(used or 0)
+
+    def due_releases(
+        self, now: datetime, limit: int = MAX_BATCH, *, released_at: datetime | None = None
+    ) -> list[str]:
+        """Pending lots whose return window has ended by ``now``, oldest first (the release
+        job's work). A lot expired by ``released_at`` (when the release will be booked; default
+        ``now``) is not released: the expiry job burns it."""
+        at = released_at or now
+        not_expired = or_(t.lots.c.expires_at.is_(None), t.lots.c.expires_at > at)
         return self._due(
-            t.lots.c.release_at, [t.lots.c.status == LotStatus.PENDING.value], now, limit
+            t.lots.c.release_at,
+            [t.lots.c.status == LotStatus.PENDING.value, not_expired],
+            now,
+            limit,
         )
 
     def due_expiries(self, now: datetime, limit: int = MAX_BATCH) -> list[str]:
@@ -503,6 +545,17 @@ class Ledger:
                     .limit(limit)
                 ).scalars()
             )
+
+
+def _committed(
+    ops: Sequence[Operation], by_key: dict[str, Receipt], started: float, attempts: int
+) -> BatchCommitted:
+    return BatchCommitted(
+        operations=len(ops),
+        entries=sum(1 for r in by_key.values() if not r.replayed),
+        seconds=time.perf_counter() - started,
+        attempts=attempts,
+    )
 
 
 def _receipt(entry: Entry, *, replayed: bool = False) -> Receipt:

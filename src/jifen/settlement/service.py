@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from jifen.alliance.clock import SHANGHAI, day_bounds
-from jifen.alliance.context import Context, Page, check_limit, decode_cursor, encode_cursor
+from jifen.alliance.context import (
+    Context,
+    Page,
+    after_cursor,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from jifen.ledger import Settle
 from jifen.ledger.model import RESERVE
 from jifen.settlement.statement import (
@@ -131,13 +138,15 @@ def statements(
     )
     if merchant_id is not None:
         query = query.where(t.statements.c.merchant_id == merchant_id)
-    after = decode_cursor(cursor)
-    if after:
-        when, who = str(after[0]), str(after[-1])
+    after = decode_cursor(cursor, (date, str))
+    if after is not None:
+        day, last_merchant = after
+        assert isinstance(day, date)
         query = query.where(
-            or_(
-                t.statements.c.business_date < when,
-                and_(t.statements.c.business_date == when, t.statements.c.merchant_id < who),
+            after_cursor(
+                [t.statements.c.business_date, t.statements.c.merchant_id],
+                (day.isoformat(), last_merchant),
+                newest_first=True,
             )
         )
     with ctx.engine.connect() as conn:
@@ -145,13 +154,13 @@ def statements(
     last = found[limit - 1] if len(found) > limit else None
     return Page(
         found[:limit],
-        encode_cursor([last.business_date.isoformat(), last.merchant_id]) if last else None,
+        encode_cursor([last.business_date, last.merchant_id]) if last else None,
     )
 
 
-def reserve_status(ctx: Context) -> ReserveStatus:
-    with ctx.engine.connect() as conn:
-        return _reserve(conn)
+def reserve_status(ctx: Context, *, conn: Connection | None = None) -> ReserveStatus:
+    with ctx.reading(conn) as c:
+        return _reserve(c)
 
 
 def _reserve(conn: Connection) -> ReserveStatus:

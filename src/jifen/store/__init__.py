@@ -7,6 +7,7 @@ from jifen.store.engine import (
     migrate,
     normalize_url,
     ping,
+    retryable,
     writer,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "migrate",
     "normalize_url",
     "ping",
+    "retryable",
     "writer",
 ]

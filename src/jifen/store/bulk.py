@@ -195,3 +195,30 @@ def lock_balances(conn: Connection, account_ids: Sequence[str]) -> dict[str, tup
     if missing:
         conn.execute(t.balances.insert(), missing)
     return {a: (existing.get(a, 0), a not in existing) for a in account_ids}
+
+
+def lock_caps(conn: Connection, cap_keys: Sequence[str]) -> dict[str, int]:
+    """Lock the rows of ``cap_keys`` (in the order given), creating missing ones at zero, and
+    return the points counted against each: the same one-statement, one-order locking as
+    ``lock_balances``, taken after it."""
+    if not cap_keys:
+        return {}
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "INSERT INTO caps (cap_key, used) "
+            "SELECT k, 0 FROM unnest(%s::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n "
+            "ON CONFLICT (cap_key) DO UPDATE SET used = caps.used "
+            "RETURNING cap_key, used",
+            (list(cap_keys),),
+        )
+        return {r[0]: int(r[1]) for r in rows}
+    existing = {
+        r[0]: int(r[1])
+        for r in conn.execute(
+            select(t.caps.c.cap_key, t.caps.c.used).where(t.caps.c.cap_key.in_(list(cap_keys)))
+        )
+    }
+    missing = [{"cap_key": k, "used": 0} for k in cap_keys if k not in existing]
+    if missing:
+        conn.execute(t.caps.insert(), missing)
+    return {k: existing.get(k, 0) for k in cap_keys}

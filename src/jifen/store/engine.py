@@ -13,12 +13,26 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from jifen.errors import JifenError
 
 DEFAULT_DB = "./jifen.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+"""Serialization failure and deadlock: the transaction is rolled back and run again."""
+
+
+def retryable(exc: DBAPIError) -> bool:
+    """Deadlocks, serialization failures, a busy SQLite, and the same key inserted concurrently
+    (the retry reads what the other writer stored, and replays or refuses)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(
+        exc.orig, "sqlstate", None
+    ) in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
 
 
 class StoreUnavailable(JifenError):
