@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jifen.alliance.members import Account, HistoryLine, LotView, Member
 from jifen.alliance.merchants import Merchant
 from jifen.alliance.orders import Order, RefundResult
 from jifen.alliance.redemptions import Redemption
+from jifen.api._types import UtcDatetime
 from jifen.compliance import lint_rules
 from jifen.jobs import DayResult
 from jifen.rules import Version, VersionStatus
@@ -44,7 +45,7 @@ class Problem(BaseModel):
 
 
 class PublishIn(Strict):
-    effective_at: AwareDatetime
+    effective_at: UtcDatetime
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -214,7 +215,7 @@ class OrderIn(Strict):
     order_ref: str = Field(pattern=ID)
     member_id: str = Field(pattern=ID)
     amount_fen: int = Field(gt=0, le=MAX_FEN)
-    paid_at: AwareDatetime
+    paid_at: UtcDatetime
 
 
 class OrderOut(BaseModel):
@@ -399,7 +400,7 @@ def day_out(d: DayResult) -> DayOut:
 
 
 class ClockIn(Strict):
-    now: AwareDatetime
+    now: UtcDatetime
 
 
 class ClockOut(BaseModel):

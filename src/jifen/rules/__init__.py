@@ -3,9 +3,9 @@
 A rule set is a versioned, validated document (``RuleDocument``; YAML or JSON via
 ``load_document``; schema in docs/rules.schema.json). From it, pure functions decide what an order
 earns and when those points release and expire, how many points an order may be paid with, what a
-new version changes, whether it reduces the rights of points already issued, and whether it may be
-published. No database, no clock: times are arguments. Callers import from here; underscore
-modules are private.
+new version changes, whether it reduces the rights of points already issued, whether it may be
+published, and which incoming times are supported. No database, no clock: times are
+arguments. Callers import from here; underscore modules are private.
 """
 
 from jifen.rules._diff import Change, diff_documents, render_diff
@@ -32,6 +32,13 @@ from jifen.rules._lifecycle import (
 )
 from jifen.rules._redeem import check_redemption, redemption_limit
 from jifen.rules._rights import Reduction, rights_reductions
+from jifen.rules._time import (
+    FIRST_SUPPORTED_YEAR,
+    LAST_SUPPORTED_YEAR,
+    SUPPORTED_FROM,
+    SUPPORTED_UNTIL,
+    supported_utc,
+)
 from jifen.rules.errors import (
     InvalidRules,
     NoRulesInForce,
@@ -40,6 +47,10 @@ from jifen.rules.errors import (
 )
 
 __all__ = [
+    "FIRST_SUPPORTED_YEAR",
+    "LAST_SUPPORTED_YEAR",
+    "SUPPORTED_FROM",
+    "SUPPORTED_UNTIL",
     "Campaign",
     "Change",
     "EarnQuote",
@@ -70,5 +81,6 @@ __all__ = [
     "rights_reductions",
     "rule_json_schema",
     "status_at",
+    "supported_utc",
     "version_at",
 ]
