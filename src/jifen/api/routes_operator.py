@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import RootModel
+from pydantic import Field, RootModel
 
 from jifen.alliance import members, merchants
 from jifen.alliance.clock import SimulatedClock
@@ -30,6 +30,7 @@ from jifen.api.schemas import (
     PublishIn,
     RuleVersionOut,
     StatusIn,
+    Strict,
     TokenOut,
     account_out,
     day_out,
@@ -39,7 +40,7 @@ from jifen.api.schemas import (
     version_out,
 )
 from jifen.jobs import run_jobs
-from jifen.rules import RuleDocument, status_at
+from jifen.rules import MAX_REASON_CHARS, RuleDocument, status_at
 from jifen.settlement import liabilities, reserve_status
 
 router = APIRouter(prefix="/v1", tags=["operator 平台方"])
@@ -93,6 +94,30 @@ def publish(
             now=ctx.clock.now(),
             points_outstanding=outstanding,
         )
+        return _version(ctx, number)
+
+    return once(request, who, key, body, run)
+
+
+class WithdrawIn(Strict):
+    reason: str = Field(
+        min_length=1, max_length=MAX_REASON_CHARS, description="撤回理由（公开）/ why (public)"
+    )
+
+
+@router.post("/rules/versions/{number}/withdraw", response_model=RuleVersionOut)
+def withdraw(
+    request: Request,
+    ctx: Ctx,
+    who: Operator,
+    number: VersionNumber,
+    body: WithdrawIn,
+    key: IdemKey = None,
+) -> JSONResponse:
+    """撤回已公示、未生效的版本 / withdraw an announced version before it takes effect."""
+
+    def run() -> RuleVersionOut:
+        ctx.rulebook.withdraw(number, reason=body.reason, now=ctx.clock.now())
         return _version(ctx, number)
 
     return once(request, who, key, body, run)

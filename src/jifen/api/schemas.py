@@ -55,6 +55,8 @@ class RuleVersionOut(BaseModel):
     published_at: datetime | None
     effective_at: datetime | None
     reason: str
+    withdrawn_at: datetime | None = Field(description="撤回时间 / when it was withdrawn, if it was")
+    withdraw_reason: str | None = Field(description="撤回理由 / why it was withdrawn, if it was")
     diff: str = Field(description="与上一公示版本的差异 / changes against the previous version")
     document: dict[str, Any]
     findings: list[dict[str, str]] = Field(
@@ -69,6 +71,8 @@ def version_out(v: Version, status: VersionStatus) -> RuleVersionOut:
         published_at=v.published_at,
         effective_at=v.effective_at,
         reason=v.reason,
+        withdrawn_at=v.withdrawn_at,
+        withdraw_reason=v.withdraw_reason,
         diff=v.diff_text,
         document=v.document.model_dump(mode="json"),
         findings=[f.as_dict() for f in lint_rules(v.document)],
