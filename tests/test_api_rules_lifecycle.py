@@ -143,6 +143,37 @@ def test_a_far_version_once_withdrawn_no_longer_blocks_the_next_change(db_url: s
         public.close()
 
 
+def test_a_store_blocked_by_a_version_at_the_end_of_the_calendar_is_unblocked_by_withdrawing_it(
+    db_url: str,
+) -> None:
+    """The state the defect left behind: version 2 announced for 9999-12-31T23:59:59Z (written
+    here as the old code wrote it), and every later publication refused."""
+    with served(db_url) as server, server.operator() as op:
+        _launch(op)
+        v2 = _draft(op, V2)
+        end_of_calendar = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+        with server.ctx.engine.begin() as conn:
+            conn.execute(
+                t.rule_versions.update()
+                .where(t.rule_versions.c.number == v2)
+                .values(
+                    published_at=T0,
+                    effective_at=end_of_calendar,
+                    reason="永久 / forever",
+                    diff_text="earn.points_per_yuan: 1 → 2",
+                )
+            )
+        v3 = _draft(op, V3)
+        soon = T0 + timedelta(days=30)
+        problem(_publish(op, v3, soon, "三倍 / triple"), 409, "rules.effective_order")
+        r = _withdraw(op, v2, "日期错误 / the date was a mistake")
+        assert r.status_code == 200, r.text
+        assert datetime.fromisoformat(r.json()["effective_at"]) == end_of_calendar
+        r = _publish(op, v3, soon, "三倍 / triple")
+        assert r.status_code == 200, r.text
+        assert r.json()["diff"] == "earn.points_per_yuan: 1 → 3"
+
+
 def test_only_an_announced_version_not_yet_in_force_can_be_withdrawn(db_url: str) -> None:
     with served(db_url) as server, server.operator() as op:
         assert _draft(op, V1) == 1
