@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,17 +11,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jifen.rules import (
+    MAX_EFFECTIVE_HORIZON_DAYS,
     NoRulesInForce,
+    NotWithdrawable,
     RuleDocument,
     RulesError,
     Version,
     VersionStatus,
     check_publication,
     expires_at,
+    latest_published,
     render_diff,
     rights_reductions,
     status_at,
     version_at,
+    withdraw,
 )
 
 
@@ -359,3 +364,211 @@ def test_without_outstanding_points_a_reduction_only_needs_notice() -> None:
         points_outstanding=False,
     )
     assert diff == "expiry.months: 12 → 6"
+
+
+# --- the horizon --------------------------------------------------------------------------------
+
+HORIZON = timedelta(days=MAX_EFFECTIVE_HORIZON_DAYS)
+
+
+def test_the_horizon_is_a_year_and_longer_than_any_notice_a_document_can_promise() -> None:
+    assert MAX_EFFECTIVE_HORIZON_DAYS == 366
+    longest = doc(notice_days=365)
+    earlier = Version(1, longest, JAN_1, JAN_1, "launch", "")
+    # the longest promise of notice still leaves a day inside the horizon
+    publish(
+        [earlier],
+        longest.with_changes(**{"earn.points_per_yuan": 2}),
+        published_at=FEB_1,
+        effective_at=FEB_1 + timedelta(days=365),
+    )
+
+
+@pytest.mark.parametrize(
+    ("versions", "published_at", "effective_at", "code"),
+    [
+        pytest.param([], JAN_1, JAN_1 + HORIZON, None, id="first version, at the horizon"),
+        pytest.param(
+            [], JAN_1, JAN_1 + HORIZON + timedelta(microseconds=1), "rules.effective_too_far",
+            id="first version, just past it",
+        ),
+        pytest.param(HISTORY, MAR_3, MAR_3 + HORIZON, None, id="a change, at the horizon"),
+        pytest.param(
+            HISTORY, MAR_3, MAR_3 + HORIZON + timedelta(seconds=1), "rules.effective_too_far",
+            id="a change, a second past it",
+        ),
+        pytest.param(
+            HISTORY, MAR_3, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+            "rules.effective_too_far", id="the end of the calendar",
+        ),
+    ],
+)  # fmt: skip
+def test_an_effective_time_may_lie_at_most_the_horizon_after_publication(
+    versions: list[Version],
+    published_at: datetime,
+    effective_at: datetime,
+    code: str | None,
+) -> None:
+    proposed = doc(**{"earn.points_per_yuan": 7})
+    if code is None:
+        publish(versions, proposed, published_at=published_at, effective_at=effective_at)
+        return
+    error = refused(
+        code,
+        422,
+        versions=versions,
+        proposed=proposed,
+        published_at=published_at,
+        effective_at=effective_at,
+    )
+    assert error.context["max_days"] == MAX_EFFECTIVE_HORIZON_DAYS
+    assert error.context["latest_effective_at"] == (published_at + HORIZON).isoformat()
+    assert "366" in error.message and "天" in error.message
+
+
+def test_a_publication_time_outside_the_supported_years_is_a_caller_bug() -> None:
+    with pytest.raises(RulesError) as caught:
+        publish(
+            [],
+            RuleDocument(),
+            published_at=datetime(9999, 12, 31, tzinfo=UTC),
+            effective_at=datetime(9999, 12, 31, tzinfo=UTC),
+        )
+    assert caught.value.code == "rules.invalid_argument"
+
+
+# --- withdrawal -----------------------------------------------------------------------------------
+
+FAR = JAN_1 + timedelta(days=300)
+FEB_2 = FEB_1 + timedelta(days=1)
+V2_FAR = Version(2, doc(**{"earn.points_per_yuan": 2, "notice_days": 90}), FEB_1, FAR, "far", "")
+V2_WITHDRAWN = dataclasses.replace(V2_FAR, withdrawn_at=FEB_2, withdraw_reason="wrong date")
+WITHDRAWN_HISTORY = [V1, V2_WITHDRAWN]
+
+
+@pytest.mark.parametrize(
+    ("now", "status"),
+    [
+        (FEB_1 - timedelta(seconds=1), VersionStatus.DRAFT),
+        (FEB_1, VersionStatus.PUBLISHED),  # announced, as it was until the withdrawal
+        (FEB_2 - timedelta(microseconds=1), VersionStatus.PUBLISHED),
+        (FEB_2, VersionStatus.WITHDRAWN),
+        (FAR, VersionStatus.WITHDRAWN),  # its date came, and it did not take effect
+        (FAR + timedelta(days=365), VersionStatus.WITHDRAWN),
+    ],
+)
+def test_a_withdrawn_version_is_announced_until_its_withdrawal_and_withdrawn_ever_after(
+    now: datetime, status: VersionStatus
+) -> None:
+    assert status_at(V2_WITHDRAWN, WITHDRAWN_HISTORY, now) is status
+
+
+def test_a_withdrawn_version_is_never_in_force_and_never_supersedes() -> None:
+    for when in (FAR, FAR + timedelta(days=30)):
+        assert version_at(WITHDRAWN_HISTORY, when).number == 1
+        assert status_at(V1, WITHDRAWN_HISTORY, when) is VersionStatus.EFFECTIVE
+    assert latest_published(WITHDRAWN_HISTORY) == V1
+    only_withdrawn = [dataclasses.replace(V2_WITHDRAWN, number=1)]
+    assert latest_published(only_withdrawn) is None
+    with pytest.raises(NoRulesInForce):
+        version_at(only_withdrawn, FAR)
+
+
+def test_a_withdrawn_version_binds_no_later_publication() -> None:
+    """Not its date (order), not its 90 days' notice, not its document (unchanged, diff base)."""
+    published_at = FEB_2
+    diff = publish(
+        WITHDRAWN_HISTORY,
+        V2_WITHDRAWN.document,  # the same terms, announced again for a sooner date
+        published_at=published_at,
+        effective_at=published_at + timedelta(days=30),  # V1's 30 days; before V2's FAR
+    )
+    assert diff.splitlines() == ["earn.points_per_yuan: 1 → 2", "notice_days: 30 → 90"]
+    # while V2 stood, the same publication was refused
+    refused(
+        "rules.notice_too_short",
+        422,
+        versions=[V1, V2_FAR],
+        proposed=V2_FAR.document.with_changes(**{"earn.points_per_yuan": 3}),
+        published_at=published_at,
+        effective_at=published_at + timedelta(days=30),
+    )
+    refused(
+        "rules.effective_order",
+        409,
+        versions=[V1, V2_FAR],
+        proposed=V2_FAR.document.with_changes(**{"earn.points_per_yuan": 3}),
+        published_at=published_at,
+        effective_at=published_at + timedelta(days=90),
+    )
+
+
+NOT_WITHDRAWABLE, ALREADY = "rules.not_withdrawable", "rules.already_withdrawn"
+
+
+@pytest.mark.parametrize(
+    ("version", "now", "code"),
+    [
+        pytest.param(V3_DRAFT, MAR_3, NOT_WITHDRAWABLE, id="a draft"),
+        pytest.param(V2, FEB_1 - timedelta(seconds=1), NOT_WITHDRAWABLE, id="not yet published"),
+        pytest.param(V2, FEB_1, None, id="the instant it is published"),
+        pytest.param(V2, MAR_3 - timedelta(microseconds=1), None, id="the instant before effect"),
+        pytest.param(V2, MAR_3, NOT_WITHDRAWABLE, id="the instant it takes effect"),
+        pytest.param(V1, FEB_1, NOT_WITHDRAWABLE, id="in force"),
+        pytest.param(V1, MAR_3, NOT_WITHDRAWABLE, id="superseded"),
+        pytest.param(V2_WITHDRAWN, FEB_2 + timedelta(days=1), ALREADY, id="withdrawn"),
+    ],
+)  # fmt: skip
+def test_only_an_announced_version_not_yet_in_force_may_be_withdrawn(
+    version: Version, now: datetime, code: str | None
+) -> None:
+    versions = [V1, V2, V3_DRAFT] if version is not V2_WITHDRAWN else WITHDRAWN_HISTORY
+    if code is None:
+        withdrawn = withdraw(version, versions, now=now, reason="  日期有误 / wrong date  ")
+        assert (withdrawn.withdrawn_at, withdrawn.withdraw_reason) == (now, "日期有误 / wrong date")
+        assert dataclasses.replace(withdrawn, withdrawn_at=None, withdraw_reason=None) == version
+        assert status_at(withdrawn, versions, now) is VersionStatus.WITHDRAWN
+        return
+    with pytest.raises(RulesError) as caught:
+        withdraw(version, versions, now=now, reason="日期有误 / wrong date")
+    assert (caught.value.code, caught.value.status) == (code, 409)
+    assert isinstance(caught.value, NotWithdrawable)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "理" * 501])
+def test_a_withdrawal_needs_a_reason_of_at_most_500_characters(reason: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        withdraw(V2, HISTORY, now=FEB_2, reason=reason)
+    assert (caught.value.code, caught.value.status) == ("rules.reason_required", 422)
+
+
+def test_a_withdrawal_time_is_normalised_to_utc_and_must_be_supported() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    withdrawn = withdraw(V2, HISTORY, now=FEB_2.astimezone(shanghai), reason="wrong date")
+    assert withdrawn.withdrawn_at == FEB_2 and withdrawn.withdrawn_at.utcoffset() == timedelta(0)
+    for now in (
+        FEB_2.replace(tzinfo=None),
+        datetime(9999, 12, 31, 23, tzinfo=timezone(-timedelta(hours=14))),
+    ):
+        with pytest.raises(RulesError) as caught:
+            withdraw(V2, HISTORY, now=now, reason="wrong date")
+        assert caught.value.code == "rules.invalid_argument"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"withdrawn_at": FEB_2}, id="a time without a reason"),
+        pytest.param({"withdraw_reason": "why"}, id="a reason without a time"),
+        pytest.param({"withdrawn_at": FAR, "withdraw_reason": "late"}, id="at its effective time"),
+        pytest.param({"withdrawn_at": JAN_1, "withdraw_reason": "early"}, id="before publication"),
+    ],
+)
+def test_a_version_is_withdrawn_only_between_its_publication_and_its_effective_time(
+    changes: dict[str, Any],
+) -> None:
+    with pytest.raises(RulesError) as caught:
+        dataclasses.replace(V2_FAR, **changes)
+    assert caught.value.code == "rules.invalid_argument"
+    with pytest.raises(RulesError):
+        dataclasses.replace(V3_DRAFT, withdrawn_at=FEB_2, withdraw_reason="a draft")

@@ -1,7 +1,9 @@
 """Where "now" comes from. The core never reads a clock; the shell passes time in.
 
 A simulated clock lets the demo and the end-to-end tests live through weeks in seconds; the server
-only exposes it when started with ``--simulated-clock`` (never in production).
+only exposes it when started with ``--simulated-clock`` (never in production). It only ever holds
+an instant in the supported years (``jifen.rules.supported_utc``): a time it is told that has no
+zone, cannot be converted to UTC or lies outside them is refused, and the clock stays where it was.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import threading
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from jifen.alliance.errors import InvalidRequest
+from jifen.rules import supported_utc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -27,7 +32,7 @@ class SimulatedClock:
     """A clock that only moves when told to, and never backwards (entries stay in order)."""
 
     def __init__(self, start: datetime) -> None:
-        self._now = start.astimezone(UTC)
+        self._now = _supported(start, "start")
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -35,12 +40,26 @@ class SimulatedClock:
             return self._now
 
     def set(self, when: datetime) -> datetime:
+        when_utc = _supported(when, "now")
         with self._lock:
-            self._now = max(self._now, when.astimezone(UTC))
+            self._now = max(self._now, when_utc)
             return self._now
 
     def advance(self, delta: timedelta) -> datetime:
-        return self.set(self.now() + delta)
+        try:
+            later = self.now() + delta
+        except OverflowError as exc:  # past year 9999
+            raise InvalidRequest(
+                "时钟 / clock: 超出支持的年份 / beyond the supported years", field="delta"
+            ) from exc
+        return self.set(later)
+
+
+def _supported(when: datetime, field: str) -> datetime:
+    try:
+        return supported_utc(when)
+    except ValueError as exc:
+        raise InvalidRequest(f"时钟 / clock: {exc}", field=field) from exc
 
 
 def business_date(at: datetime) -> date:

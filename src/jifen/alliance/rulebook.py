@@ -1,7 +1,12 @@
 """The rulebook: rule versions in the store, around the pure lifecycle in ``jifen.rules``.
 
-Publishing is one transaction: the checks (notice, order of effective dates, rights of points
-already issued) run on the versions read under lock, and a refusal writes nothing.
+Publishing and withdrawing are each one transaction: the checks (notice, horizon, order of
+effective dates, rights of points already issued; for a withdrawal, that the version is announced
+and not yet in force) run on the versions read under lock, and a refusal writes nothing.
+
+A draft's diff is taken when it is read, against the latest version still announced then, so it
+always shows what publishing it would change, whatever was published or withdrawn since it was
+saved (the diff stored with a draft is only what it was at the time).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +27,10 @@ from jifen.rules import (
     Version,
     check_publication,
     diff_documents,
+    latest_published,
     render_diff,
     version_at,
+    withdraw,
 )
 from jifen.store import tables as t
 from jifen.store import writer
@@ -51,42 +59,85 @@ def _version(row: Row[Any]) -> Version:
         effective_at=m["effective_at"],
         reason=m["reason"],
         diff_text=m["diff_text"],
+        withdrawn_at=m["withdrawn_at"],
+        withdraw_reason=m["withdraw_reason"],
     )
+
+
+def _draft_diff(versions: list[Version], document: RuleDocument) -> str:
+    """What publishing ``document`` would announce, against the latest version still announced."""
+    base = latest_published(versions)
+    return render_diff(diff_documents(base.document if base is not None else None, document))
+
+
+def _current_diff(version: Version, published: list[Version]) -> Version:
+    """A draft with its diff against ``published`` as they stand; a published version as is."""
+    if version.published_at is not None:
+        return version
+    return replace(version, diff_text=_draft_diff(published, version.document))
+
+
+def _locked(conn: Connection, number: int) -> tuple[list[Version], Version]:
+    """Every version, read under lock (publications and withdrawals queue behind each other),
+    and version ``number`` among them."""
+    rows = conn.execute(
+        select(t.rule_versions).order_by(t.rule_versions.c.number).with_for_update()
+    ).all()
+    versions = [_version(r) for r in rows]
+    target = next((v for v in versions if v.number == number), None)
+    if target is None:
+        raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+    return versions, target
 
 
 class Rulebook:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer = writer(engine)
-        self._cache: tuple[int, list[Version]] | None = None
+        self._cache: tuple[tuple[int, int], list[Version]] | None = None
 
     @contextmanager
     def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's connection inside its unit of work (never a second one), else a fresh."""
         if conn is not None:
             yield conn
         else:
             with self.engine.connect() as fresh:
                 yield fresh
 
+    @contextmanager
+    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self._writer.begin() as fresh:
+                yield fresh
+
     def versions(self, *, conn: Connection | None = None) -> list[Version]:
         """Every version, drafts included, by number."""
         with self._reading(conn) as c:
-            return [
-                _version(r)
-                for r in c.execute(select(t.rule_versions).order_by(t.rule_versions.c.number))
-            ]
+            rows = c.execute(select(t.rule_versions).order_by(t.rule_versions.c.number))
+            versions = [_version(r) for r in rows]
+        published = [v for v in versions if v.published_at is not None]
+        return [_current_diff(v, published) for v in versions]
 
     def published(self, *, conn: Connection | None = None) -> list[Version]:
-        """Published versions (the public history). Cached: publication is rare, reads are hot."""
+        """Published versions, withdrawn ones included, in the order they were published (the
+        public history). Cached: publication is rare, reads are hot. Publishing and withdrawing
+        each only ever add to one of the two counts, so the pair changes whenever the history
+        does."""
         with self._reading(conn) as conn:
-            count = conn.execute(
-                select(func.count()).where(t.rule_versions.c.published_at.is_not(None))
-            ).scalar_one()
+            counts = conn.execute(
+                select(func.count(), func.count(t.rule_versions.c.withdrawn_at)).where(
+                    t.rule_versions.c.published_at.is_not(None)
+                )
+            ).one()
+            count = (int(counts[0]), int(counts[1]))
             if self._cache is None or self._cache[0] != count:
                 rows = conn.execute(
                     select(t.rule_versions)
                     .where(t.rule_versions.c.published_at.is_not(None))
-                    .order_by(t.rule_versions.c.effective_at)
+                    .order_by(t.rule_versions.c.published_at, t.rule_versions.c.number)
                 )
                 self._cache = (count, [_version(r) for r in rows])
         return list(self._cache[1])
@@ -99,17 +150,12 @@ class Rulebook:
             row = c.execute(
                 select(t.rule_versions).where(t.rule_versions.c.number == number)
             ).first()
-        if row is None:
-            raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
-        return _version(row)
-
-    @contextmanager
-    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
-        if conn is not None:
-            yield conn
-        else:
-            with self._writer.begin() as fresh:
-                yield fresh
+            if row is None:
+                raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+            version = _version(row)
+            if version.published_at is None:
+                version = _current_diff(version, self.published(conn=c))
+        return version
 
     def draft(
         self, document: RuleDocument, now: datetime, *, conn: Connection | None = None
@@ -120,9 +166,7 @@ class Rulebook:
             number = (
                 conn.execute(select(func.max(t.rule_versions.c.number))).scalar_one() or 0
             ) + 1
-            published = [v for v in self.published(conn=conn) if v.published_at]
-            base = published[-1].document if published else None
-            diff_text = render_diff(diff_documents(base, document))
+            diff_text = _draft_diff(self.published(conn=conn), document)
             conn.execute(
                 t.rule_versions.insert().values(
                     number=number,
@@ -147,15 +191,16 @@ class Rulebook:
         conn: Connection | None = None,
     ) -> Version:
         with self._writing(conn) as conn:
-            rows = conn.execute(
-                select(t.rule_versions).order_by(t.rule_versions.c.number).with_for_update()
-            ).all()
-            versions = [_version(r) for r in rows]
-            target = next((v for v in versions if v.number == number), None)
-            if target is None:
-                raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+            versions, target = _locked(conn, number)
             if target.published_at is not None:
-                raise AlreadyPublished(f"第 {number} 版已公示 / version {number} is published")
+                raise AlreadyPublished(
+                    f"第 {number} 版已公示 / version {number} is published"
+                    + (
+                        "（已撤回，请另起草稿）/ (withdrawn: draft its terms again)"
+                        if target.withdrawn_at is not None
+                        else ""
+                    )
+                )
             findings = lint_rules(target.document)
             if refused(findings):
                 raise LintFailed(
@@ -181,4 +226,26 @@ class Rulebook:
                     diff_text=render_diff(changes),
                 )
             )
+            return self.get(number, conn=conn)
+
+    def withdraw(
+        self, number: int, *, reason: str, now: datetime, conn: Connection | None = None
+    ) -> Version:
+        """Withdraw an announced version before it takes effect (``jifen.rules.withdraw`` says
+        which may be); it stays in the history, and binds nothing from now on."""
+        with self._writing(conn) as conn:
+            versions, target = _locked(conn, number)
+            withdrawn = withdraw(target, versions, now=now, reason=reason)
+            updated = conn.execute(
+                t.rule_versions.update()
+                .where(
+                    t.rule_versions.c.number == number,
+                    t.rule_versions.c.withdrawn_at.is_(None),
+                )
+                .values(
+                    withdrawn_at=withdrawn.withdrawn_at,
+                    withdraw_reason=withdrawn.withdraw_reason,
+                )
+            )
+            assert updated.rowcount == 1, "the version changed under the lock"
             return self.get(number, conn=conn)

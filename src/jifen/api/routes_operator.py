@@ -32,6 +32,7 @@ from jifen.api.schemas import (
     RuleVersionOut,
     StatusIn,
     TokenOut,
+    WithdrawIn,
     account_out,
     day_out,
     liabilities_out,
@@ -95,6 +96,24 @@ def publish(
             points_outstanding=outstanding,
             conn=tx,
         )
+        return _version(ctx, number, tx)
+
+    return once(request, who, key, body, run)
+
+
+@router.post("/rules/versions/{number}/withdraw", response_model=RuleVersionOut)
+def withdraw(
+    request: Request,
+    ctx: Ctx,
+    who: Operator,
+    number: VersionNumber,
+    body: WithdrawIn,
+    key: IdemKey = None,
+) -> JSONResponse:
+    """撤回已公示、未生效的版本 / withdraw an announced version before it takes effect."""
+
+    def run(tx: Connection) -> RuleVersionOut:
+        ctx.rulebook.withdraw(number, reason=body.reason, now=ctx.clock.now(), conn=tx)
         return _version(ctx, number, tx)
 
     return once(request, who, key, body, run)

@@ -10,15 +10,16 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from jifen.alliance.members import Account, HistoryLine, LotView, Member
 from jifen.alliance.merchants import Merchant
 from jifen.alliance.orders import Order, RefundResult
 from jifen.alliance.redemptions import Redemption
+from jifen.api._types import UtcDatetime
 from jifen.compliance import lint_rules
 from jifen.jobs import DayResult
-from jifen.rules import Version, VersionStatus
+from jifen.rules import MAX_REASON_CHARS, Version, VersionStatus
 from jifen.settlement import LiabilityReport, Statement, coverage_text
 
 ID = r"^[A-Za-z0-9._-]{1,64}$"
@@ -57,8 +58,14 @@ class Problem(BaseModel):
 
 
 class PublishIn(Strict):
-    effective_at: AwareDatetime
-    reason: str = Field(min_length=1, max_length=500)
+    effective_at: UtcDatetime
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
+
+
+class WithdrawIn(Strict):
+    reason: str = Field(
+        min_length=1, max_length=MAX_REASON_CHARS, description="撤回理由（公开）/ why (public)"
+    )
 
 
 class RuleVersionOut(BaseModel):
@@ -67,6 +74,8 @@ class RuleVersionOut(BaseModel):
     published_at: datetime | None
     effective_at: datetime | None
     reason: str
+    withdrawn_at: datetime | None = Field(description="撤回时间 / when it was withdrawn, if it was")
+    withdraw_reason: str | None = Field(description="撤回理由 / why it was withdrawn, if it was")
     diff: str = Field(description="与上一公示版本的差异 / changes against the previous version")
     document: dict[str, Any]
     findings: list[dict[str, str]] = Field(
@@ -81,6 +90,8 @@ def version_out(v: Version, status: VersionStatus) -> RuleVersionOut:
         published_at=v.published_at,
         effective_at=v.effective_at,
         reason=v.reason,
+        withdrawn_at=v.withdrawn_at,
+        withdraw_reason=v.withdraw_reason,
         diff=v.diff_text,
         document=v.document.model_dump(mode="json"),
         findings=[f.as_dict() for f in lint_rules(v.document)],
@@ -241,7 +252,7 @@ class OrderIn(Strict):
     order_ref: Text = Field(pattern=ID)
     member_id: Text = Field(pattern=ID)
     amount_fen: Fen
-    paid_at: AwareDatetime
+    paid_at: UtcDatetime
 
 
 class OrderOut(BaseModel):
@@ -426,7 +437,7 @@ def day_out(d: DayResult) -> DayOut:
 
 
 class ClockIn(Strict):
-    now: AwareDatetime
+    now: UtcDatetime
 
 
 class ClockOut(BaseModel):

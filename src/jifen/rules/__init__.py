@@ -3,9 +3,9 @@
 A rule set is a versioned, validated document (``RuleDocument``; YAML or JSON via
 ``load_document``; schema in docs/rules.schema.json). From it, pure functions decide what an order
 earns and when those points release and expire, how many points an order may be paid with, what a
-new version changes, whether it reduces the rights of points already issued, and whether it may be
-published. No database, no clock: times are arguments. Callers import from here; underscore
-modules are private.
+new version changes, whether it reduces the rights of points already issued, whether it may be
+published or withdrawn, and which incoming times are supported. No database, no clock: times are
+arguments. Callers import from here; underscore modules are private.
 """
 
 from jifen.rules._diff import Change, diff_documents, render_diff
@@ -24,22 +24,44 @@ from jifen.rules._document import (
 )
 from jifen.rules._earn import EarnQuote, expires_at, quote_earn, release_at
 from jifen.rules._lifecycle import (
+    MAX_EFFECTIVE_HORIZON_DAYS,
+    MAX_REASON_CHARS,
+    MIN_NOTICE_DAYS,
     Version,
     VersionStatus,
     check_publication,
+    latest_published,
     status_at,
     version_at,
+    withdraw,
 )
 from jifen.rules._redeem import check_redemption, redemption_limit
 from jifen.rules._rights import Reduction, rights_reductions
+from jifen.rules._time import (
+    FIRST_SUPPORTED_YEAR,
+    LAST_SUPPORTED_YEAR,
+    SUPPORTED_FROM,
+    SUPPORTED_UNTIL,
+    supported_utc,
+)
 from jifen.rules.errors import (
+    AlreadyWithdrawn,
     InvalidRules,
     NoRulesInForce,
+    NotWithdrawable,
     RedemptionRefused,
     RulesError,
 )
 
 __all__ = [
+    "FIRST_SUPPORTED_YEAR",
+    "LAST_SUPPORTED_YEAR",
+    "MAX_EFFECTIVE_HORIZON_DAYS",
+    "MAX_REASON_CHARS",
+    "MIN_NOTICE_DAYS",
+    "SUPPORTED_FROM",
+    "SUPPORTED_UNTIL",
+    "AlreadyWithdrawn",
     "Campaign",
     "Change",
     "EarnQuote",
@@ -48,6 +70,7 @@ __all__ = [
     "InvalidRules",
     "IssuePrice",
     "NoRulesInForce",
+    "NotWithdrawable",
     "PendingRules",
     "PointValue",
     "RedemptionRefused",
@@ -62,6 +85,7 @@ __all__ = [
     "check_redemption",
     "diff_documents",
     "expires_at",
+    "latest_published",
     "load_document",
     "quote_earn",
     "redemption_limit",
@@ -70,5 +94,7 @@ __all__ = [
     "rights_reductions",
     "rule_json_schema",
     "status_at",
+    "supported_utc",
     "version_at",
+    "withdraw",
 ]

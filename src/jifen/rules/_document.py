@@ -13,11 +13,12 @@ rates and multipliers are basis points (``_bp``, 10000 = 1×). Integers are stri
 from __future__ import annotations
 
 from collections.abc import Hashable
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import (
-    AwareDatetime,
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,17 +28,23 @@ from pydantic import (
     field_validator,
 )
 
+from jifen.rules._time import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, within_supported
 from jifen.rules.errors import InvalidRules
 
 SCHEMA_ID = "urn:jifen:schema:rules:1"
 MAX_DOCUMENT_CHARS = 1_000_000
 MAX_CAMPAIGNS = 200
 MAX_KEYS = 10_000
+MAX_NOTICE_DAYS = 365
 
 _Int = Annotated[int, Strict()]
 # Category and merchant ids become dotted diff paths, so they may not contain dots or whitespace.
 _Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^.\s]+$")]
 _MultiplierBp = Annotated[_Int, Field(ge=0, le=100_000)]
+# A time with a UTC offset inside the supported years, kept as written (members read a campaign
+# in the offset the operator chose); naive, unconvertible or out-of-range times are refused.
+_Instant = Annotated[datetime, AfterValidator(within_supported)]
+_YEARS = f"{FIRST_SUPPORTED_YEAR}–{LAST_SUPPORTED_YEAR} UTC"
 
 
 class _Frozen(BaseModel):
@@ -71,8 +78,12 @@ class Campaign(_Frozen):
     """A time-boxed earn multiplier; the window is half-open, [starts_at, ends_at)."""
 
     name: str = Field(min_length=1, max_length=100, description="活动名称 / Campaign name")
-    starts_at: AwareDatetime = Field(description="开始时间（含）/ Starts at (inclusive)")
-    ends_at: AwareDatetime = Field(description="结束时间（不含）/ Ends at (exclusive)")
+    starts_at: _Instant = Field(
+        description=f"开始时间（含，带时区）/ Starts at (inclusive), with a UTC offset, {_YEARS}"
+    )
+    ends_at: _Instant = Field(
+        description=f"结束时间（不含，带时区）/ Ends at (exclusive), with a UTC offset, {_YEARS}"
+    )
     multiplier_bp: _Int = Field(
         ge=10_000, le=100_000, description="活动倍数（基点）/ Campaign multiplier, bp (10000 = 1×)"
     )
@@ -89,7 +100,7 @@ class Campaign(_Frozen):
 
     @field_validator("ends_at")
     @classmethod
-    def _ends_after_start(cls, ends_at: AwareDatetime, info: ValidationInfo) -> AwareDatetime:
+    def _ends_after_start(cls, ends_at: datetime, info: ValidationInfo) -> datetime:
         starts_at = info.data.get("starts_at")
         if starts_at is not None and ends_at <= starts_at:
             raise ValueError("结束须晚于开始 / ends_at must be after starts_at")
@@ -197,7 +208,7 @@ class RuleDocument(_Frozen):
 
     Checked beyond this schema: the issue price covers the value (fen_per_1000_points >=
     1000 * fen_per_point); month_of_year is set iff policy is fixed_month_end; a campaign ends after
-    it starts; campaign times carry a UTC offset.
+    it starts; campaign times carry a UTC offset and lie in the supported years (2000–2199 UTC).
     """
 
     alliance: str = Field(
@@ -208,7 +219,7 @@ class RuleDocument(_Frozen):
     notice_days: _Int = Field(
         default=30,
         ge=7,
-        le=365,
+        le=MAX_NOTICE_DAYS,
         description="后续变更须提前公示天数 / Days of notice future changes must give",
     )
     point_value: PointValue = Field(default_factory=PointValue)

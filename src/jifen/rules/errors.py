@@ -52,6 +52,14 @@ class EffectiveInPast(RulesError):
     status = 422
 
 
+class EffectiveTooFar(RulesError):
+    """An effective date beyond the horizon: announced so far ahead, it would block every later
+    change (they must take effect after it) for longer than anyone plans rules."""
+
+    code = "rules.effective_too_far"
+    status = 422
+
+
 class EffectiveOrder(RulesError):
     """Versions take effect in publication order; an earlier effective_at would rewrite history."""
 
@@ -71,6 +79,20 @@ class Unchanged(RulesError):
 
     code = "rules.unchanged"
     status = 409
+
+
+class NotWithdrawable(RulesError):
+    """Only an announced version that has not taken effect may be withdrawn: a draft is simply
+    left unpublished, and a version in force is changed by publishing the next one."""
+
+    code = "rules.not_withdrawable"
+    status = 409
+
+
+class AlreadyWithdrawn(NotWithdrawable):
+    """The version was withdrawn before; a withdrawal is final."""
+
+    code = "rules.already_withdrawn"
 
 
 class RedemptionRefused(RulesError):
