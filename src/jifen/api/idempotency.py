@@ -59,7 +59,8 @@ def _request_hash(request: Request, body: Any) -> str:
 def _claim(tx: Connection, row: dict[str, Any]) -> bool:
     """Insert the key's row unless it is there; True if this request now owns the key."""
     insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    return bool(tx.execute(insert(t.idempotency).values(**row).on_conflict_do_nothing()).rowcount)
+    claim = insert(t.idempotency).values(**row).on_conflict_do_nothing()
+    return tx.execute(claim.returning(t.idempotency.c.idem_key)).first() is not None
 
 
 def _checked_key(key: str | None) -> str:
