@@ -533,3 +533,29 @@ def test_points_moved_off_their_lot_are_found(ledger: Ledger) -> None:
         )
     codes = {finding.code for finding in verify(ledger.engine).findings}
     assert "balance.points_without_lot" in codes
+
+
+def test_a_cap_that_disagrees_with_the_journal_is_found(ledger: Ledger) -> None:
+    """Caps are a cache of the journal like balances: a counter lowered behind the ledger's back
+    (to let a member earn past the daily cap) is named, and a reversed redemption gives back."""
+    from jifen.ledger import Cap
+
+    paid = datetime(2026, 5, 1, tzinfo=UTC)
+    day = Cap("earn-day:ana:2026-05-01", 1_000)
+    order = Cap("redeem-order:books:bill-1", 50)
+    ledger.open_merchant("tea")
+    ledger.open_merchant("books")
+    earned = ledger.submit(
+        Earn("e-capped", "ana", "tea", "o1", 1000, 100, 1, paid, paid, cap=day), paid
+    )
+    ledger.submit(Release("r-capped", earned.entry_id), paid + timedelta(days=1))
+    spent = ledger.submit(Redeem("s-capped", "ana", "books", 40, "bill-1", cap=order), paid + DAY)
+    ledger.submit(Reverse("u-capped", spent.entry_id, "till error"), paid + DAY)
+    ledger.submit(Redeem("s-again", "ana", "books", 50, "bill-1", cap=order), paid + DAY)
+    assert verify(ledger.engine).ok
+    with ledger.engine.begin() as conn:
+        used = dict(conn.execute(select(t.caps.c.cap_key, t.caps.c.used)).all())
+        assert used == {day.key: 100, order.key: 50}
+        conn.execute(update(t.caps).where(t.caps.c.cap_key == day.key).values(used=0))
+    findings = verify(ledger.engine).findings
+    assert [(f.code, day.key in f.message) for f in findings] == [("cap.mismatch", True)]

@@ -107,6 +107,7 @@ def verify(engine: Engine) -> Report:
         reversals: dict[str, Entry] = {}
         earns: dict[str, Entry] = {}
         lotless: dict[str, int] = defaultdict(int)
+        capped: dict[str, tuple[str, Entry]] = {}
         for chain_id, tip_height, tip_hash in conn.execute(
             select(t.chains.c.chain_id, t.chains.c.height, t.chains.c.tip_hash).order_by(
                 t.chains.c.chain_id
@@ -131,6 +132,8 @@ def verify(engine: Engine) -> Report:
                     stored_hashes.append(row.entry_hash)
                     _check_entry(report, kinds, block, row, entry, where)
                     _derive(entry, balances, lots, reversals, earns, lotless)
+                    if entry.detail.get("cap") and entry.kind in ("earn", "redeem"):
+                        capped[entry.entry_id] = (str(entry.detail["cap"]), entry)
                 if block.entry_count != len(entries):
                     report.add(
                         Finding(
@@ -193,6 +196,7 @@ def verify(engine: Engine) -> Report:
                         "points that belong to no lot (more debt repaid than owed)",
                     )
                 )
+        _check_caps(conn, report, capped, reversals)
         _check_balances(conn, report, balances, kinds)
         _check_lots(conn, report, lots)
         report.totals = _totals(report, balances, kinds)
@@ -334,6 +338,40 @@ def _derive(
         lot.recovered += d["recovered_points"]
     elif entry.kind == "reverse":
         reversals[d["reverses"]] = entry
+
+
+def _check_caps(
+    conn: Connection,
+    report: Report,
+    capped: dict[str, tuple[str, Entry]],
+    reversals: dict[str, Entry],
+) -> None:
+    """Every cap counts exactly the points of the entries that name it (a reversed redemption
+    gives its points back), and none is past the most generous limit any of them was checked
+    against (each was checked at its write, under the cap's lock)."""
+    derived: dict[str, int] = defaultdict(int)
+    limits: dict[str, int] = {}
+    for entry_id, (cap_key, entry) in capped.items():
+        points = int(entry.detail["points"])
+        derived[cap_key] += 0 if entry_id in reversals else points
+        limit = entry.detail.get("cap_limit_points")
+        if limit is not None:
+            limits[cap_key] = max(limits.get(cap_key, int(limit)), int(limit))
+    stored = {r.cap_key: int(r.used) for r in conn.execute(select(t.caps))}
+    for cap_key in sorted(set(stored) | set(derived)):
+        if stored.get(cap_key, 0) != derived[cap_key]:
+            report.add(
+                Finding(
+                    "cap.mismatch",
+                    f"cap {cap_key}: stored {stored.get(cap_key, 0)}, "
+                    f"journal says {derived[cap_key]}",
+                )
+            )
+    for cap_key, limit in sorted(limits.items()):
+        if derived[cap_key] > limit:
+            report.add(
+                Finding("cap.exceeded", f"cap {cap_key}: {derived[cap_key]} > limit {limit}")
+            )
 
 
 def _status(lot: _Derived) -> LotStatus:
