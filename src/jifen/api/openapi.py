@@ -73,6 +73,10 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
+CURSOR_DESCRIPTION = (
+    "opaque: the next_cursor of the previous page, as the API returned it; anything else is "
+    "request.invalid"
+)
 IDEMPOTENCY_KEY_SCHEMA = {
     "type": "string",
     "pattern": f"^{KEY_PATTERN.pattern}$",
@@ -134,6 +138,8 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             writes = False
             for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["name"] == "cursor":
+                    parameter["description"] = CURSOR_DESCRIPTION
                 if parameter["in"] == "header" and parameter["name"] == "Idempotency-Key":
                     parameter["required"] = True  # its absence is a 400: it is required
                     parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
