@@ -367,7 +367,10 @@ def serve(
     from jifen.alliance import SimulatedClock, open_alliance
     from jifen.alliance.merchants import add_operator_key
     from jifen.api import create_app
+    from jifen.api.observability import configure_logging
     from jifen.jobs.scheduler import Scheduler
+
+    configure_logging()  # JSON lines on stderr (docs/operations.md)
 
     clock = None
     if simulated_clock:
@@ -384,11 +387,15 @@ def serve(
         key = "jfo_" + pysecrets.token_urlsafe(32)
         err.print(f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
     add_operator_key(ctx, key, ctx.clock.now())
+    api = create_app(ctx)
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:
+        scheduler.observers.append(api.state.metrics.job_run)
         scheduler.start()
     try:
-        uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+        # log_config=None: uvicorn keeps the JSON logging above; its access log is off, as it
+        # would print query strings (each request is logged by the app, without them)
+        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
     finally:
         if scheduler:
             scheduler.stop()

@@ -2,36 +2,72 @@
 
 Roles: operator and merchant API keys, member tokens, and public reads. Every write carries an
 ``Idempotency-Key``; every refusal is RFC 9457 problem details with a stable ``code``.
-OpenAPI is served at ``/openapi.json`` and browsable at ``/docs``.
+OpenAPI is served at ``/openapi.json`` (every error it can answer documented on each operation)
+and browsable at ``/docs``. Around the routes, outermost first: security and cache headers,
+request ids with one JSON log line and metrics per request, and the request body limit.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 
 from jifen import __version__
 from jifen.alliance.clock import SimulatedClock
 from jifen.alliance.context import Context
-from jifen.api import problems, routes_member, routes_merchant, routes_operator, routes_public
+from jifen.api import (
+    health,
+    openapi,
+    problems,
+    routes_member,
+    routes_merchant,
+    routes_operator,
+    routes_public,
+    security,
+)
+from jifen.api.limits import MAX_BODY_BYTES, BodyLimit, FailedAuthLimiter
+from jifen.api.observability import Metrics, RequestObserver
 
 
-def create_app(ctx: Context) -> FastAPI:
+def create_app(
+    ctx: Context,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    auth_limiter: FailedAuthLimiter | None = None,
+    readiness_checks: Sequence[health.ReadinessCheck] | None = None,
+) -> FastAPI:
+    """The API over ``ctx``. ``auth_limiter`` defaults to ``FailedAuthLimiter()`` (the limits in
+    ``jifen.api.limits``); ``readiness_checks`` to ``health.READINESS_CHECKS``."""
     app = FastAPI(
         title="Jifen 积分联盟 API",
         version=__version__,
         description="异业联盟积分平台 / coalition loyalty points. Errors: RFC 9457 problems.",
+        docs_url=None,  # served by security.install_docs, with a content security policy
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.auth_limiter = auth_limiter or FailedAuthLimiter()
+    app.state.readiness_checks = list(
+        health.READINESS_CHECKS if readiness_checks is None else readiness_checks
+    )
+    metrics = Metrics(ctx, app.state.auth_limiter)
+    app.state.metrics = metrics
+    ctx.ledger.observers.append(metrics.batch_committed)
     problems.install(app)
+    security.install_docs(app)
 
-    @app.get("/healthz", tags=["public 公开"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health.router)
     app.include_router(routes_public.router)
     app.include_router(routes_operator.router)
     app.include_router(routes_merchant.router)
     app.include_router(routes_member.router)
+    app.include_router(health.metrics_router)
     if isinstance(ctx.clock, SimulatedClock):
         app.include_router(routes_operator.clock_router)
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # innermost of the three
+    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_middleware(security.SecurityHeaders)
+    openapi.install(app)
     return app

@@ -1,7 +1,8 @@
 """Who is calling: operator and merchant API keys, member tokens, or nobody (public).
 
 A caller who may not see a thing gets the same answer whether or not the thing exists, so a
-refusal leaks nothing about another merchant or member.
+refusal leaks nothing about another merchant or member. A client address that keeps presenting bad
+credentials is refused for a while (``limits.FailedAuthLimiter``) before its next one is checked.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jifen.alliance.context import Context
 from jifen.alliance.merchants import key_owner
+from jifen.api.limits import AuthRateLimited, FailedAuthLimiter
 from jifen.errors import JifenError
 
 bearer = HTTPBearer(auto_error=False, description="API key (operator, merchant) or member token")
@@ -48,14 +50,37 @@ def context(request: Request) -> Context:
     return ctx
 
 
+ROLE_STATE = "jifen.role"
+"""Where the request's ``state`` keeps the caller's role, for the request log (never the key)."""
+
+
 def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("需要身份凭证 / authentication required")
-    ctx = context(request)
-    token = credentials.credentials
+    limiter: FailedAuthLimiter | None = getattr(request.app.state, "auth_limiter", None)
+    address = request.client.host if request.client else "unknown"
+    if limiter is not None:
+        wait_s = limiter.retry_after_s(address)
+        if wait_s is not None:
+            raise AuthRateLimited(
+                f"身份验证失败次数过多，请 {wait_s} 秒后重试 / too many failed authentications "
+                f"from this address; retry in {wait_s} s",
+                retry_after_s=wait_s,
+            )
+    try:
+        who = _identify(context(request), credentials.credentials)
+    except JifenError as exc:
+        if exc.status == 401 and limiter is not None:  # a credential presented and refused
+            limiter.failed(address)
+        raise
+    setattr(request.state, ROLE_STATE, who.role)
+    return who
+
+
+def _identify(ctx: Context, token: str) -> Caller:
     if token.startswith("jf"):
         owner = key_owner(ctx, token)
         if owner is None:
