@@ -177,7 +177,7 @@ def test_an_operator_key_must_look_like_one(ctx: Context, key: str) -> None:
 
 
 def test_enrolment_needs_terms_and_privacy_consent_and_a_mainland_mobile(ctx: Context) -> None:
-    assert refused(enrol, ctx, "13900139000", {"terms": True}, T0) == "request.invalid"
+    assert refused(enrol, ctx, "13900139000", {"terms": True}, T0) == "member.consent_required"
     assert refused(enrol, ctx, "12345", {"terms": True, "privacy": True}, T0) == "request.invalid"
     a = enrol(ctx, "+86 139-0013-9000", {"terms": True, "privacy": True}, T0)
     b = enrol(ctx, "13900139000", {"terms": True, "privacy": True}, T0)

@@ -274,10 +274,6 @@ def test_the_idempotency_key_is_documented_as_required_with_its_pattern(server: 
                 assert parameter["schema"]["pattern"], (method, path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs routes_operator.jobs_run to take `body: JobsIn | None = None` (lead's file)",
-)
 def test_jobs_run_accepts_an_absent_body_as_its_document_says(server: Server) -> None:
     with server.operator() as op:
         r = op.post("/v1/jobs/run")

@@ -29,6 +29,13 @@ class MerchantInactive(AllianceError):
     status = 403
 
 
+class ConsentRequired(AllianceError):
+    """Terms and privacy consent are required to enrol (PIPL art 13, 17)."""
+
+    code = "member.consent_required"
+    status = 422
+
+
 class MemberUnknown(AllianceError):
     code = "member.not_found"
     status = 404

@@ -20,7 +20,7 @@ from jifen.alliance.context import (
     decode_cursor,
     encode_cursor,
 )
-from jifen.alliance.errors import InvalidRequest, MemberUnknown
+from jifen.alliance.errors import ConsentRequired, InvalidRequest, MemberUnknown
 from jifen.ledger import LotStatus
 from jifen.ledger.model import available_account, pending_account
 from jifen.rules import NoRulesInForce
@@ -39,7 +39,7 @@ def normalize_phone(phone: str) -> str:
     NFKC first, so the full-width digits a Chinese keyboard types (１３８…) are the same number as
     ASCII ones; any other digit (Arabic-Indic ٣, Bengali ৫ …) is refused, never counted as a digit:
     one person, one member, whatever keyboard they typed on."""
-    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", phone or ""))
+    digits = re.sub(r"[ \t-]", "", unicodedata.normalize("NFKC", phone or ""))
     digits = digits.removeprefix("+86").removeprefix("0086")
     if not PHONE.fullmatch(digits):
         raise InvalidRequest("手机号格式不正确 / not a mainland mobile number", field="phone")
@@ -73,7 +73,7 @@ def enrol(
     if unknown:
         raise InvalidRequest(f"未知的同意项 / unknown consent purpose {sorted(unknown)}")
     if not (consents.get("terms") and consents.get("privacy")):
-        raise InvalidRequest(
+        raise ConsentRequired(
             "须同意会员条款与隐私政策 / terms and privacy consent are required", field="consents"
         )
     member_id = member_id_for(ctx, number)

@@ -5,9 +5,9 @@ Another merchant's order is "not found", exactly as an order that does not exist
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
@@ -15,6 +15,7 @@ from jifen.alliance import merchants, orders, redemptions
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, MerchantCaller
 from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
+    ID,
     MerchantOut,
     OrderIn,
     OrderOut,
@@ -35,6 +36,7 @@ from jifen.api.schemas import (
 from jifen.settlement import statements
 
 router = APIRouter(prefix="/v1", tags=["merchant 商家"])
+OrderRef = Annotated[str, Path(pattern=ID, description="订单号 / the merchant's order ref")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "not found (or not yours)"},
     409: {"model": Problem, "description": "conflict"},
@@ -83,7 +85,7 @@ def list_orders(
 
 
 @router.get("/orders/{order_ref}", response_model=OrderOut, responses=PROBLEMS)
-def get_order(ctx: Ctx, who: MerchantCaller, order_ref: str) -> OrderOut:
+def get_order(ctx: Ctx, who: MerchantCaller, order_ref: OrderRef) -> OrderOut:
     return order_out(orders.get_order(ctx, _merchant(who), order_ref))
 
 
@@ -92,7 +94,7 @@ def refund(
     request: Request,
     ctx: Ctx,
     who: MerchantCaller,
-    order_ref: str,
+    order_ref: OrderRef,
     body: RefundIn,
     key: IdemKey = None,
 ) -> JSONResponse:
@@ -114,7 +116,7 @@ def refund(
 
 @router.post("/orders/{order_ref}/cancel", response_model=OrderOut, responses=PROBLEMS)
 def cancel(
-    request: Request, ctx: Ctx, who: MerchantCaller, order_ref: str, key: IdemKey = None
+    request: Request, ctx: Ctx, who: MerchantCaller, order_ref: OrderRef, key: IdemKey = None
 ) -> JSONResponse:
     """取消订单（退货期内）/ cancel inside the return window: pending points are voided."""
     return once(

@@ -223,12 +223,13 @@ def liability_report(ctx: Ctx, who: Operator) -> LiabilitiesOut:
 
 @router.post("/jobs/run", response_model=list[DayOut])
 def jobs_run(
-    request: Request, ctx: Ctx, who: Operator, body: JobsIn, key: IdemKey = None
+    request: Request, ctx: Ctx, who: Operator, body: JobsIn | None = None, key: IdemKey = None
 ) -> JSONResponse:
     """运行日终任务 / close business days: releases, expiries, reminders, settlement."""
+    until = body.until if body else None
 
     def run() -> RootModel[list[DayOut]]:
-        return RootModel[list[DayOut]]([day_out(d) for d in run_jobs(ctx, body.until)])
+        return RootModel[list[DayOut]]([day_out(d) for d in run_jobs(ctx, until)])
 
     return once_in_steps(request, who, key, body, run)
 

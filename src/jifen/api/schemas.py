@@ -156,6 +156,7 @@ class MemberIn(Strict):
     phone: Text = Field(
         min_length=11,
         max_length=20,
+        pattern=r"^[ \t-]*(?:\+86|0086)?[ \t-]*1[ \t-]*[3-9](?:[ \t-]*[0-9]){9}[ \t-]*$",
         description="中国大陆手机号，11 位数字（可带 +86、空格或连字符）/ a mainland mobile number",
     )
     consents: dict[Literal["terms", "privacy", "marketing"], bool]

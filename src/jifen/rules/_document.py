@@ -38,13 +38,24 @@ MAX_KEYS = 10_000
 MAX_NOTICE_DAYS = 365
 
 _Int = Annotated[int, Strict()]
-# Category and merchant ids become dotted diff paths, so they may not contain dots or whitespace.
-_Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^.\s]+$")]
+# Category and merchant ids, as merchants are onboarded with them; they become dotted diff paths,
+# so no dots (and the pattern means the same in Python and in JSON Schema's regex dialect).
+_Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 _MultiplierBp = Annotated[_Int, Field(ge=0, le=100_000)]
 # A time with a UTC offset inside the supported years, kept as written (members read a campaign
 # in the offset the operator chose); naive, unconvertible or out-of-range times are refused.
 _Instant = Annotated[datetime, AfterValidator(within_supported)]
 _YEARS = f"{FIRST_SUPPORTED_YEAR}–{LAST_SUPPORTED_YEAR} UTC"
+
+
+def _keys_by_pattern(schema: dict[str, Any]) -> None:
+    """Say in the schema that *every* key must match (pydantic writes ``patternProperties``,
+    which lets a key that does not match through as an unconstrained extra property)."""
+    patterns = schema.pop("patternProperties", None)
+    if patterns:
+        [(pattern, values)] = patterns.items()
+        schema.setdefault("propertyNames", {})["pattern"] = pattern
+        schema["additionalProperties"] = values
 
 
 class _Frozen(BaseModel):
@@ -125,11 +136,13 @@ class EarnRules(_Frozen):
     category_multipliers_bp: dict[_Key, _MultiplierBp] = Field(
         default_factory=dict,
         max_length=MAX_KEYS,
+        json_schema_extra=_keys_by_pattern,
         description="品类倍数（基点）/ Per-category multiplier, bp (10000 = 1×)",
     )
     merchant_multipliers_bp: dict[_Key, _MultiplierBp] = Field(
         default_factory=dict,
         max_length=MAX_KEYS,
+        json_schema_extra=_keys_by_pattern,
         description="商户倍数（基点，优先于品类）/ Per-merchant multiplier, bp; beats category",
     )
     campaigns: list[Campaign] = Field(
