@@ -80,13 +80,13 @@ def test_readyz_names_each_check_and_is_503_when_the_schema_is_behind(db_url: st
         assert ready.status_code == 200, ready.text
         assert ready.json()["status"] == "ready"
         assert [(c["name"], c["ok"]) for c in ready.json()["checks"]] == [
-            ("store", True), ("migrations", True),
+            ("store", True), ("migrations", True), ("secret", True),
         ]  # fmt: skip
         with server.ctx.writer.begin() as conn:  # as if the code were newer than the store
             conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
         behind = problem(anonymous.get("/readyz"), 503, "store.not_ready")
         verdicts = {c["name"]: c["ok"] for c in behind["checks"]}
-        assert verdicts == {"store": True, "migrations": False}
+        assert verdicts == {"store": True, "migrations": False, "secret": True}
         assert "0002" in behind["checks"][1]["detail"] and "0003" in behind["checks"][1]["detail"]
         assert anonymous.get("/healthz").status_code == 200  # alive all the same
 
@@ -108,10 +108,26 @@ def test_readyz_is_503_store_unavailable_when_the_store_does_not_answer(
             ledger.engine.dispose()
             ledger.engine = engine
         assert [(c["name"], c["ok"]) for c in down["checks"]] == [
-            ("store", False), ("migrations", False),
+            ("store", False), ("migrations", False), ("secret", False),
         ]  # fmt: skip
         assert unreachable not in json.dumps(down)  # no connection string leaks
         assert anonymous.get("/readyz").status_code == 200
+
+
+def test_readyz_is_503_when_the_store_no_longer_recognises_the_secret(db_url: str) -> None:
+    from jifen.alliance._settings import SECRET_CHECK
+    from jifen.store import tables as t
+
+    with serving(db_url) as (server, _), server.client() as anonymous:
+        assert anonymous.get("/readyz").status_code == 200
+        with server.ctx.writer.begin() as conn:  # as if another secret had sealed the store
+            conn.execute(
+                t.settings.update().where(t.settings.c.name == SECRET_CHECK).values(value="0" * 64)
+            )
+        refused = problem(anonymous.get("/readyz"), 503, "store.not_ready")
+        assert {c["name"]: c["ok"] for c in refused["checks"]} == {
+            "store": True, "migrations": True, "secret": False,
+        }  # fmt: skip
 
 
 def test_a_readiness_check_can_be_added(db_url: str) -> None:

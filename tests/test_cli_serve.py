@@ -66,16 +66,18 @@ def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
         server.wait(timeout=30)
 
 
-def test_jobs_run_closes_the_days_left_and_refuses_a_day_not_over(demo_db: str) -> None:
-    future = jifen("jobs", "run", "--db", demo_db, "--until", "2999-01-01")
+def test_jobs_run_on_the_demo_store_runs_on_its_simulated_clock(demo_db: str) -> None:
+    """The demo ended on 2026-02-10 (simulated): 2026-03-01 is long over in real time, but not
+    on the store's clock, so it cannot be closed; every day the demo lived through is closed."""
+    future = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
     assert future.returncode == 2
-    assert future.stderr.startswith("error[jobs.until_in_future]")
+    notice, refusal = future.stderr.splitlines()
+    assert notice.startswith("模拟时钟 simulated clock") and "2026-02-10T01:00:00" in notice
+    assert refusal.startswith("error[jobs.until_in_future]") and "2026-02-09" in refusal
     assert "Traceback" not in future.stderr
-    first = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
-    assert first.returncode == 0, first.stderr
-    assert "2026-03-01" in first.stdout
-    again = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
-    assert again.returncode == 0 and "no business day left" in again.stdout
+    again = jifen("jobs", "run", "--db", demo_db)
+    assert again.returncode == 0, again.stderr
+    assert "simulated clock" in again.stderr and "no business day left" in again.stdout
     assert jifen("verify", "--db", demo_db).returncode == 0
 
 

@@ -2,25 +2,32 @@
 
 Every refusal is one readable line ``error[code]: message`` on standard error and a non-zero
 exit (2 for a refused request, 1 for a failed verification); never a stack trace.
+
+Whatever comes from a store or a file (account and merchant names, finding messages) is printed
+as plain text: never read as Rich markup or ``:emoji:`` codes, and with control characters shown
+as escapes (``\\x1b``), so stored data cannot restyle, hide or forge what an operator reads.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import unicodedata
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from jifen.alliance import Context, SimulatedClock
 from jifen.demo import MERCHANTS, Summary, open_demo, run_demo
 from jifen.errors import JifenError
-from jifen.ledger import HASH_ALGORITHMS, Report, verify
-from jifen.settlement import coverage_text
+from jifen.ledger import HASH_ALGORITHMS, Report
+from jifen.settlement import coverage_text, verify_books
 from jifen.store import DEFAULT_DB, StoreUnavailable, make_engine, normalize_url, ping
 
 app = typer.Typer(
@@ -29,8 +36,47 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)  # verification lines stay whole, for grep and logs
-err = Console(stderr=True)
+# verification lines stay whole, for grep and logs; no emoji codes or highlighting anywhere
+out = Console(soft_wrap=True, emoji=False, highlight=False)
+err = Console(stderr=True, emoji=False, highlight=False)
+_VISIBLE_ESCAPE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # control, format (bidi, zero-width), separators
+
+
+def plain(text: object) -> str:
+    """``text`` with every control, format and line-separator character replaced by its visible
+    escape (``\\x1b``, ``\\n``, ``\\u202e``): one line, exactly what is stored, nothing hidden."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in _VISIBLE_ESCAPE
+        else ch
+        for ch in value
+    )
+
+
+def data(text: object, style: str = "") -> Text:
+    """Stored or read data as a Rich ``Text``: printed literally (no markup, no emoji codes)."""
+    return Text(plain(text), style=style)
+
+
+def say(console: Console, *parts: str | Text | tuple[str, str]) -> None:
+    """Print one line of parts: ``str`` parts are our own text (literal, never markup), ``Text``
+    parts come from ``data()``, ``(text, style)`` pairs are styled labels. Never wrapped."""
+    console.print(Text.assemble(*parts), markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def _json_text(value: object, *, indent: int | None = None) -> str:
+    """JSON for a terminal: like ``ensure_ascii=False`` (which already escapes C0 controls), but
+    DEL, C1 controls, format and line separators are written as ``\\uXXXX`` too: the same JSON
+    value, nothing hidden. (Raw C0 characters left in the text are JSON's own whitespace.)"""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return "".join(
+        json.dumps(ch)[1:-1] if ch >= "\x7f" and unicodedata.category(ch) in _VISIBLE_ESCAPE else ch
+        for ch in text
+    )
+
 
 DbOption = Annotated[
     str | None,
@@ -80,7 +126,7 @@ def demo(
             on_day=lambda _: progress.advance(task),
         )
     ctx.engine.dispose()
-    _print_summary(summary, url)
+    _print_summary(summary)
     if summary.report is None or not summary.report.ok:
         raise typer.Exit(1)
 
@@ -110,7 +156,7 @@ def _fresh_store(url: str) -> None:
         )
 
 
-def _print_summary(s: Summary, url: str) -> None:
+def _print_summary(s: Summary) -> None:
     report, reserve = s.report, s.reserve
     assert report is not None and reserve is not None
     totals = report.totals
@@ -145,30 +191,37 @@ def _print_summary(s: Summary, url: str) -> None:
     nets.add_column("merchant")
     nets.add_column("net", justify="right")
     for merchant_id, net_fen in s.net_fen_by_merchant.items():
-        nets.add_row(merchant_id, _yuan(net_fen))
+        nets.add_row(data(merchant_id), _yuan(net_fen))
     out.print(nets)
-    _print_verify(report, url)
+    _print_verify(report)
 
 
-def _print_verify(report: Report, url: str) -> None:
+def _print_verify(report: Report) -> None:
     if report.ok:
         t = report.totals
-        out.print(
-            f"[green]✔ 校验通过 verified[/green] ({report.hash_alg}): {report.blocks:,} blocks, "
-            f"{report.entries:,} entries; issued {t['issued']:,} = redeemed {t['redeemed']:,} + "
-            f"expired {t['expired']:,} + clawed back {t['clawed_back']:,} + outstanding "
-            f"{t['outstanding']:,}"
+        say(
+            out,
+            ("✔ 校验通过 verified", "green"),
+            " (",
+            data(report.hash_alg),
+            f"): {report.blocks:,} blocks, {report.entries:,} entries; issued {t['issued']:,} = "
+            f"redeemed {t['redeemed']:,} + expired {t['expired']:,} + clawed back "
+            f"{t['clawed_back']:,} + outstanding {t['outstanding']:,}",
         )
         return
     first = report.findings[0]
-    out.print(
-        f"[red]✘ 校验失败 verification failed[/red] at {first.where() or 'the books'}: "
-        + escape(f"[{first.code}] {first.message}")
+    say(
+        out,
+        ("✘ 校验失败 verification failed", "red"),
+        " at ",
+        data(first.where() or "the books"),
+        ": ",
+        data(f"[{first.code}] {first.message}"),
     )
     for finding in report.findings[1:10]:
-        out.print(escape(f"  also {finding.where() or '-'}: [{finding.code}] {finding.message}"))
+        say(out, "  also ", data(f"{finding.where() or '-'}: [{finding.code}] {finding.message}"))
     if len(report.findings) > 10:
-        out.print(f"  … {len(report.findings) - 10} more")
+        say(out, f"  … {len(report.findings) - 10} more")
 
 
 @app.command("verify")
@@ -184,11 +237,11 @@ def verify_cmd(
         )
     engine = make_engine(url)
     ping(engine)
-    report = verify(engine)
+    report = verify_books(engine)  # the ledger's checks and the statements'
     engine.dispose()
     if as_json:
         print(
-            json.dumps(
+            _json_text(
                 {
                     "ok": report.ok,
                     "hash_alg": report.hash_alg,
@@ -205,12 +258,11 @@ def verify_cmd(
                         }
                         for f in report.findings
                     ],
-                },
-                ensure_ascii=False,
+                }
             )
         )
     else:
-        _print_verify(report, url)
+        _print_verify(report)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -234,7 +286,7 @@ def lint(
     report = lint_text(text)
     if as_json:
         print(
-            json.dumps(
+            _json_text(
                 {
                     "file": str(file),
                     "kind": report.kind,
@@ -242,7 +294,6 @@ def lint(
                     "refused": report.refused,
                     "findings": [f.as_dict() for f in report.findings],
                 },
-                ensure_ascii=False,
                 indent=2,
             )
         )
@@ -259,25 +310,25 @@ class LintInputUnreadable(JifenError):
 def _print_lint(file: Path, report: Any) -> None:
     kind = "方案 scheme" if report.kind == "scheme" else "规则 rule document"
     if not report.findings:
-        out.print(f"[green]✔ 合规检查通过 no findings[/green]: {escape(str(file))} ({kind})")
+        say(out, ("✔ 合规检查通过 no findings", "green"), ": ", data(file), f" ({kind})")
         return
     colour = {"block": "bold red", "error": "red", "warn": "yellow"}
     for f in report.findings:
-        out.print(
-            f"[{colour[f.severity.value]}]{f.severity.value.upper():5}[/] {f.id:6} "
-            + escape(f"{f.path}: {f.detail}")
+        say(
+            out,
+            (f"{f.severity.value.upper():5}", colour[f.severity.value]),
+            f" {f.id:6} ",
+            data(f"{f.path}: {f.detail}"),
         )
-        out.print(f"      {escape(f.explanation_zh)}")
-        out.print(f"      {escape(f.explanation_en)}")
-        out.print(f"      [dim]依据 basis: {escape(f.basis)}[/dim]")
-    verdict = (
-        "[red]✘ 拒绝 refused[/red]" if report.refused else "[yellow]⚠ 需确认 warnings[/yellow]"
-    )
+        say(out, "      ", data(f.explanation_zh))
+        say(out, "      ", data(f.explanation_en))
+        say(out, ("      依据 basis: ", "dim"), data(f.basis, "dim"))
+    verdict = ("✘ 拒绝 refused", "red") if report.refused else ("⚠ 需确认 warnings", "yellow")
     counts = ", ".join(
         f"{sum(1 for f in report.findings if f.severity.value == s)} {s}"
         for s in ("block", "error", "warn")
     )
-    out.print(f"{verdict}: {escape(str(file))} ({kind}): {counts}")
+    say(out, verdict, ": ", data(file), f" ({kind}): {counts}")
 
 
 def _lab_app() -> typer.Typer:
@@ -311,7 +362,8 @@ def jobs_run(
         last = date.fromisoformat(until) if until else None
     except ValueError as exc:
         raise typer.BadParameter("--until must be YYYY-MM-DD") from exc
-    ctx = open_alliance(_existing(db))
+    ctx = open_alliance(_existing(db))  # the store's own clock, simulated or real
+    _announce_clock(ctx)
     days = run_jobs(ctx, last)
     table = Table(title="日终 business days closed")
     for column in ("date", "released", "expired", "reminders", "statements", "net fen", "reserve"):
@@ -331,6 +383,23 @@ def jobs_run(
     ctx.engine.dispose()
     if not all(d.reserve_ok for d in days) or not status.covered:
         raise typer.Exit(1)
+
+
+def _announce_clock(ctx: Context, asked: datetime | None = None) -> None:
+    """Say so when a command runs on the store's simulated clock rather than real time."""
+    if not isinstance(ctx.clock, SimulatedClock):
+        return
+    now = ctx.clock.now()
+    resumed = (
+        f" (resumed at the store's time, not {asked.isoformat()}: it never goes back)"
+        if asked is not None and asked.astimezone(now.tzinfo) != now
+        else ""
+    )
+    say(
+        err,
+        ("模拟时钟 simulated clock", "yellow"),
+        f": this store runs on a simulated clock, now {now.isoformat()}{resumed}",
+    )
 
 
 def _existing(db: str | None) -> str:
@@ -360,11 +429,10 @@ def serve(
     """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs run on a schedule."""
     import os
     import secrets as pysecrets
-    from datetime import datetime
 
     import uvicorn
 
-    from jifen.alliance import SimulatedClock, open_alliance
+    from jifen.alliance import open_alliance
     from jifen.alliance.merchants import add_operator_key
     from jifen.api import create_app
     from jifen.api.observability import configure_logging
@@ -381,7 +449,9 @@ def serve(
         if start.tzinfo is None:
             raise typer.BadParameter("--simulated-clock must carry a time zone")
         clock = SimulatedClock(start)
+    # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
     ctx = open_alliance(db, clock=clock)
+    _announce_clock(ctx, clock.now() if clock else None)
     key = os.environ.get("JIFEN_OPERATOR_KEY")
     if not key:
         key = "jfo_" + pysecrets.token_urlsafe(32)
@@ -407,5 +477,5 @@ def main() -> None:
     try:
         app()
     except JifenError as exc:
-        print(f"error[{exc.code}]: {exc.message}", file=sys.stderr)
+        print(f"error[{exc.code}]: {plain(exc.message)}", file=sys.stderr)
         sys.exit(2)

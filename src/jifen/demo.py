@@ -24,9 +24,9 @@ from jifen.alliance.orders import record_order, refund_order
 from jifen.alliance.redemptions import new_code, redeem
 from jifen.errors import JifenError
 from jifen.jobs import run_jobs
-from jifen.ledger import Report, verify
+from jifen.ledger import Report
 from jifen.rules import RuleDocument
-from jifen.settlement import ReserveStatus, reserve_status
+from jifen.settlement import ReserveStatus, reserve_status, verify_books
 
 DEMO_SECRET = "jifen-demo-secret-not-for-production"
 MERCHANTS = (
@@ -90,7 +90,9 @@ class Summary:
 
 def open_demo(db: str, *, hash_alg: str = "sha256") -> Context:
     """A demo store with the demo's fixed secret, also written beside a SQLite file so that
-    ``jifen serve`` on the same file can read the (fake) members' phone numbers."""
+    ``jifen serve`` on the same file can read the (fake) members' phone numbers. The store runs
+    on a simulated clock for life: ``jifen serve`` and ``jifen jobs run`` on it later resume at
+    the time the demo ended, never the real one."""
     if db.startswith("sqlite:///"):
         Path(db.removeprefix("sqlite:///") + ".secret").write_text(DEMO_SECRET)
     return open_alliance(db, secret=DEMO_SECRET, clock=SimulatedClock(START), hash_alg=hash_alg)
@@ -200,7 +202,7 @@ def run_demo(
     summary.net_fen_by_merchant = dict(sorted(net.items()))
     summary.rule_versions = len(ctx.rulebook.published())
     summary.reserve = reserve_status(ctx)
-    summary.report = verify(ctx.engine)
+    summary.report = verify_books(ctx.engine)
     return summary
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from jifen.alliance._secrets import Secrets
-from jifen.alliance.clock import Clock, SimulatedClock, SystemClock, business_date
+from jifen.alliance import _settings
+from jifen.alliance._secrets import SecretMismatch, Secrets
+from jifen.alliance.clock import (
+    Clock,
+    ClockMismatch,
+    SimulatedClock,
+    SystemClock,
+    business_date,
+    last_valid_day,
+)
 from jifen.alliance.context import Context, Page
 from jifen.alliance.rulebook import Rulebook
 from jifen.ledger import Ledger
@@ -17,24 +25,45 @@ def open_alliance(
     clock: Clock | None = None,
     hash_alg: str | None = None,
 ) -> Context:
-    """Open (and migrate) the store at ``db`` and everything that works on it."""
+    """Open (and migrate) the store at ``db`` and everything that works on it.
+
+    The store must recognise ``secret`` (``secret.mismatch`` otherwise) and runs on its own
+    clock: without ``clock``, a simulated store's simulated clock (resumed at its stored time) or
+    the real one; a ``SimulatedClock`` marks a fresh store simulated (``clock.mismatch`` on a
+    store that ran on real time). See ``jifen.alliance._settings``."""
     ledger = Ledger.open(db, hash_alg=hash_alg)
-    return Context(
-        ledger=ledger,
-        rulebook=Rulebook(ledger.engine),
-        secrets=Secrets.load(db_url=normalize_url(db), secret=secret),
-        clock=clock or SystemClock(),
-    )
+    try:
+        secrets = Secrets.load(db_url=normalize_url(db), secret=secret)
+        _settings.recognise_secret(ledger.engine, secrets)
+        return Context(
+            ledger=ledger,
+            rulebook=Rulebook(ledger.engine),
+            secrets=secrets,
+            clock=_settings.store_clock(ledger, clock),
+        )
+    except BaseException:
+        ledger.engine.dispose()
+        raise
+
+
+def secret_recognised(ctx: Context) -> bool:
+    """Whether the store still recognises the secret ``ctx`` holds (for ``/readyz``): False if
+    its recorded check value is another secret's or has gone. Reads the store (one row)."""
+    return _settings.secret_recognised(ctx.engine, ctx.secrets)
 
 
 __all__ = [
     "Clock",
+    "ClockMismatch",
     "Context",
     "Page",
     "Rulebook",
+    "SecretMismatch",
     "Secrets",
     "SimulatedClock",
     "SystemClock",
     "business_date",
+    "last_valid_day",
     "open_alliance",
+    "secret_recognised",
 ]

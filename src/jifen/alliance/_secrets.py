@@ -4,6 +4,10 @@ One secret to keep (``JIFEN_SECRET``, or a ``.secret`` file beside an embedded s
 HKDF derives a separate key per purpose, so a leaked lookup key cannot decrypt phone numbers.
 Phone numbers are sealed with AES-256-GCM (PIPL art 51: encryption at rest) and found again by a
 keyed hash (HMAC-SHA256), never by the plaintext.
+
+A store recognises its secret by a check value (an HMAC of a fixed label under a key of its own),
+so a wrong secret is refused when the store opens, not discovered as an undecryptable phone on
+the first read. The check value reveals nothing about the secret or the other keys.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -26,11 +31,23 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jifen.errors import JifenError
 
 TOKEN_ALG = "HS256"
+CHECK_LABEL = b"jifen/v1 this store's secret"
 
 
 class SecretMissing(JifenError):
     code = "secret.missing"
     status = 500
+
+
+class SecretMismatch(JifenError):
+    code = "secret.mismatch"
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__(
+            "密钥与此账本不符：会员数据是用另一个 JIFEN_SECRET 加密的 / the secret does not match "
+            "this store: its member data was sealed with another JIFEN_SECRET (or .secret file)"
+        )
 
 
 class TokenInvalid(JifenError):
@@ -66,6 +83,22 @@ class Secrets:
 
     def _key(self, purpose: str) -> bytes:
         return _derive(self.master, purpose)
+
+    def check_value(self) -> str:
+        """What a store keeps to recognise this secret: HMAC-SHA256 of a fixed label under a key
+        derived for nothing else, so it opens no data and cannot be turned back into the secret."""
+        return hmac.new(self._key("secret-check"), CHECK_LABEL, hashlib.sha256).hexdigest()
+
+    def recognises(self, check_value: str) -> bool:
+        return hmac.compare_digest(self.check_value(), check_value)
+
+    def opens(self, sealed: str) -> bool:
+        """Whether this secret unseals ``sealed`` (a phone sealed before check values existed)."""
+        try:
+            self.unseal(sealed)
+        except (InvalidTag, ValueError):
+            return False
+        return True
 
     def lookup(self, phone: str) -> str:
         return hmac.new(self._key("phone-lookup"), phone.encode(), hashlib.sha256).hexdigest()

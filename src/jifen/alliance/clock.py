@@ -1,22 +1,36 @@
 """Where "now" comes from. The core never reads a clock; the shell passes time in.
 
-A simulated clock lets the demo and the end-to-end tests live through weeks in seconds; the server
-only exposes it when started with ``--simulated-clock`` (never in production). It only ever holds
-an instant in the supported years (``jifen.rules.supported_utc``): a time it is told that has no
-zone, cannot be converted to UTC or lies outside them is refused, and the clock stays where it was.
+A simulated clock lets the demo and the end-to-end tests live through weeks in seconds. A store
+runs on one clock for life, real or simulated (see ``jifen.alliance._settings``): a simulated
+store keeps its time in its ``settings`` table, so every process that opens it shares one time.
+It only ever holds an instant in the supported years (``jifen.rules.supported_utc``): a time it is
+told that has no zone, cannot be converted to UTC or lies outside them is refused, and the clock
+stays where it was.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from jifen.alliance.errors import InvalidRequest
+from jifen.errors import JifenError
 from jifen.rules import supported_utc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_INSTANT = timedelta(microseconds=1)  # the resolution of stored times
+
+
+class ClockMismatch(JifenError):
+    """A store runs on one clock: a real-clock store cannot be driven by a simulated clock (its
+    entries would go back in time), nor a simulated store by the real one (it would close every
+    simulated day at once)."""
+
+    code = "clock.mismatch"
+    status = 409
 
 
 class Clock(Protocol):
@@ -29,20 +43,34 @@ class SystemClock:
 
 
 class SimulatedClock:
-    """A clock that only moves when told to, and never backwards (entries stay in order)."""
+    """A clock that only moves when told to, and never backwards (entries stay in order).
 
-    def __init__(self, start: datetime) -> None:
+    ``on_move`` (see ``bind``) is called with the new time before the clock takes it, so a store
+    records every move and a move that cannot be recorded does not happen."""
+
+    def __init__(
+        self, start: datetime, *, on_move: Callable[[datetime], None] | None = None
+    ) -> None:
         self._now = _supported(start, "start")
-        self._lock = threading.Lock()
+        self._on_move = on_move
+        self._lock = threading.Lock()  # serialises moves; reading the time needs no lock
 
     def now(self) -> datetime:
+        return self._now
+
+    def bind(self, on_move: Callable[[datetime], None]) -> None:
+        """Report every later move to ``on_move`` (the store persisting its simulated time)."""
         with self._lock:
-            return self._now
+            self._on_move = on_move
 
     def set(self, when: datetime) -> datetime:
         when_utc = _supported(when, "now")
         with self._lock:
-            self._now = max(self._now, when_utc)
+            moved = max(self._now, when_utc)
+            if moved != self._now:
+                if self._on_move is not None:
+                    self._on_move(moved)
+                self._now = moved
             return self._now
 
     def advance(self, delta: timedelta) -> datetime:
@@ -65,6 +93,13 @@ def _supported(when: datetime, field: str) -> datetime:
 def business_date(at: datetime) -> date:
     """The Asia/Shanghai calendar day an instant belongs to (settlement's business day)."""
     return at.astimezone(SHANGHAI).date()
+
+
+def last_valid_day(expires_at: datetime) -> date:
+    """The last Asia/Shanghai day on which points are valid, from ``expires_at``, the first
+    instant they are no longer valid (``2028-12-31T16:00Z`` → 2028-12-31, not 2029-01-01).
+    Dates and months shown to people name this day."""
+    return business_date(expires_at - _INSTANT)
 
 
 def day_start(day: date) -> datetime:

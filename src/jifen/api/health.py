@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from jifen.alliance import secret_recognised
 from jifen.alliance.context import Context
 from jifen.api.auth import Ctx, Operator
 from jifen.api.problems import problem
@@ -102,9 +103,19 @@ def _migrations_at_head(ctx: Context) -> str:
     return f"数据库结构为最新版本 {head} / the store's schema is at {head}"
 
 
+def _secret_recognised(ctx: Context) -> str:
+    if not secret_recognised(ctx):
+        raise NotReady(
+            "数据库不认识当前密钥（或其校验值已丢失）/ the store does not recognise this secret "
+            "(or its check value is gone)"
+        )
+    return "密钥与数据库相符 / the store recognises the secret"
+
+
 READINESS_CHECKS: list[ReadinessCheck] = [
     ReadinessCheck("store", _store_answers),
     ReadinessCheck("migrations", _migrations_at_head),
+    ReadinessCheck("secret", _secret_recognised),
 ]
 """The checks every app runs by default, in order. Append to add one everywhere."""
 

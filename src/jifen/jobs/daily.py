@@ -2,6 +2,9 @@
 what expired, remind members of points expiring in the next 30 days, settle every merchant, check
 the reserve. Re-running a closed day does nothing; every ledger write has a key derived from the
 lot or the day, so a run that crashed half-way is finished by the next one, never doubled.
+
+Closing a day first moves the **day fence** past it (``fence``): from then on the ledger books
+every entry into a later day, so the statements read a day that can no longer change.
 """
 
 from __future__ import annotations
@@ -12,19 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from jifen.alliance.clock import business_date, day_start
 from jifen.alliance.context import Context
 from jifen.errors import JifenError
 from jifen.ledger import MAX_BATCH, Expire, Release
 from jifen.ledger.chain import utc_text
-from jifen.settlement import Statement, reserve_status, settle_day
+from jifen.settlement import CLOSING_JOB, Statement, reserve_status, settle_day
 from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
 
 REMINDER_HORIZON = timedelta(days=30)
-JOB = "daily"
+JOB = CLOSING_JOB
 
 
 class JobsError(JifenError):
@@ -85,7 +88,10 @@ def _first_day(ctx: Context) -> date | None:
 
 
 def _remind(ctx: Context, day: date) -> int:
-    """Per member: what expires in the 30 days after ``day`` (brief §5: members are told ahead)."""
+    """Per member: the points whose last valid day is one of the 30 days after ``day`` (brief §5:
+    members are told ahead). ``expires_at`` is the first instant they are no longer valid, so
+    points valid through day D+30 have ``expires_at`` = the start of D+31: the window is
+    (start of D+1, start of D+31]."""
     start = day_start(day + timedelta(days=1))
     by_member: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
     with ctx.engine.connect() as conn:
@@ -99,8 +105,8 @@ def _remind(ctx: Context, day: date) -> int:
             )
             .where(
                 or_(t.lots.c.available > 0, t.lots.c.pending > 0),
-                t.lots.c.expires_at >= start,
-                t.lots.c.expires_at < start + REMINDER_HORIZON,
+                t.lots.c.expires_at > start,
+                t.lots.c.expires_at <= day_start(day + timedelta(days=1) + REMINDER_HORIZON),
             )
             .order_by(t.lots.c.member_id, t.lots.c.expires_at)
         )
@@ -122,7 +128,35 @@ def _remind(ctx: Context, day: date) -> int:
     return len(by_member)
 
 
+_LANES = select(t.chains.c.chain_id).order_by(t.chains.c.chain_id)
+
+
+def fence(ctx: Context, day: date) -> datetime:
+    """Move the day fence past ``day``: every lane's ``open_from`` becomes the start of the next
+    business day (never earlier than it was), so nothing can be booked into ``day`` any more.
+
+    Lane by lane, in ``chain_id`` order, each in its own short transaction: the update waits for
+    the writer holding the lane (if any) to commit, and every writer that takes the lane after
+    it reads the new fence. The fence holds one lane at a time and waits for nothing while it
+    holds it, so it can never be part of a deadlock (docs/ledger.md, "The day fence")."""
+    open_from = day_start(day + timedelta(days=1))
+    with ctx.engine.connect() as conn:
+        lanes = list(conn.execute(_LANES).scalars())
+    for lane in lanes:
+        with ctx.writer.begin() as conn:
+            conn.execute(
+                update(t.chains)
+                .where(
+                    t.chains.c.chain_id == lane,
+                    or_(t.chains.c.open_from.is_(None), t.chains.c.open_from < open_from),
+                )
+                .values(open_from=open_from)
+            )
+    return open_from
+
+
 def close_day(ctx: Context, day: date) -> DayResult:
+    fence(ctx, day)  # before anything reads the day: from here on it cannot change
     result = DayResult(day)
     result.released, result.expired = run_due(ctx, day_start(day + timedelta(days=1)))
     result.reminders = _remind(ctx, day)

@@ -165,7 +165,7 @@ def verify(engine: Engine) -> Report:
                 report.add(
                     Finding(
                         "chain.tip_mismatch",
-                        f"lane tip says height {tip_height}, the last block is {last_height}",
+                        _tip_difference(tip_height, tip_hash, last_height, last_hash),
                         chain_id=chain_id,
                         height=tip_height,
                     )
@@ -202,6 +202,16 @@ def verify(engine: Engine) -> Report:
         report.totals = _totals(report, balances, kinds)
         _check_reserve(report, balances, lots)
     return report
+
+
+def _tip_difference(tip_height: int, tip_hash: str, last_height: int, last_hash: str) -> str:
+    """Say what differs between a lane's tip and its last block: the height, the hash, or both."""
+    differ = []
+    if tip_height != last_height:
+        differ.append(f"height {tip_height} but the last block is {last_height}")
+    if tip_hash != last_hash:
+        differ.append(f"hash {tip_hash} but the last block's is {last_hash}")
+    return "lane tip says " + "; ".join(differ)
 
 
 def _check_reserve(report: Report, balances: dict[str, int], lots: dict[str, _Derived]) -> None:

@@ -357,7 +357,12 @@ class Ledger:
     # -- writing ---------------------------------------------------------------------------------
 
     def _write(self, conn: Connection, book: Book, entries: list[Entry], now: datetime) -> None:
+        """Take a lane and append ``entries`` as one block. The entries are booked at
+        ``max(now, lane.open_from)``, never into a business day already closed; ``entries`` is
+        rebooked in place, so the receipts built from it carry the time actually booked. The
+        block's ``committed_at`` stays ``now``, the real time of the commit."""
         lane = self._take_lane(conn)
+        self._rebook(entries, self._booked_at(now, lane.open_from))
         height = lane.height + 1
         hashes = [chain.entry_hash(self.hash_alg, e) for e in entries]
         block_hash = chain.block_hash(
@@ -447,6 +452,20 @@ class Ledger:
             lanes = conn.execute(select(t.chains.c.chain_id)).scalars().all()
             lane = conn.execute(_LANE, {"lane": random.choice(lanes)}).one()
         return lane
+
+    @staticmethod
+    def _booked_at(now: datetime, open_from: datetime | None) -> datetime:
+        """The day fence: a lane's ``open_from`` is the start of the first business day not yet
+        closed (the daily close sets it under the lane's lock, see docs/ledger.md), so an entry
+        planned at ``now`` before it is booked at ``open_from``, into a day still open."""
+        return now if open_from is None or now >= open_from else open_from
+
+    @staticmethod
+    def _rebook(entries: list[Entry], booked_at: datetime) -> None:
+        """Re-create the planned entries at ``booked_at`` (before they are hashed)."""
+        from dataclasses import replace  # here, not at the top: keeps this change in one place
+
+        entries[:] = [e if e.at == booked_at else replace(e, at=booked_at) for e in entries]
 
     # -- reads -----------------------------------------------------------------------------------
 

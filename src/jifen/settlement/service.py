@@ -8,12 +8,12 @@ it; then the reserve is checked against the value of outstanding points.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from jifen.alliance.clock import SHANGHAI, day_bounds
+from jifen.alliance.clock import business_date, day_bounds, last_valid_day
 from jifen.alliance.context import (
     Context,
     Page,
@@ -36,36 +36,56 @@ from jifen.settlement.statement import (
 from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
 
+CLOSING_JOB = "daily"
+"""The job whose ``job_runs`` rows are the closed business days (written by jifen.jobs)."""
+
+
+def settle_key(day: date, merchant_id: str) -> str:
+    """The settlement entry's idempotency key: one per merchant per day, so a re-run is a replay."""
+    return f"settle:{day.isoformat()}:{merchant_id}"
+
 
 def movements(conn: Connection, day: date) -> list[Movement]:
     """Every merchant money movement and point issue/acceptance booked on ``day`` (Shanghai)."""
-    start, end = day_bounds(day)
+    return movements_by_day(conn, *day_bounds(day)).get(day, [])
+
+
+def movements_by_day(
+    conn: Connection, start: datetime, end: datetime
+) -> dict[date, list[Movement]]:
+    """The movements booked in ``[start, end)``, by the business day each was booked on.
+
+    A movement is a leg on a merchant's money account (or points on its ``accepted`` account)
+    of any entry but a settlement, summed per merchant and entry kind, plus the points each
+    merchant's orders issued (their lots, by the day the earn was booked)."""
     booked = and_(t.entries.c.at >= start, t.entries.c.at < end, t.entries.c.kind != "settle")
-    found: list[Movement] = []
+    sums: dict[tuple[date, str, str, str], int] = defaultdict(int)
     money = conn.execute(
-        select(t.legs.c.account_id, t.entries.c.kind, func.sum(t.legs.c.amount))
+        select(t.entries.c.at, t.legs.c.account_id, t.entries.c.kind, func.sum(t.legs.c.amount))
         .join(t.entries, t.entries.c.entry_id == t.legs.c.entry_id)
         .where(
             booked,
             t.legs.c.account_id.like("merchant:%"),
             or_(t.legs.c.asset == "CNY", t.legs.c.account_id.like("%:accepted")),
         )
-        .group_by(t.legs.c.account_id, t.entries.c.kind)
+        .group_by(t.entries.c.at, t.legs.c.account_id, t.entries.c.kind)
     )
-    for account, kind, amount in money:
+    for at, account, kind, amount in money:
         merchant_id = account[len("merchant:") :].rpartition(":")[0]
-        if account.endswith(":cny"):
-            found.append(Movement(merchant_id, kind, fen=int(amount)))
-        else:
-            found.append(Movement(merchant_id, kind, points_accepted=int(amount)))
+        figure = "fen" if account.endswith(":cny") else "points_accepted"
+        sums[business_date(at), merchant_id, kind, figure] += int(amount)
     issued = conn.execute(
-        select(t.lots.c.merchant_id, func.sum(t.lots.c.points))
+        select(t.entries.c.at, t.lots.c.merchant_id, func.sum(t.lots.c.points))
         .join(t.entries, t.entries.c.entry_id == t.lots.c.lot_id)
         .where(booked)
-        .group_by(t.lots.c.merchant_id)
+        .group_by(t.entries.c.at, t.lots.c.merchant_id)
     )
-    found += [Movement(m, "earn", points_issued=int(p)) for m, p in issued]
-    return found
+    for at, merchant_id, points in issued:
+        sums[business_date(at), merchant_id, "earn", "points_issued"] += int(points)
+    found: dict[date, list[Movement]] = defaultdict(list)
+    for (day, merchant_id, kind, figure), amount in sorted(sums.items()):
+        found[day].append(Movement(merchant_id, kind, **{figure: amount}))
+    return dict(found)
 
 
 def settle_day(ctx: Context, day: date) -> list[Statement]:
@@ -81,7 +101,7 @@ def settle_day(ctx: Context, day: date) -> list[Statement]:
         if s.net_fen:
             receipt = ctx.ledger.submit(
                 Settle(
-                    f"settle:{day.isoformat()}:{merchant_id}",
+                    settle_key(day, merchant_id),
                     merchant_id,
                     day.isoformat(),
                     s.net_fen,
@@ -182,7 +202,8 @@ def _reserve(conn: Connection) -> ReserveStatus:
 
 
 def liabilities(ctx: Context) -> LiabilityReport:
-    """Outstanding points, their value, by expiry month, and an estimated breakage."""
+    """Outstanding points, their value, by expiry month (the Shanghai month of the points' last
+    valid day), and an estimated breakage."""
     months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     with ctx.engine.connect() as conn:
         status = _reserve(conn)
@@ -193,8 +214,8 @@ def liabilities(ctx: Context) -> LiabilityReport:
                 t.lots.c.value_fen_per_point,
             ).where(or_(t.lots.c.pending > 0, t.lots.c.available > 0))
         )
-        for expires_at, points, value in live:
-            month = expires_at.astimezone(SHANGHAI).strftime("%Y-%m") if expires_at else "never"
+        for expires_at, points, value in live:  # the month of the last day they are valid
+            month = last_valid_day(expires_at).strftime("%Y-%m") if expires_at else "never"
             months[month][0] += int(points)
             months[month][1] += int(points) * int(value)
         expired, redeemed = conn.execute(
