@@ -24,6 +24,7 @@ import uvicorn
 from jifen.alliance import Context, SimulatedClock, open_alliance
 from jifen.alliance.merchants import add_operator_key
 from jifen.api import create_app
+from jifen.api.catalogue import API_ERRORS
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
 OPERATOR_KEY = "jfo_test-operator-key-0123456789"
@@ -113,6 +114,7 @@ def problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert not missing, f"problem lacks {missing}: {body}"
     assert body["status"] == status and body["code"] == code, body
     assert body["type"].endswith(code), body
+    assert API_ERRORS.get(code) == status, f"{code} is not in the error catalogue as {status}"
     return body
 
 

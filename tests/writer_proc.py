@@ -559,7 +559,7 @@ class MixedWriter:
 
 def _count_retries(writer: MixedWriter) -> None:
     """Count the store errors the ledger retried (by SQLSTATE), without changing the decision."""
-    decide = ledger_service._retryable
+    decide = ledger_service.retryable
 
     def counting(exc: DBAPIError) -> bool:
         verdict = decide(exc)
@@ -567,7 +567,7 @@ def _count_retries(writer: MixedWriter) -> None:
         writer.retries[f"{state}:{'retried' if verdict else 'raised'}"] += 1
         return verdict
 
-    ledger_service._retryable = counting  # type: ignore[assignment]
+    ledger_service.retryable = counting  # type: ignore[assignment]
 
 
 def run_mixed(args: argparse.Namespace) -> int:

@@ -438,8 +438,6 @@ def serve(
     from jifen.api.observability import configure_logging
     from jifen.jobs.scheduler import Scheduler
 
-    configure_logging()  # JSON lines on stderr (docs/operations.md)
-
     clock = None
     if simulated_clock:
         try:
@@ -450,7 +448,8 @@ def serve(
             raise typer.BadParameter("--simulated-clock must carry a time zone")
         clock = SimulatedClock(start)
     # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
-    ctx = open_alliance(db, clock=clock)
+    ctx = open_alliance(db, clock=clock)  # a refusal (wrong secret, clock) is one plain line
+    configure_logging()  # from here on, JSON lines on stderr (docs/operations.md)
     _announce_clock(ctx, clock.now() if clock else None)
     key = os.environ.get("JIFEN_OPERATOR_KEY")
     if not key:

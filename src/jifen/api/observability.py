@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jifen.alliance.context import Context
 from jifen.api.auth import ROLE_STATE
 from jifen.api.limits import FailedAuthLimiter
-from jifen.api.problems import problem_response
+from jifen.api.problems import INTERNAL_DETAIL, problem_response
 from jifen.jobs.scheduler import JobRun
 from jifen.ledger import BatchCommitted
 from jifen.settlement import ReserveStatus, reserve_status
@@ -280,9 +280,7 @@ class RequestObserver:
             log.exception("unexpected error", extra={"route": self._route(scope)})
             if started:
                 raise  # the answer is half sent: all that is left is to drop the connection
-            response = problem_response(
-                500, "internal", "内部错误 / internal error", scope.get("path")
-            )
+            response = problem_response(500, "internal", INTERNAL_DETAIL, scope.get("path"))
             await response(scope, receive, tagged_send)
         finally:
             seconds = time.perf_counter() - started_at

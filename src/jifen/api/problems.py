@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from jifen.api.catalogue import API_ERRORS
 from jifen.errors import JifenError
 
 PROBLEM_TYPE = "https://jifen.dev/problems/"
@@ -28,6 +29,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 STORE_RETRY_AFTER_S = 5
 """What a 503 asks a client to wait before it retries (the store may be restarting)."""
 log = logging.getLogger("jifen.api")
+INTERNAL_DETAIL = "内部错误 / internal error"
 
 TITLES = {
     400: "Bad Request",
@@ -61,7 +63,12 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem as a response, for handlers and for the middlewares that answer by themselves."""
+    """A problem as a response, for handlers and for the middlewares that answer by themselves.
+    Only catalogued codes are answered (``catalogue.API_ERRORS``); any other is a bug in the
+    server, logged and answered as ``internal``."""
+    if API_ERRORS.get(code) != status:
+        log.error("refusal outside the error catalogue: %s (%s)", code, status)
+        status, code, detail, headers, extra = 500, "internal", INTERNAL_DETAIL, None, {}
     body = {
         "type": PROBLEM_TYPE + code,
         "title": TITLES.get(status, "Error"),

@@ -38,9 +38,9 @@ MAX_KEYS = 10_000
 MAX_NOTICE_DAYS = 365
 
 _Int = Annotated[int, Strict()]
-# Category and merchant ids, as merchants are onboarded with them; they become dotted diff paths,
-# so no dots (and the pattern means the same in Python and in JSON Schema's regex dialect).
-_Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# Category and merchant ids become dotted diff paths, so they may not contain dots or whitespace.
+# U+0085 is spelled out: it is whitespace to the validator's regex engine, not to JSON Schema's.
+_Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^.\s\x85]+$")]
 _MultiplierBp = Annotated[_Int, Field(ge=0, le=100_000)]
 # A time with a UTC offset inside the supported years, kept as written (members read a campaign
 # in the offset the operator chose); naive, unconvertible or out-of-range times are refused.

@@ -1,0 +1,64 @@
+"""Every error code the HTTP API can answer with, and its status: the one list ``docs/api.md``
+documents (a test keeps the two equal). A refusal whose code is not here is a bug, not a new
+code: ``problems`` answers it as ``internal`` and logs it, so an integrator never meets a code
+the documentation does not name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+API_ERRORS: Mapping[str, int] = {
+    # the request itself
+    "request.invalid": 422,
+    "request.too_large": 413,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    # who is calling
+    "auth.required": 401,
+    "auth.rate_limited": 429,
+    "auth.invalid_token": 401,
+    "auth.forbidden": 403,
+    # idempotency
+    "idempotency.key_required": 400,
+    "idempotency.conflict": 409,
+    # rules
+    "rules.none_in_force": 409,
+    "rules.reason_required": 422,
+    "rules.effective_in_past": 422,
+    "rules.effective_too_far": 422,
+    "rules.notice_too_short": 422,
+    "rules.effective_order": 409,
+    "rules.unchanged": 409,
+    "rules.rights_reduced": 409,
+    "rules.already_published": 409,
+    "rules.not_withdrawable": 409,
+    "rules.already_withdrawn": 409,
+    "rules.version_not_found": 404,
+    "rules.lint_failed": 422,
+    # merchants, members, orders, redemptions
+    "merchant.exists": 409,
+    "merchant.not_found": 404,
+    "merchant.inactive": 403,
+    "member.not_found": 404,
+    "member.consent_required": 422,
+    "order.not_found": 404,
+    "order.paid_in_future": 422,
+    "order.paid_too_long_ago": 422,
+    "order.not_cancellable": 409,
+    "lot.invalid_state": 409,
+    "refund.exceeds_order": 409,
+    "redemption.code_invalid": 403,
+    "redemption.code_used": 409,
+    "redemption.category_excluded": 422,
+    "redemption.below_minimum": 422,
+    "redemption.over_order_share": 422,
+    "points.insufficient": 409,
+    # jobs and the service
+    "jobs.until_in_future": 422,
+    "store.unavailable": 503,
+    "store.not_ready": 503,
+    "internal": 500,
+}
+
+START_UP_ERRORS = frozenset({"secret.mismatch", "secret.missing", "clock.mismatch"})
+"""Refusals of ``jifen serve`` before it answers anything (one line, exit 2), never a response."""
