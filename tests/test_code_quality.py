@@ -28,3 +28,13 @@ def test_code_is_formatted() -> None:
 def test_mypy_strict_passes_on_src() -> None:
     result = _run("mypy", "src")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nothing_git_ignores_is_tracked() -> None:
+    """Build artefacts (``src/jifen.egg-info/`` once was) stay out of the repository."""
+    result = subprocess.run(
+        ["git", "ls-files", "--cached", "--ignored", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
