@@ -16,7 +16,8 @@ from dataclasses import asdict
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
-from jifen.compliance.lab.appreciation_core import (
+from jifen.lab._result import Chart, LabResult
+from jifen.lab.appreciation._core import (
     BP,
     AppreciationParams,
     Book,
@@ -26,7 +27,7 @@ from jifen.compliance.lab.appreciation_core import (
     reaches_exit,
     sell,
 )
-from jifen.compliance.lab.result import Chart, LabResult
+from jifen.lab.errors import InvalidParameter
 
 __all__ = ["MAX_REPLAY_ORDERS", "REPLAY_CONTEXT", "replay"]
 
@@ -51,9 +52,9 @@ def replay(
     """
     params = params or AppreciationParams()
     if not 0 <= orders <= MAX_REPLAY_ORDERS:
-        raise ValueError(f"orders must be 0..{MAX_REPLAY_ORDERS}")
+        raise InvalidParameter(f"orders must be 0..{MAX_REPLAY_ORDERS}")
     if not 0 < order_amount <= 100_000_000:
-        raise ValueError("order_amount must be 1..100,000,000 yuan")
+        raise InvalidParameter("order_amount must be 1..100,000,000 yuan")
     with localcontext(REPLAY_CONTEXT):
         return _replay(params, orders, order_amount)
 

@@ -33,7 +33,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from jifen.compliance.lab.appreciation_core import BP, AppreciationParams
+from jifen.lab.appreciation._core import BP, AppreciationParams
+from jifen.lab.errors import InvalidParameter
 
 __all__ = [
     "COHORT_DAYS",
@@ -87,27 +88,31 @@ class PopulationParams:
 
     def __post_init__(self) -> None:
         if not 1 <= self.members <= MAX_MEMBERS:
-            raise ValueError(f"members must be 1..{MAX_MEMBERS:,}")
+            raise InvalidParameter(f"members must be 1..{MAX_MEMBERS:,}")
         if not 1 <= self.days <= MAX_DAYS:
-            raise ValueError(f"days must be 1..{MAX_DAYS}")
+            raise InvalidParameter(f"days must be 1..{MAX_DAYS}")
         if not (self.growth_midpoint_day >= 1 and 2 * self.growth_midpoint_day <= self.days):
-            raise ValueError("growth_midpoint_day must be 1..days/2 (growth must stop in the run)")
+            raise InvalidParameter(
+                "growth_midpoint_day must be 1..days/2 (growth must stop in the run)"
+            )
         if not 0 < self.growth_steepness <= 10:
-            raise ValueError("growth_steepness must be in (0, 10] per day")
+            raise InvalidParameter("growth_steepness must be in (0, 10] per day")
         if not 1 <= self.mean_days_between_purchases <= MAX_DAYS:
-            raise ValueError(f"mean_days_between_purchases must be 1..{MAX_DAYS}")
+            raise InvalidParameter(f"mean_days_between_purchases must be 1..{MAX_DAYS}")
         if not 1 <= self.amount_median_yuan <= MAX_ORDER_YUAN:
-            raise ValueError(f"amount_median_yuan must be 1..{MAX_ORDER_YUAN:,}")
+            raise InvalidParameter(f"amount_median_yuan must be 1..{MAX_ORDER_YUAN:,}")
         if not 0 <= self.amount_sigma <= 5:
-            raise ValueError("amount_sigma must be 0..5")
+            raise InvalidParameter("amount_sigma must be 0..5")
         for name in ("plateau_purchase_rate_bp", "sellers_bp", "reinvest_bp"):
             if not 0 <= getattr(self, name) <= BP:
-                raise ValueError(f"{name} must be 0..{BP} basis points")
+                raise InvalidParameter(f"{name} must be 0..{BP} basis points")
         if not 0 <= self.sell_margin_bp <= 100 * BP:
-            raise ValueError(f"sell_margin_bp must be 0..{100 * BP}")
+            raise InvalidParameter(f"sell_margin_bp must be 0..{100 * BP}")
         for day, yuan in self.financing:
             if not (0 <= day < self.days and 0 <= yuan <= 10**12):
-                raise ValueError("financing must be (day in 0..days-1, yuan in 0..10^12) pairs")
+                raise InvalidParameter(
+                    "financing must be (day in 0..days-1, yuan in 0..10^12) pairs"
+                )
 
     @property
     def growth_end_day(self) -> int:

@@ -12,8 +12,9 @@ from dataclasses import asdict
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from jifen.compliance.lab.appreciation_core import BP, AppreciationParams
-from jifen.compliance.lab.appreciation_population import (
+from jifen.lab._result import Chart, LabResult
+from jifen.lab.appreciation._core import BP, AppreciationParams
+from jifen.lab.appreciation._population import (
     COHORT_DAYS,
     MICRO,
     CohortStats,
@@ -23,7 +24,6 @@ from jifen.compliance.lab.appreciation_population import (
     Q,
     run_population,
 )
-from jifen.compliance.lab.result import Chart, LabResult
 
 __all__ = ["LATE_WINDOW_DAYS", "findings", "simulate"]
 
@@ -37,7 +37,7 @@ def simulate(
     seed: int,
     on_progress: ProgressCallback | None = None,
 ) -> LabResult:
-    """Run a population (``appreciation_population``) and report it (mode "population")."""
+    """Run a population (``_population``) and report it (mode "population")."""
     return findings(run_population(params, population, seed, on_progress))
 
 
