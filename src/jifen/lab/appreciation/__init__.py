@@ -8,11 +8,12 @@ Import from here; the underscore modules behind it can be rearranged freely.
 - :func:`replay`: the pitch's worked example (one ¥1,000 order after another, each by a new
   member), in 50-digit decimals: the price after each order and the first forced exit
   (``_replay``).
-- :func:`run_population`: a realistic population (logistic growth, then a plateau) in integers
-  (fen, :data:`MICRO` micro-points per point, prices scaled by :data:`Q`), with payouts traced
-  back to the join months (:data:`COHORT_DAYS`) whose orders funded them (``_population``); it
-  applies the same mechanics as the exact functions, rounding down, and a differential test holds
-  the two together event by event.
+- :func:`run_population`: a realistic population (logistic growth, then a plateau;
+  :class:`PopulationParams` in ``_population``) in integers (fen, :data:`MICRO` micro-points per
+  point, prices scaled by :data:`Q`), with payouts traced back to the join months
+  (:data:`COHORT_DAYS`) whose orders funded them. The engine (``_engine``) applies the same
+  mechanics as the exact functions, rounding down; a differential test holds the two together
+  event by event.
 - :func:`findings` turns a run into a report; :func:`simulate` is both (``_findings``).
 
 Every refusal is a :class:`jifen.lab.errors.LabError`: ``InvalidParameter`` for parameters,
@@ -39,6 +40,7 @@ from jifen.lab.appreciation._core import (
     reaches_exit,
     sell,
 )
+from jifen.lab.appreciation._engine import run_population
 from jifen.lab.appreciation._findings import findings, simulate
 from jifen.lab.appreciation._population import (
     COHORT_DAYS,
@@ -49,7 +51,6 @@ from jifen.lab.appreciation._population import (
     PopulationRun,
     ProgressCallback,
     Q,
-    run_population,
 )
 from jifen.lab.appreciation._replay import MAX_REPLAY_ORDERS, replay
 

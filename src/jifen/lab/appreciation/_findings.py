@@ -14,6 +14,7 @@ from typing import Any
 
 from jifen.lab._result import Chart, LabResult
 from jifen.lab.appreciation._core import BP, AppreciationParams
+from jifen.lab.appreciation._engine import run_population
 from jifen.lab.appreciation._population import (
     COHORT_DAYS,
     MICRO,
@@ -22,7 +23,6 @@ from jifen.lab.appreciation._population import (
     PopulationRun,
     ProgressCallback,
     Q,
-    run_population,
 )
 
 __all__ = ["LATE_WINDOW_DAYS", "findings", "simulate"]
