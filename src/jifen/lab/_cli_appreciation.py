@@ -222,42 +222,51 @@ def appreciation(
             reinvest_bp=reinvest_bp,
             financing=_financing(financing or []),
         )
-        with Progress(
-            TextColumn("模拟 simulating"),
-            BarColumn(),
-            TextColumn("day {task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("days", total=days)
-            result = simulate(
-                params,
-                population,
-                seed,
-                on_progress=lambda day, _: progress.update(task, completed=day),
-            )
+        result = _simulate(params, population, seed)
     html_path = write_and_print_json(result, out, as_json)
     if as_json:
         return
     console = Console()
-    summary = result.summary
     if replay_mode:
-        console.print(_replay_table(result))
-        first = summary["first_forced_exit"]
-        if first is None:
-            console.print(
-                f"{orders:,} 笔订单内无人出局 nobody reaches the {summary['exit_multiple']}× "
-                f"exit within {orders:,} orders"
-            )
-        else:
-            console.print(
-                f"首次强制出局 first forced exit: order {first['order']:,}, member "
-                f"{first['member']:,}, sold at ¥{first['price_yuan']}, paid ¥"
-                f"{first['payout_yuan']} ({first['payout_over_spend']}× spend)"
-            )
+        _print_replay(console, result, orders)
     else:
-        console.print(_population_table(summary))
+        console.print(_population_table(result.summary))
     console.print(result.explanation_zh)
     console.print(result.explanation_en)
     console.print(f"报告 report: {html_path}")
+
+
+def _simulate(params: AppreciationParams, population: PopulationParams, seed: int) -> LabResult:
+    """A population run with a progress bar on standard error (gone when it is done)."""
+    with Progress(
+        TextColumn("模拟 simulating"),
+        BarColumn(),
+        TextColumn("day {task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("days", total=population.days)
+        return simulate(
+            params,
+            population,
+            seed,
+            on_progress=lambda day, _: progress.update(task, completed=day),
+        )
+
+
+def _print_replay(console: Console, result: LabResult, orders: int) -> None:
+    summary = result.summary
+    console.print(_replay_table(result))
+    first = summary["first_forced_exit"]
+    if first is None:
+        console.print(
+            f"{orders:,} 笔订单内无人出局 nobody reaches the {summary['exit_multiple']}× "
+            f"exit within {orders:,} orders"
+        )
+    else:
+        console.print(
+            f"首次强制出局 first forced exit: order {first['order']:,}, member "
+            f"{first['member']:,}, sold at ¥{first['price_yuan']}, paid ¥"
+            f"{first['payout_yuan']} ({first['payout_over_spend']}× spend)"
+        )

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jifen.lab._cli_options import JsonFlag, write_and_print_json, yuan_to_fen
+from jifen.lab._result import LabResult
 from jifen.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
 
 _DEFAULTS = NfgParams()
@@ -111,6 +112,11 @@ def nfg(
     html_path = write_and_print_json(result, out, as_json)
     if as_json:
         return
+    _print_cycles(result, cycles, cycle_days, html_path)
+
+
+def _print_cycles(result: LabResult, cycles: int, cycle_days: int, html_path: Path) -> None:
+    """The per-cycle table (exhausted cycles in red) and the findings, for a person."""
     console = Console()
     table = Table(
         title=f"NFG 合成 synthesis: per cycle 逐周期 (1 cycle = {cycle_days} days)",

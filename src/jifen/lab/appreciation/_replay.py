@@ -151,6 +151,24 @@ def _result(
             "cashable_at_haircut_yuan": _places(on_paper * params.sell_payout_bp / BP, 4),
         },
     }
+    explanation_zh, explanation_en = _explain(params, summary, k, haircut_k)
+    return LabResult(
+        scheme="appreciation",
+        mode="replay",
+        parameters={**asdict(params), "orders": orders, "order_amount_yuan": int(amount)},
+        summary=summary,
+        charts=_charts(rows),
+        explanation_zh=explanation_zh,
+        explanation_en=explanation_en,
+        table=tuple(rows),
+    )
+
+
+def _explain(
+    params: AppreciationParams, summary: dict[str, Any], k: str, haircut_k: str
+) -> tuple[str, str]:
+    """Say plainly, with this replay's numbers, where what an exiting member is paid comes from."""
+    orders, first = summary["orders"], summary["first_forced_exit"]
     if first is None:
         zh_exit = f"{orders} 笔订单内无人达到 {k} 倍出局。"
         en_exit = f"Nobody reached the {k}× exit within {orders} orders."
@@ -187,7 +205,11 @@ def _result(
         f"spending. ¥{summary['totals']['value_on_paper_yuan']} is left on paper at the end, "
         "payable only if later members keep ordering."
     )
-    charts = (
+    return explanation_zh, explanation_en
+
+
+def _charts(rows: list[dict[str, Any]]) -> tuple[Chart, ...]:
+    return (
         Chart(
             name="price_path",
             title_zh="每笔订单后的积分价格",
@@ -204,14 +226,4 @@ def _result(
             y_label="pool (yuan)",
             series={"pool": [(float(r["order"]), float(r["pool_yuan"])) for r in rows]},
         ),
-    )
-    return LabResult(
-        scheme="appreciation",
-        mode="replay",
-        parameters={**asdict(params), "orders": orders, "order_amount_yuan": int(amount)},
-        summary=summary,
-        charts=charts,
-        explanation_zh=explanation_zh,
-        explanation_en=explanation_en,
-        table=tuple(rows),
     )
