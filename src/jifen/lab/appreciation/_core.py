@@ -196,8 +196,9 @@ def forced_exit_sweep(
 
     Each sale raises the price, which may carry others over the line, so the sweep repeats. Of
     those qualifying, the one with the lowest trigger price (furthest over the line) goes first,
-    ties by member key order as given; the engines' heaps pop in the same order. This reference
-    version scans every holding per sale (O(members) each); the engines use a heap instead.
+    ties by member key order as given; the engines' heaps pop in the same order (the population
+    engine's by trigger prices rounded up to its fixed point). This reference version scans every
+    holding per sale (O(members) each); the engines use a heap instead.
     """
     current = dict(holdings)
     exits: list[ForcedExit[K, Num]] = []
