@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 
-from jifen.compliance.lab.appreciation import (
+from jifen.lab.appreciation import (
     AppreciationParams,
     PopulationParams,
     replay,

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from jifen.compliance.lab.appreciation import (
+from jifen.lab import InvalidEvent, InvalidParameter
+from jifen.lab.appreciation import (
     AppreciationParams,
-    AppreciationParamsError,
     Book,
     Holding,
     PopulationParams,
@@ -109,7 +109,7 @@ def test_a_partial_sell_keeps_the_exit_base() -> None:
 
 @pytest.mark.parametrize("points", [F(0), F(-1), F(11)])
 def test_a_sell_of_nothing_or_more_than_held_is_refused(points: F) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidEvent):
         sell(_book(100, 50), Holding(F(10), F(30)), points, PITCH)
 
 
@@ -167,7 +167,7 @@ def test_the_sweep_sells_the_member_furthest_over_the_line_first() -> None:
     ],
 )
 def test_parameters_the_arithmetic_cannot_run_with_are_refused(changes: dict[str, int]) -> None:
-    with pytest.raises(AppreciationParamsError):
+    with pytest.raises(InvalidParameter):
         replace(PITCH, **changes)
 
 
@@ -338,7 +338,7 @@ def test_population_findings_add_up_and_report_progress() -> None:
     ],
 )
 def test_population_parameters_out_of_bounds_are_refused(changes: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidParameter):
         replace(SMALL, **changes)
 
 
@@ -355,7 +355,7 @@ def test_population_parameters_out_of_bounds_are_refused(changes: dict[str, obje
 def test_the_command_prints_the_summary_json_and_writes_the_report(
     args: list[str], tmp_path: Path
 ) -> None:
-    from jifen.compliance.lab.cli import lab_app
+    from jifen.lab.cli import lab_app
 
     result = CliRunner().invoke(lab_app, ["appreciation", *args, "--json", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jifen.compliance.lab import LabResult
-from jifen.compliance.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
+from jifen.errors import JifenError
+from jifen.lab import InvalidChart, InvalidEvent, InvalidParameter, LabError, LabResult
+from jifen.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
 
 PITCH = NfgParams()
 
@@ -215,13 +216,13 @@ def test_the_result_is_json_able_and_names_its_charts() -> None:
     ],
 )
 def test_parameters_the_arithmetic_cannot_mean_are_refused(bad: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidParameter):
         NfgParams(**bad)
 
 
 @pytest.mark.parametrize("cycles", [-1, MAX_CYCLES + 1])
 def test_the_number_of_cycles_is_bounded(cycles: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidParameter):
         replay_cycles(PITCH, cycles)
 
 
@@ -248,3 +249,17 @@ def test_tokens_are_conserved_and_sold_only_to_newcomers(
         assert row["tokens_for_sale"] == before["holders"] * extra + before["tokens_unsold"]
         assert row["newcomers_needed"] * lot + row["tokens_unsold"] == row["tokens_for_sale"]
         assert row["participants"] - before["participants"] == row["newcomers_needed"]
+
+
+def test_every_lab_refusal_is_a_jifen_error_with_a_stable_lab_code() -> None:
+    errors = [InvalidParameter, InvalidEvent, InvalidChart]
+    assert all(issubclass(error, LabError) and issubclass(error, JifenError) for error in errors)
+    assert [error.code for error in errors] == [
+        "lab.invalid_parameter",
+        "lab.invalid_event",
+        "lab.invalid_chart",
+    ]
+    assert not any(issubclass(error, ValueError) for error in errors)
+    with pytest.raises(InvalidParameter) as refused:
+        NfgParams(fee_bp=10_000)
+    assert str(refused.value) == "lab.invalid_parameter: fee_bp must be in [0, 10000)"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from jifen.compliance.lab import Chart, LabResult
-from jifen.compliance.lab.report import TABLE_HEAD_ROWS, TABLE_TAIL_ROWS, write_report
+from jifen.lab import Chart, InvalidChart, LabResult
+from jifen.lab.report import TABLE_HEAD_ROWS, TABLE_TAIL_ROWS, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCRIPT = "<script>alert('x')</script>"
@@ -122,7 +122,7 @@ def test_chart_names_must_be_file_stems(tmp_path: Path) -> None:
         summary={},
         charts=[Chart("../x", "甲", "a", "x", "y", {})],
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidChart):
         write_report(bad, tmp_path)
     write_report(result, tmp_path)  # and a rerun overwrites the same files
     assert write_report(result, tmp_path).html_path.exists()
@@ -179,10 +179,41 @@ def test_lab_nfg_refuses_a_price_with_more_than_two_decimals(tmp_path: Path) -> 
     assert code == 2
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["appreciation", "--platform-bp", "300"], "commission_bp must equal platform_bp"),
+        (["appreciation", "--population", "--members", "20000000"], "members must be 1.."),
+        (
+            ["appreciation", "--population", "--days", "60", "--growth-midpoint-day", "31"],
+            "growth_midpoint_day must be 1..days/2",
+        ),
+        (["nfg", "--tokens-kept", "6"], "tokens_kept and entry_tokens must equal"),
+        (["nfg", "--first-issue-tokens", "10001"], "first_issue_tokens must be a multiple"),
+    ],
+)
+def test_parameters_the_scheme_cannot_run_with_are_one_error_line_with_a_stable_code(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    """Through ``jifen.cli.main``, like every Jifen refusal: exit 2, one line, nothing written."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "jifen", "lab", *args, "--json", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error[lab.invalid_parameter]: "), proc.stderr
+    assert message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout == "" and not out.exists()
+
+
 def test_with_a_cjk_font_the_chart_titles_are_drawn_bilingual(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jifen.compliance.lab import report
+    from jifen.lab import report
 
     monkeypatch.setattr(report, "cjk_font", lambda: "DejaVu Sans")  # stands in for Noto Sans SC
     with warnings.catch_warnings():

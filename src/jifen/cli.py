@@ -332,7 +332,7 @@ def _print_lint(file: Path, report: Any) -> None:
 
 
 def _lab_app() -> typer.Typer:
-    from jifen.compliance.lab.cli import lab_app
+    from jifen.lab.cli import lab_app
 
     return lab_app
 

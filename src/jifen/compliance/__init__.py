@@ -1,5 +1,7 @@
-"""Compliance: the linter that refuses schemes crossing a legal line, and the scheme lab that
-shows, with exact arithmetic and charts, what those schemes do (brief §9, compliance.md)."""
+"""Compliance: the linter that refuses schemes crossing a legal line (brief §9, compliance.md).
+
+The scheme lab, which shows with exact arithmetic and charts what those schemes do, is its own
+package, :mod:`jifen.lab`, and shares nothing with this one."""
 
 from jifen.compliance.errors import LintFailed
 from jifen.compliance.linter import (

@@ -31,7 +31,8 @@ import jinja2
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from jifen.compliance.lab.result import Chart, LabResult
+from jifen.lab._result import Chart, LabResult
+from jifen.lab.errors import InvalidChart
 
 __all__ = ["ReportFiles", "cjk_font", "write_report"]
 
@@ -239,7 +240,7 @@ def _paragraphs(text: str) -> list[str]:
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("jifen.compliance.lab", "templates"),
+        loader=jinja2.PackageLoader("jifen.lab", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -276,7 +277,7 @@ def write_report(result: LabResult, out_dir: Path) -> ReportFiles:
     """
     names = [chart.name for chart in result.charts]
     if len(set(names)) != len(names) or any(not re.fullmatch(r"[\w-]+", n) for n in names):
-        raise ValueError(f"chart names must be unique file stems, got {names}")
+        raise InvalidChart(f"chart names must be unique file stems, got {names}")
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "summary.json"
     record = {

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
 
-from jifen.compliance.lab.result import Chart, LabResult
+from jifen.lab._result import Chart, LabResult
+from jifen.lab.errors import InvalidParameter
 
 __all__ = ["MAX_CYCLES", "NfgParams", "replay_cycles"]
 
@@ -67,27 +68,27 @@ class NfgParams:
         }
         for name, value in positive.items():
             if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+                raise InvalidParameter(f"{name} must be at least 1, got {value}")
         if self.balance_units_per_synthesis < 0:
-            raise ValueError("balance_units_per_synthesis must not be negative")
+            raise InvalidParameter("balance_units_per_synthesis must not be negative")
         if self.first_issue_tokens % self.tokens_per_synthesis:
-            raise ValueError("first_issue_tokens must be a multiple of tokens_per_synthesis")
+            raise InvalidParameter("first_issue_tokens must be a multiple of tokens_per_synthesis")
         if not self.tokens_per_synthesis < self.tokens_after_synthesis:
-            raise ValueError("tokens_after_synthesis must exceed tokens_per_synthesis")
+            raise InvalidParameter("tokens_after_synthesis must exceed tokens_per_synthesis")
         # The pitch's holder owns exactly one synthesis lot between cycles: a newcomer buys one
         # lot, a holder keeps one lot and sells the rest. Other values would need a model of
         # holders with several lots or idle tokens, which the pitch does not describe.
         if not self.tokens_kept == self.entry_tokens == self.tokens_per_synthesis:
-            raise ValueError(
+            raise InvalidParameter(
                 "tokens_kept and entry_tokens must equal tokens_per_synthesis (the pitch: keep 5, "
                 "a newcomer buys 5, a synthesis takes 5)"
             )
         if not 0 <= self.fee_bp < _BP:
-            raise ValueError("fee_bp must be in [0, 10000)")
+            raise InvalidParameter("fee_bp must be in [0, 10000)")
         if not 0 <= self.price_growth_bp_per_cycle <= 100 * _BP:
-            raise ValueError("price_growth_bp_per_cycle must be in [0, 1000000]")
+            raise InvalidParameter("price_growth_bp_per_cycle must be in [0, 1000000]")
         if self.market_money_fen is not None and self.market_money_fen < 0:
-            raise ValueError("market_money_fen must not be negative")
+            raise InvalidParameter("market_money_fen must not be negative")
 
     @property
     def initial_holders(self) -> int:
@@ -384,7 +385,7 @@ def replay_cycles(params: NfgParams, cycles: int) -> LabResult:
     show how far the required numbers run beyond it; nothing is simulated as if it still worked.
     """
     if not 0 <= cycles <= MAX_CYCLES:
-        raise ValueError(f"cycles must be in [0, {MAX_CYCLES}], got {cycles}")
+        raise InvalidParameter(f"cycles must be in [0, {MAX_CYCLES}], got {cycles}")
     rows = _cycles(params, cycles)
     summary = _summary(params, rows)
     exhausted = summary["market_exhausted_at_cycle"]

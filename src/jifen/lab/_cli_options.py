@@ -11,13 +11,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from jifen.compliance.lab.result import LabResult
+from jifen.lab._result import LabResult
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出摘要 JSON print the summary as JSON")]
 
 
 def yuan_to_fen(text: str, option: str, *, zero_ok: bool = False) -> int:
-    """Yuan text to exact integer fen; more than 2 decimals is an error, never a rounding."""
+    """Yuan text to exact integer fen; more than 2 decimals is an error, never a rounding.
+
+    A usage error (``typer.BadParameter``, exit 2 with the usage line), like typer's own
+    ``min=`` checks: this is the option's syntax, not the scheme's arithmetic."""
     try:
         fen = Decimal(text) * 100
     except InvalidOperation:
@@ -37,7 +40,7 @@ def write_and_print_json(result: LabResult, out: Path, as_json: bool) -> Path:
     """Write the run's report to ``out``; with ``--json`` print the summary to standard output
     (and the report's path to standard error, so the output stays parseable). Returns the HTML
     report's path. matplotlib is imported here, only when a report is drawn."""
-    from jifen.compliance.lab.report import write_report
+    from jifen.lab.report import write_report
 
     files = write_report(result, out)
     if as_json:

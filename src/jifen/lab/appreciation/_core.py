@@ -28,10 +28,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Generic, TypeVar
 
+from jifen.lab.errors import InvalidEvent, InvalidParameter
+
 __all__ = [
     "BP",
     "AppreciationParams",
-    "AppreciationParamsError",
     "Book",
     "ForcedExit",
     "Holding",
@@ -51,12 +52,6 @@ MAX_EXIT_MULTIPLE_BP = 1_000_000
 
 Num = TypeVar("Num", Fraction, Decimal)
 K = TypeVar("K", bound=Hashable)
-
-
-class AppreciationParamsError(ValueError):
-    """Parameters the pitch's arithmetic cannot run with (code ``lab.appreciation.params``)."""
-
-    code = "lab.appreciation.params"
 
 
 @dataclass(frozen=True)
@@ -79,20 +74,20 @@ class AppreciationParams:
     def __post_init__(self) -> None:
         for name in ("commission_bp", "platform_bp", "referral_bp", "pool_bp"):
             if not 0 <= getattr(self, name) <= BP:
-                raise AppreciationParamsError(f"{name} must be 0..{BP} basis points")
+                raise InvalidParameter(f"{name} must be 0..{BP} basis points")
         if self.platform_bp + self.referral_bp + self.pool_bp != self.commission_bp:
-            raise AppreciationParamsError(
+            raise InvalidParameter(
                 "commission_bp must equal platform_bp + referral_bp + pool_bp "
                 "(the commission is split three ways, nothing else)"
             )
         if not 0 < self.mint_bp <= BP:
-            raise AppreciationParamsError(f"mint_bp must be 1..{BP} basis points of pool inflow")
+            raise InvalidParameter(f"mint_bp must be 1..{BP} basis points of pool inflow")
         if not 0 <= self.sell_payout_bp <= BP:
-            raise AppreciationParamsError(f"sell_payout_bp must be 0..{BP} basis points")
+            raise InvalidParameter(f"sell_payout_bp must be 0..{BP} basis points")
         if not 0 < self.exit_multiple_bp <= MAX_EXIT_MULTIPLE_BP:
-            raise AppreciationParamsError(f"exit_multiple_bp must be 1..{MAX_EXIT_MULTIPLE_BP}")
+            raise InvalidParameter(f"exit_multiple_bp must be 1..{MAX_EXIT_MULTIPLE_BP}")
         if not 0 < self.initial_price_fen <= 100_000_000:
-            raise AppreciationParamsError("initial_price_fen must be 1..100,000,000 fen")
+            raise InvalidParameter("initial_price_fen must be 1..100,000,000 fen")
 
 
 @dataclass(frozen=True)
@@ -142,7 +137,7 @@ def place_order(
     *before* the order; the price becomes pool ÷ circulation. Returns the new book and holding.
     """
     if amount_yuan <= 0:
-        raise ValueError("an order amount must be positive")
+        raise InvalidEvent("an order amount must be positive")
     inflow = amount_yuan * params.pool_bp / BP
     minted = inflow * params.mint_bp / BP / book.price_yuan
     pool = book.pool_yuan + inflow
@@ -162,7 +157,7 @@ def sell(
     Returns the new book, holding and the payout in yuan.
     """
     if not 0 < points <= holding.points:
-        raise ValueError("a sale must be of 0 < q ≤ the member's points")
+        raise InvalidEvent("a sale must be of 0 < q ≤ the member's points")
     payout = points * book.price_yuan * params.sell_payout_bp / BP
     pool = book.pool_yuan - payout
     circulation = book.circulation - points
@@ -177,7 +172,7 @@ def sell(
 def inject(book: Book[Num], amount_yuan: Num) -> Book[Num]:
     """A financing injection: a lump sum into the pool, which lifts the price for every holder."""
     if amount_yuan < 0:
-        raise ValueError("an injection must not be negative")
+        raise InvalidEvent("an injection must not be negative")
     pool = book.pool_yuan + amount_yuan
     return Book(pool, book.circulation, _price(pool, book.circulation, book.price_yuan))
 
@@ -201,8 +196,9 @@ def forced_exit_sweep(
 
     Each sale raises the price, which may carry others over the line, so the sweep repeats. Of
     those qualifying, the one with the lowest trigger price (furthest over the line) goes first,
-    ties by member key order as given; the engines' heaps pop in the same order. This reference
-    version scans every holding per sale (O(members) each); the engines use a heap instead.
+    ties by member key order as given; the engines' heaps pop in the same order (the population
+    engine's by trigger prices rounded up to its fixed point). This reference version scans every
+    holding per sale (O(members) each); the engines use a heap instead.
     """
     current = dict(holdings)
     exits: list[ForcedExit[K, Num]] = []

@@ -1,7 +1,8 @@
 """``jifen lab nfg``: replay the NFG synthesis pitch (schemes.md §B) and write its report.
 
 A thin shell: parse options into :class:`NfgParams`, call :func:`replay_cycles`, write the report,
-print either a table for a person or the summary JSON for a program.
+print either a table for a person or the summary JSON for a program. Refusals as in
+``_cli_appreciation``; :mod:`jifen.lab.cli` registers the command.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from jifen.compliance.lab._options import JsonFlag, write_and_print_json, yuan_to_fen
-from jifen.compliance.lab.cli import lab_app
-from jifen.compliance.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
+from jifen.lab._cli_options import JsonFlag, write_and_print_json, yuan_to_fen
+from jifen.lab._result import LabResult
+from jifen.lab.nfg import MAX_CYCLES, NfgParams, replay_cycles
 
 _DEFAULTS = NfgParams()
 
@@ -40,7 +41,6 @@ def _grouped(value: object) -> str:
     return f"{int(whole):,}" + ("" if fen.strip("0") == "" else f".{fen}")
 
 
-@lab_app.command("nfg")
 def nfg(
     cycles: Annotated[
         int, typer.Option(min=0, max=MAX_CYCLES, help="合成周期数 synthesis cycles to replay")
@@ -91,30 +91,32 @@ def nfg(
     as_json: JsonFlag = False,
 ) -> None:
     """NFG 合成模拟 replay the NFG synthesis pitch: newcomers and money each cycle needs."""
-    try:
-        params = NfgParams(
-            first_issue_tokens=first_issue_tokens,
-            issue_price_fen=yuan_to_fen(issue_price, "--issue-price", zero_ok=True),
-            tokens_per_synthesis=tokens_per_synthesis,
-            balance_units_per_synthesis=balance_per_synthesis,
-            tokens_after_synthesis=tokens_after_synthesis,
-            cycle_days=cycle_days,
-            tokens_kept=tokens_kept,
-            entry_tokens=entry_tokens,
-            price_cap_multiple=price_cap_multiple,
-            fee_bp=fee_bp,
-            price_growth_bp_per_cycle=price_growth_bp,
-            market_people=market_people,
-            market_money_fen=None
-            if market_money is None
-            else yuan_to_fen(market_money, "--market-money", zero_ok=True),
-        )
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+    params = NfgParams(
+        first_issue_tokens=first_issue_tokens,
+        issue_price_fen=yuan_to_fen(issue_price, "--issue-price", zero_ok=True),
+        tokens_per_synthesis=tokens_per_synthesis,
+        balance_units_per_synthesis=balance_per_synthesis,
+        tokens_after_synthesis=tokens_after_synthesis,
+        cycle_days=cycle_days,
+        tokens_kept=tokens_kept,
+        entry_tokens=entry_tokens,
+        price_cap_multiple=price_cap_multiple,
+        fee_bp=fee_bp,
+        price_growth_bp_per_cycle=price_growth_bp,
+        market_people=market_people,
+        market_money_fen=None
+        if market_money is None
+        else yuan_to_fen(market_money, "--market-money", zero_ok=True),
+    )
     result = replay_cycles(params, cycles)
     html_path = write_and_print_json(result, out, as_json)
     if as_json:
         return
+    _print_cycles(result, cycles, cycle_days, html_path)
+
+
+def _print_cycles(result: LabResult, cycles: int, cycle_days: int, html_path: Path) -> None:
+    """The per-cycle table (exhausted cycles in red) and the findings, for a person."""
     console = Console()
     table = Table(
         title=f"NFG 合成 synthesis: per cycle 逐周期 (1 cycle = {cycle_days} days)",

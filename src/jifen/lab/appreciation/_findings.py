@@ -12,18 +12,19 @@ from dataclasses import asdict
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
-from jifen.compliance.lab.appreciation_core import BP, AppreciationParams
-from jifen.compliance.lab.appreciation_population import (
+from jifen.lab._result import Chart, LabResult
+from jifen.lab.appreciation._core import BP, AppreciationParams
+from jifen.lab.appreciation._engine import run_population
+from jifen.lab.appreciation._population import (
     COHORT_DAYS,
     MICRO,
     CohortStats,
+    DayStats,
     PopulationParams,
     PopulationRun,
     ProgressCallback,
     Q,
-    run_population,
 )
-from jifen.compliance.lab.result import Chart, LabResult
 
 __all__ = ["LATE_WINDOW_DAYS", "findings", "simulate"]
 
@@ -37,7 +38,7 @@ def simulate(
     seed: int,
     on_progress: ProgressCallback | None = None,
 ) -> LabResult:
-    """Run a population (``appreciation_population``) and report it (mode "population")."""
+    """Run a population (``_population``) and report it (mode "population")."""
     return findings(run_population(params, population, seed, on_progress))
 
 
@@ -118,21 +119,6 @@ def findings(run: PopulationRun) -> LabResult:
     from_later = sum(s["later"] for s in splits.values())
     paper_total = _paper_fen(run.circulation_micro, run.price_q)
     k = f"{Decimal(params.exit_multiple_bp) / BP:.2f}"
-    cohort_rows = [
-        {
-            "cohort": c.cohort,
-            "join_days": f"{c.cohort * COHORT_DAYS}-{(c.cohort + 1) * COHORT_DAYS - 1}",
-            "members": c.members,
-            "spent_yuan": _yuan(c.spent_fen),
-            "paid_out_yuan": _yuan(c.paid_fen),
-            "return_ratio": _ratio(c.paid_fen, c.spent_fen),
-            "reached_exit": c.reached_exit,
-            "value_on_paper_yuan": _yuan(_paper_fen(c.points_micro, run.price_q)),
-            "funded_by_yuan": {key: _yuan(v) for key, v in splits[c.cohort].items()},
-            "paid_out_from_later_cohorts_share": _ratio(splits[c.cohort]["later"], c.paid_fen),
-        }
-        for c in joined
-    ]
     early_group, late_group = _group(early, run.price_q), _group(late, run.price_q)
     summary: dict[str, Any] = {
         "seed": run.seed,
@@ -146,20 +132,7 @@ def findings(run: PopulationRun) -> LabResult:
         "reached_exit": {"members": run.reached_exit, "share": _ratio(run.reached_exit, members)},
         "forced_exits": run.forced_exits,
         "voluntary_sells": run.sells,
-        "totals": {
-            "spent_yuan": _yuan(run.spent_fen),
-            "paid_out_yuan": _yuan(run.paid_fen),
-            "paid_out_over_spent": _ratio(run.paid_fen, run.spent_fen),
-            "platform_yuan": _yuan(run.platform_fen),
-            "referral_yuan": _yuan(run.referral_fen),
-            "merchant_retained_yuan": _yuan(run.merchant_fen),
-            "financing_yuan": _yuan(run.financing_fen),
-            "pool_end_yuan": _yuan(run.pool_fen),
-            "points_in_circulation": f"{run.circulation_micro // MICRO}."
-            f"{run.circulation_micro % MICRO:06d}",
-            "final_price_yuan": _price(run.price_q),
-            "value_on_paper_yuan": _yuan(paper_total),
-        },
+        "totals": _totals(run, paper_total),
         "paid_out_from_other_members": {
             "yuan": _yuan(run.paid_beyond_own_inflow_fen),
             "share": _ratio(run.paid_beyond_own_inflow_fen, run.paid_fen),
@@ -172,22 +145,8 @@ def findings(run: PopulationRun) -> LabResult:
         },
         "early_cohorts": early_group,
         "last_cohorts": late_group,
-        "cohorts": cohort_rows,
+        "cohorts": [_cohort_row(c, splits[c.cohort], run.price_q) for c in joined],
     }
-    table = tuple(
-        {
-            "day": d.day,
-            "members": d.members,
-            "orders": d.orders,
-            "price_yuan": _price(d.price_q),
-            "pool_yuan": _yuan(d.pool_fen),
-            "pool_inflow_yuan": _yuan(d.inflow_fen),
-            "paid_out_yuan": _yuan(d.paid_fen),
-            "forced_exits": d.forced_exits,
-            "sells": d.sells,
-        }
-        for d in run.daily
-    )
     zh, en = _explain(run, summary, members, from_later, paper_total, k)
     return LabResult(
         scheme="appreciation",
@@ -197,8 +156,55 @@ def findings(run: PopulationRun) -> LabResult:
         charts=_charts(run, joined),
         explanation_zh=zh,
         explanation_en=en,
-        table=table,
+        table=tuple(_day_row(d) for d in run.daily),
     )
+
+
+def _totals(run: PopulationRun, paper_total_fen: int) -> dict[str, str | None]:
+    return {
+        "spent_yuan": _yuan(run.spent_fen),
+        "paid_out_yuan": _yuan(run.paid_fen),
+        "paid_out_over_spent": _ratio(run.paid_fen, run.spent_fen),
+        "platform_yuan": _yuan(run.platform_fen),
+        "referral_yuan": _yuan(run.referral_fen),
+        "merchant_retained_yuan": _yuan(run.merchant_fen),
+        "financing_yuan": _yuan(run.financing_fen),
+        "pool_end_yuan": _yuan(run.pool_fen),
+        "points_in_circulation": f"{run.circulation_micro // MICRO}."
+        f"{run.circulation_micro % MICRO:06d}",
+        "final_price_yuan": _price(run.price_q),
+        "value_on_paper_yuan": _yuan(paper_total_fen),
+    }
+
+
+def _cohort_row(cohort: CohortStats, split: dict[str, int], price_q: int) -> dict[str, Any]:
+    c = cohort
+    return {
+        "cohort": c.cohort,
+        "join_days": f"{c.cohort * COHORT_DAYS}-{(c.cohort + 1) * COHORT_DAYS - 1}",
+        "members": c.members,
+        "spent_yuan": _yuan(c.spent_fen),
+        "paid_out_yuan": _yuan(c.paid_fen),
+        "return_ratio": _ratio(c.paid_fen, c.spent_fen),
+        "reached_exit": c.reached_exit,
+        "value_on_paper_yuan": _yuan(_paper_fen(c.points_micro, price_q)),
+        "funded_by_yuan": {key: _yuan(v) for key, v in split.items()},
+        "paid_out_from_later_cohorts_share": _ratio(split["later"], c.paid_fen),
+    }
+
+
+def _day_row(d: DayStats) -> dict[str, Any]:
+    return {
+        "day": d.day,
+        "members": d.members,
+        "orders": d.orders,
+        "price_yuan": _price(d.price_q),
+        "pool_yuan": _yuan(d.pool_fen),
+        "pool_inflow_yuan": _yuan(d.inflow_fen),
+        "paid_out_yuan": _yuan(d.paid_fen),
+        "forced_exits": d.forced_exits,
+        "sells": d.sells,
+    }
 
 
 def _charts(run: PopulationRun, joined: Sequence[CohortStats]) -> tuple[Chart, ...]:

@@ -3,7 +3,10 @@ it with a realistic population, and write the report.
 
 A thin shell: parse options into :class:`AppreciationParams` / :class:`PopulationParams`, call
 :func:`replay` or :func:`simulate`, write the report, print a table for a person or the summary
-JSON for a program. Progress goes to stderr so ``--json`` output stays clean.
+JSON for a program. Progress goes to stderr so ``--json`` output stays clean. A malformed option
+is a usage error (typer); parameters the scheme cannot run with raise
+:class:`~jifen.lab.errors.InvalidParameter`, which ``jifen.cli.main`` prints as one
+``error[lab.invalid_parameter]: …`` line (exit 2). :mod:`jifen.lab.cli` registers the command.
 """
 
 from __future__ import annotations
@@ -17,16 +20,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jifen.compliance.lab._options import JsonFlag, write_and_print_json, yuan_to_fen
-from jifen.compliance.lab.appreciation import (
+from jifen.lab._cli_options import JsonFlag, write_and_print_json, yuan_to_fen
+from jifen.lab._result import LabResult
+from jifen.lab.appreciation import (
     MAX_REPLAY_ORDERS,
     AppreciationParams,
     PopulationParams,
     replay,
     simulate,
 )
-from jifen.compliance.lab.cli import lab_app
-from jifen.compliance.lab.result import LabResult
 
 _P = AppreciationParams()
 _POP = PopulationParams()
@@ -112,7 +114,6 @@ def _population_table(summary: Mapping[str, Any]) -> Table:
     return table
 
 
-@lab_app.command("appreciation")
 def appreciation(
     replay_mode: Annotated[
         bool,
@@ -194,72 +195,78 @@ def appreciation(
     as_json: JsonFlag = False,
 ) -> None:
     """消费增值模拟 consumption-appreciation points: replay the pitch or simulate a population."""
-    try:
-        params = AppreciationParams(
-            commission_bp=commission_bp,
-            platform_bp=platform_bp,
-            referral_bp=referral_bp,
-            pool_bp=pool_bp,
-            mint_bp=mint_bp,
-            sell_payout_bp=sell_payout_bp,
-            exit_multiple_bp=exit_multiple_bp,
-            initial_price_fen=yuan_to_fen(initial_price, "--initial-price"),
+    params = AppreciationParams(
+        commission_bp=commission_bp,
+        platform_bp=platform_bp,
+        referral_bp=referral_bp,
+        pool_bp=pool_bp,
+        mint_bp=mint_bp,
+        sell_payout_bp=sell_payout_bp,
+        exit_multiple_bp=exit_multiple_bp,
+        initial_price_fen=yuan_to_fen(initial_price, "--initial-price"),
+    )
+    if replay_mode:
+        result = replay(params, orders=orders, order_amount=order_amount)
+    else:
+        population = PopulationParams(
+            members=members,
+            days=days,
+            growth_midpoint_day=growth_midpoint_day,
+            growth_steepness=growth_steepness,
+            mean_days_between_purchases=mean_days_between_purchases,
+            plateau_purchase_rate_bp=plateau_purchase_rate_bp,
+            amount_median_yuan=amount_median,
+            amount_sigma=amount_sigma,
+            sellers_bp=sellers_bp,
+            sell_margin_bp=sell_margin_bp,
+            reinvest_bp=reinvest_bp,
+            financing=_financing(financing or []),
         )
-        if replay_mode:
-            result = replay(params, orders=orders, order_amount=order_amount)
-        else:
-            population = PopulationParams(
-                members=members,
-                days=days,
-                growth_midpoint_day=growth_midpoint_day,
-                growth_steepness=growth_steepness,
-                mean_days_between_purchases=mean_days_between_purchases,
-                plateau_purchase_rate_bp=plateau_purchase_rate_bp,
-                amount_median_yuan=amount_median,
-                amount_sigma=amount_sigma,
-                sellers_bp=sellers_bp,
-                sell_margin_bp=sell_margin_bp,
-                reinvest_bp=reinvest_bp,
-                financing=_financing(financing or []),
-            )
-            with Progress(
-                TextColumn("模拟 simulating"),
-                BarColumn(),
-                TextColumn("day {task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            ) as progress:
-                task = progress.add_task("days", total=days)
-                result = simulate(
-                    params,
-                    population,
-                    seed,
-                    on_progress=lambda day, _: progress.update(task, completed=day),
-                )
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+        result = _simulate(params, population, seed)
     html_path = write_and_print_json(result, out, as_json)
     if as_json:
         return
     console = Console()
-    summary = result.summary
     if replay_mode:
-        console.print(_replay_table(result))
-        first = summary["first_forced_exit"]
-        if first is None:
-            console.print(
-                f"{orders:,} 笔订单内无人出局 nobody reaches the {summary['exit_multiple']}× "
-                f"exit within {orders:,} orders"
-            )
-        else:
-            console.print(
-                f"首次强制出局 first forced exit: order {first['order']:,}, member "
-                f"{first['member']:,}, sold at ¥{first['price_yuan']}, paid ¥"
-                f"{first['payout_yuan']} ({first['payout_over_spend']}× spend)"
-            )
+        _print_replay(console, result, orders)
     else:
-        console.print(_population_table(summary))
+        console.print(_population_table(result.summary))
     console.print(result.explanation_zh)
     console.print(result.explanation_en)
     console.print(f"报告 report: {html_path}")
+
+
+def _simulate(params: AppreciationParams, population: PopulationParams, seed: int) -> LabResult:
+    """A population run with a progress bar on standard error (gone when it is done)."""
+    with Progress(
+        TextColumn("模拟 simulating"),
+        BarColumn(),
+        TextColumn("day {task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("days", total=population.days)
+        return simulate(
+            params,
+            population,
+            seed,
+            on_progress=lambda day, _: progress.update(task, completed=day),
+        )
+
+
+def _print_replay(console: Console, result: LabResult, orders: int) -> None:
+    summary = result.summary
+    console.print(_replay_table(result))
+    first = summary["first_forced_exit"]
+    if first is None:
+        console.print(
+            f"{orders:,} 笔订单内无人出局 nobody reaches the {summary['exit_multiple']}× "
+            f"exit within {orders:,} orders"
+        )
+    else:
+        console.print(
+            f"首次强制出局 first forced exit: order {first['order']:,}, member "
+            f"{first['member']:,}, sold at ¥{first['price_yuan']}, paid ¥"
+            f"{first['payout_yuan']} ({first['payout_over_spend']}× spend)"
+        )

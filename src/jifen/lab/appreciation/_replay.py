@@ -16,7 +16,8 @@ from dataclasses import asdict
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Any
 
-from jifen.compliance.lab.appreciation_core import (
+from jifen.lab._result import Chart, LabResult
+from jifen.lab.appreciation._core import (
     BP,
     AppreciationParams,
     Book,
@@ -26,7 +27,7 @@ from jifen.compliance.lab.appreciation_core import (
     reaches_exit,
     sell,
 )
-from jifen.compliance.lab.result import Chart, LabResult
+from jifen.lab.errors import InvalidParameter
 
 __all__ = ["MAX_REPLAY_ORDERS", "REPLAY_CONTEXT", "replay"]
 
@@ -51,9 +52,9 @@ def replay(
     """
     params = params or AppreciationParams()
     if not 0 <= orders <= MAX_REPLAY_ORDERS:
-        raise ValueError(f"orders must be 0..{MAX_REPLAY_ORDERS}")
+        raise InvalidParameter(f"orders must be 0..{MAX_REPLAY_ORDERS}")
     if not 0 < order_amount <= 100_000_000:
-        raise ValueError("order_amount must be 1..100,000,000 yuan")
+        raise InvalidParameter("order_amount must be 1..100,000,000 yuan")
     with localcontext(REPLAY_CONTEXT):
         return _replay(params, orders, order_amount)
 
@@ -150,6 +151,24 @@ def _result(
             "cashable_at_haircut_yuan": _places(on_paper * params.sell_payout_bp / BP, 4),
         },
     }
+    explanation_zh, explanation_en = _explain(params, summary, k, haircut_k)
+    return LabResult(
+        scheme="appreciation",
+        mode="replay",
+        parameters={**asdict(params), "orders": orders, "order_amount_yuan": int(amount)},
+        summary=summary,
+        charts=_charts(rows),
+        explanation_zh=explanation_zh,
+        explanation_en=explanation_en,
+        table=tuple(rows),
+    )
+
+
+def _explain(
+    params: AppreciationParams, summary: dict[str, Any], k: str, haircut_k: str
+) -> tuple[str, str]:
+    """Say plainly, with this replay's numbers, where what an exiting member is paid comes from."""
+    orders, first = summary["orders"], summary["first_forced_exit"]
     if first is None:
         zh_exit = f"{orders} 笔订单内无人达到 {k} 倍出局。"
         en_exit = f"Nobody reached the {k}× exit within {orders} orders."
@@ -186,7 +205,11 @@ def _result(
         f"spending. ¥{summary['totals']['value_on_paper_yuan']} is left on paper at the end, "
         "payable only if later members keep ordering."
     )
-    charts = (
+    return explanation_zh, explanation_en
+
+
+def _charts(rows: list[dict[str, Any]]) -> tuple[Chart, ...]:
+    return (
         Chart(
             name="price_path",
             title_zh="每笔订单后的积分价格",
@@ -203,14 +226,4 @@ def _result(
             y_label="pool (yuan)",
             series={"pool": [(float(r["order"]), float(r["pool_yuan"])) for r in rows]},
         ),
-    )
-    return LabResult(
-        scheme="appreciation",
-        mode="replay",
-        parameters={**asdict(params), "orders": orders, "order_amount_yuan": int(amount)},
-        summary=summary,
-        charts=charts,
-        explanation_zh=explanation_zh,
-        explanation_en=explanation_en,
-        table=tuple(rows),
     )
