@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import uvicorn
 
-from jifen.alliance import Context, SimulatedClock, open_alliance
 from jifen.alliance.merchants import add_operator_key
 from jifen.api import create_app
 from jifen.api.catalogue import API_ERRORS
+from jifen.app import Context, SimulatedClock, open_alliance
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
 OPERATOR_KEY = "jfo_test-operator-key-0123456789"

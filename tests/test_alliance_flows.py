@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jifen.alliance import Context, SimulatedClock, open_alliance
 from jifen.alliance.members import enrol, history
 from jifen.alliance.merchants import (
     Merchant,
@@ -18,6 +17,7 @@ from jifen.alliance.merchants import (
 )
 from jifen.alliance.orders import cancel_order, list_orders, record_order
 from jifen.alliance.redemptions import new_code, redeem
+from jifen.app import Context, SimulatedClock, open_alliance
 from jifen.errors import JifenError
 from jifen.jobs import run_jobs
 from jifen.rules import RuleDocument

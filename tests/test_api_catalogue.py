@@ -44,6 +44,10 @@ NEVER_ANSWERED = {
     "chain.unsupported_hash": "chosen when a store is created (jifen demo --hash)",
     "demo.store_in_use": "jifen demo only",
     "lint.unreadable": "jifen lint only",
+    "lab.error": "the scheme lab (jifen lab only): a base class",
+    "lab.invalid_parameter": "jifen lab only",
+    "lab.invalid_event": "jifen lab only",
+    "lab.invalid_chart": "jifen lab only",
 }
 
 
@@ -97,8 +101,8 @@ def test_every_error_class_is_catalogued_or_says_why_it_never_reaches_the_api() 
 def test_a_refusal_outside_the_catalogue_is_answered_as_internal(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from jifen.alliance import open_alliance
     from jifen.api import create_app
+    from jifen.app import open_alliance
     from jifen.ledger.errors import BatchTooLarge
 
     ctx = open_alliance(str(tmp_path / "c.db"), secret="catalogue-test")

@@ -30,12 +30,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 
-from jifen.alliance import SimulatedClock, open_alliance
 from jifen.alliance.members import enrol, issue_token
 from jifen.alliance.merchants import Merchant, MerchantStatus, add_operator_key, create_merchant
 from jifen.alliance.orders import record_order
 from jifen.api import create_app
 from jifen.api.limits import FailedAuthLimiter
+from jifen.app import SimulatedClock, open_alliance
 from jifen.rules import RuleDocument
 
 T0 = datetime(2026, 3, 1, 2, tzinfo=UTC)

@@ -115,7 +115,7 @@ def test_readyz_is_503_store_unavailable_when_the_store_does_not_answer(
 
 
 def test_readyz_is_503_when_the_store_no_longer_recognises_the_secret(db_url: str) -> None:
-    from jifen.alliance._settings import SECRET_CHECK
+    from jifen.app._settings import SECRET_CHECK
     from jifen.store import tables as t
 
     with serving(db_url) as (server, _), server.client() as anonymous:

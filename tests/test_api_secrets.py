@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api_server import OPERATOR_KEY, T0
-from jifen.alliance import SimulatedClock, open_alliance
 from jifen.alliance.merchants import add_operator_key
 from jifen.api import create_app
+from jifen.app import SimulatedClock, open_alliance
 from jifen.store import tables as t
 
 OP = {"Authorization": f"Bearer {OPERATOR_KEY}"}

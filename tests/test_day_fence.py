@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from jifen.alliance import SimulatedClock, open_alliance
-from jifen.alliance.clock import day_start
 from jifen.alliance.orders import issue_charge_fen
+from jifen.app import SimulatedClock, open_alliance
+from jifen.app.clock import day_start
 from jifen.jobs import run_jobs
 from jifen.jobs.daily import fence
 from jifen.ledger import Earn, Ledger, verify

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from api_server import served
-from jifen.alliance import SimulatedClock, last_valid_day, open_alliance
-from jifen.alliance.clock import day_start
 from jifen.alliance.orders import issue_charge_fen
+from jifen.app import SimulatedClock, last_valid_day, open_alliance
+from jifen.app.clock import day_start
 from jifen.jobs import run_jobs
 from jifen.ledger import Earn, Release
 from jifen.store import tables as t

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from jifen.alliance import SimulatedClock, open_alliance
+from jifen.app import SimulatedClock, open_alliance
 from jifen.compliance import Severity, lint_text
 from jifen.compliance.catalog import RULES
 from jifen.errors import JifenError

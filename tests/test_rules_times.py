@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jifen.alliance import SimulatedClock
+from jifen.app import SimulatedClock
 from jifen.errors import JifenError
 from jifen.rules import (
     SUPPORTED_FROM,

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import delete, select, update
 
-from jifen.alliance import SecretMismatch, SimulatedClock, open_alliance, secret_recognised
 from jifen.alliance.members import enrol
+from jifen.app import SecretMismatch, SimulatedClock, open_alliance, secret_recognised
 from jifen.store import tables as t
 
 T = datetime(2026, 3, 2, 2, tzinfo=UTC)

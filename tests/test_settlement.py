@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from jifen.alliance import SimulatedClock, open_alliance
-from jifen.alliance.clock import business_date
 from jifen.alliance.merchants import Merchant, MerchantStatus, create_merchant
 from jifen.alliance.orders import issue_charge_fen
+from jifen.app import SimulatedClock, open_alliance
+from jifen.app.clock import business_date
 from jifen.jobs import JobsError, run_jobs
 from jifen.ledger import Earn, Expire, Ledger, LedgerError, Redeem, Refund, Release, Void, verify
 from jifen.settlement import Movement, breakage_rate_bp, reserve_status, statement

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from api_server import KYC, ApiClient
-from jifen.alliance import ClockMismatch, SimulatedClock, SystemClock, open_alliance
+from jifen.app import ClockMismatch, SimulatedClock, SystemClock, open_alliance
 from jifen.ledger import Earn, Ledger
 from jifen.store import tables as t
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import delete, insert, update
 
-from jifen.alliance import Context, SimulatedClock, open_alliance
 from jifen.alliance.orders import issue_charge_fen
+from jifen.app import Context, SimulatedClock, open_alliance
 from jifen.jobs import run_jobs
 from jifen.ledger import Earn, Redeem, Release
 from jifen.store import tables as t

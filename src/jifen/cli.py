@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from jifen.alliance import Context, SimulatedClock
+from jifen.app import Context, SimulatedClock
 from jifen.demo import MERCHANTS, Summary, open_demo, run_demo
 from jifen.errors import JifenError
 from jifen.ledger import HASH_ALGORITHMS, Report
@@ -354,7 +354,7 @@ def jobs_run(
     """Close every finished business day not yet closed (idempotent per day) 运行日终任务."""
     from datetime import date
 
-    from jifen.alliance import open_alliance
+    from jifen.app import open_alliance
     from jifen.jobs import run_jobs
     from jifen.settlement import reserve_status
 
@@ -432,10 +432,10 @@ def serve(
 
     import uvicorn
 
-    from jifen.alliance import open_alliance
     from jifen.alliance.merchants import add_operator_key
     from jifen.api import create_app
     from jifen.api.observability import configure_logging
+    from jifen.app import open_alliance
     from jifen.jobs.scheduler import Scheduler
 
     clock = None

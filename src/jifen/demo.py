@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jifen.alliance import Context, SimulatedClock, open_alliance
 from jifen.alliance.members import enrol
 from jifen.alliance.merchants import Merchant, MerchantStatus, Store, create_merchant
 from jifen.alliance.orders import record_order, refund_order
 from jifen.alliance.redemptions import new_code, redeem
+from jifen.app import Context, SimulatedClock, open_alliance
 from jifen.errors import JifenError
 from jifen.jobs import run_jobs
 from jifen.ledger import Report

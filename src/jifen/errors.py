@@ -22,3 +22,11 @@ class JifenError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+class InvalidRequest(JifenError):
+    """What a caller sent breaks a rule of its shape: a field, a parameter, a cursor. The one
+    ``request.invalid`` every shell (API, CLI, services) refuses bad input with."""
+
+    code = "request.invalid"
+    status = 422

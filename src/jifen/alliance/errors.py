@@ -9,11 +9,6 @@ class AllianceError(JifenError):
     code = "alliance.error"
 
 
-class InvalidRequest(AllianceError):
-    code = "request.invalid"
-    status = 422
-
-
 class MerchantUnknown(AllianceError):
     code = "merchant.not_found"
     status = 404
@@ -68,9 +63,4 @@ class CodeInvalid(AllianceError):
 
 class CodeUsed(AllianceError):
     code = "redemption.code_used"
-    status = 409
-
-
-class IdempotencyKeyConflict(AllianceError):
-    code = "idempotency.conflict"
     status = 409

@@ -12,15 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, case, or_, select
 
-from jifen.alliance.context import (
-    Context,
-    Page,
-    after_cursor,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-)
-from jifen.alliance.errors import ConsentRequired, InvalidRequest, MemberUnknown
+from jifen.alliance.errors import ConsentRequired, MemberUnknown
+from jifen.app.context import Context
+from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
+from jifen.errors import InvalidRequest
 from jifen.ledger import LotStatus
 from jifen.ledger.model import available_account, pending_account
 from jifen.rules import NoRulesInForce

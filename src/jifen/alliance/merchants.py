@@ -11,16 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from jifen.alliance._secrets import api_key_hash, new_api_key
-from jifen.alliance.context import (
-    Context,
-    Page,
-    after_cursor,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-)
-from jifen.alliance.errors import InvalidRequest, MerchantExists, MerchantInactive, MerchantUnknown
+from jifen.alliance.errors import MerchantExists, MerchantInactive, MerchantUnknown
+from jifen.app._secrets import api_key_hash, new_api_key
+from jifen.app.context import Context
+from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
+from jifen.errors import InvalidRequest
 from jifen.store import tables as t
 from jifen.store.bulk import insert_missing
 

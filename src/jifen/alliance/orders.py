@@ -15,10 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from jifen.alliance.clock import business_date
-from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
 from jifen.alliance.errors import (
-    InvalidRequest,
     OrderNotCancellable,
     OrderUnknown,
     PaidInFuture,
@@ -26,6 +23,10 @@ from jifen.alliance.errors import (
 )
 from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant, get_merchant
+from jifen.app.clock import business_date
+from jifen.app.context import Context
+from jifen.app.paging import Page, check_limit, older_than, time_cursor
+from jifen.errors import InvalidRequest
 from jifen.ledger import Cap, CapExceeded, Earn, Lot, LotStatus, Refund, Shortfall, Void
 from jifen.ledger._rows import lot_from_row
 from jifen.ledger.chain import entry_id_for

@@ -17,14 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from jifen.alliance.context import Context, Page, check_limit, older_than, time_cursor
-from jifen.alliance.errors import CodeInvalid, CodeUsed, InvalidRequest
+from jifen.alliance.errors import CodeInvalid, CodeUsed
 from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant
 from jifen.alliance.orders import _check_ref, ledger_key
-from jifen.ledger import Cap, CapExceeded, Redeem
+from jifen.app.context import Context
+from jifen.app.paging import Page, check_limit, older_than, time_cursor
+from jifen.errors import InvalidRequest
+from jifen.ledger import Cap, CapExceeded, IdempotencyConflict, Redeem
 from jifen.ledger.chain import entry_id_for
-from jifen.ledger.errors import IdempotencyConflict
 from jifen.ledger.model import accepted_account
 from jifen.rules import check_redemption, redemption_limit
 from jifen.rules.errors import OverOrderShare

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from jifen import __version__
-from jifen.alliance.clock import SimulatedClock
-from jifen.alliance.context import Context
 from jifen.api import (
     health,
     openapi,
@@ -28,6 +26,8 @@ from jifen.api import (
 )
 from jifen.api.limits import MAX_BODY_BYTES, BodyLimit, FailedAuthLimiter
 from jifen.api.observability import Metrics, RequestObserver
+from jifen.app.clock import SimulatedClock
+from jifen.app.context import Context
 
 
 def create_app(

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from jifen.alliance.context import Context
 from jifen.alliance.merchants import key_owner
 from jifen.api.limits import AuthRateLimited, FailedAuthLimiter
+from jifen.app.context import Context
 from jifen.errors import JifenError
 
 bearer = HTTPBearer(auto_error=False, description="API key (operator, merchant) or member token")

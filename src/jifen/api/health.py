@@ -24,11 +24,11 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from jifen.alliance import secret_recognised
-from jifen.alliance.context import Context
 from jifen.api.auth import Ctx, Operator
 from jifen.api.problems import problem
 from jifen.api.schemas import Problem
+from jifen.app import secret_recognised
+from jifen.app.context import Context
 from jifen.errors import JifenError
 from jifen.store.engine import MIGRATIONS
 

@@ -30,9 +30,11 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from jifen.alliance.context import MAX_PAGE, Context
-from jifen.alliance.errors import IdempotencyKeyConflict, InvalidRequest
 from jifen.api.auth import Caller
+from jifen.app.context import Context
+from jifen.app.paging import MAX_PAGE
+from jifen.errors import InvalidRequest
+from jifen.ledger import IdempotencyConflict
 from jifen.ledger.model import KEY_PATTERN
 from jifen.store import tables as t
 
@@ -76,7 +78,7 @@ def _checked_key(key: str | None) -> str:
 def _answer(stored: Any, digest: str) -> JSONResponse:
     """The stored answer to a key, or the conflict if this request is not the one it answered."""
     if stored.request_hash != digest:
-        raise IdempotencyKeyConflict(
+        raise IdempotencyConflict(
             "该 Idempotency-Key 已用于另一个请求 / this key was used with another request"
         )
     return JSONResponse(

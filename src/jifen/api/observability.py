@@ -34,10 +34,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jifen.alliance.context import Context
 from jifen.api.auth import ROLE_STATE
 from jifen.api.limits import FailedAuthLimiter
 from jifen.api.problems import INTERNAL_DETAIL, problem_response
+from jifen.app.context import Context
 from jifen.jobs.scheduler import JobRun
 from jifen.ledger import BatchCommitted
 from jifen.settlement import ReserveStatus, reserve_status

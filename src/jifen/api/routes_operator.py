@@ -10,9 +10,6 @@ from pydantic import RootModel
 from sqlalchemy import Connection
 
 from jifen.alliance import members, merchants
-from jifen.alliance.clock import SimulatedClock
-from jifen.alliance.context import Context
-from jifen.alliance.errors import InvalidRequest
 from jifen.api.auth import AnyCaller, Ctx, Forbidden, Operator
 from jifen.api.idempotency import IdemKey, Limit, once, once_in_steps
 from jifen.api.schemas import (
@@ -40,6 +37,9 @@ from jifen.api.schemas import (
     merchant_out,
     version_out,
 )
+from jifen.app.clock import SimulatedClock
+from jifen.app.context import Context
+from jifen.errors import InvalidRequest
 from jifen.jobs import run_jobs
 from jifen.rules import RuleDocument, status_at
 from jifen.settlement import liabilities, reserve_status

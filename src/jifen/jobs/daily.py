@@ -17,8 +17,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 
-from jifen.alliance.clock import business_date, day_start
-from jifen.alliance.context import Context
+from jifen.app.clock import business_date, day_start
+from jifen.app.context import Context
 from jifen.errors import JifenError
 from jifen.ledger import MAX_BATCH, Expire, Release
 from jifen.ledger.chain import utc_text

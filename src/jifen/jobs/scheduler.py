@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jifen.alliance.context import Context
+from jifen.app.context import Context
 from jifen.jobs.daily import run_jobs
 
 log = logging.getLogger("jifen.jobs")

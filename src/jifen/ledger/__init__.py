@@ -5,7 +5,7 @@ Callers import from here; underscore modules are private.
 
 from jifen.ledger.audit import Finding, Report, verify
 from jifen.ledger.chain import HASH_ALGORITHMS
-from jifen.ledger.errors import CapExceeded, LedgerError
+from jifen.ledger.errors import CapExceeded, IdempotencyConflict, LedgerError
 from jifen.ledger.lots import Lot, LotStatus, prorata_clawback
 from jifen.ledger.model import (
     MAX_BATCH,
@@ -39,6 +39,7 @@ __all__ = [
     "Earn",
     "Expire",
     "Finding",
+    "IdempotencyConflict",
     "Ledger",
     "LedgerError",
     "Leg",

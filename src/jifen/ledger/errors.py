@@ -83,6 +83,9 @@ class MalformedKey(LedgerError):
 
 
 class IdempotencyConflict(LedgerError):
+    """A key already used with another body. One concept wherever keys are: the ledger's (the
+    business identity of an order, a refund, a code) and the API's ``Idempotency-Key``."""
+
     code = "idempotency.conflict"
     status = 409
 

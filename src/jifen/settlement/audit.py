@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, Engine, func, select
 
-from jifen.alliance.clock import day_start
+from jifen.app.clock import day_start
 from jifen.ledger import Finding, Report, verify
 from jifen.ledger.chain import entry_id_for
 from jifen.settlement.service import (

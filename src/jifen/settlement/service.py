@@ -13,15 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from jifen.alliance.clock import business_date, day_bounds, last_valid_day
-from jifen.alliance.context import (
-    Context,
-    Page,
-    after_cursor,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-)
+from jifen.app.clock import business_date, day_bounds, last_valid_day
+from jifen.app.context import Context
+from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
 from jifen.ledger import Settle
 from jifen.ledger.model import RESERVE
 from jifen.settlement.statement import (

@@ -3,6 +3,7 @@
 from jifen.store.engine import (
     DEFAULT_DB,
     StoreUnavailable,
+    after_key,
     make_engine,
     migrate,
     normalize_url,
@@ -14,6 +15,7 @@ from jifen.store.engine import (
 __all__ = [
     "DEFAULT_DB",
     "StoreUnavailable",
+    "after_key",
     "make_engine",
     "migrate",
     "normalize_url",

@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Engine, create_engine, event, literal, text, true, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from jifen.errors import JifenError
@@ -115,3 +116,18 @@ def ping(engine: Engine) -> None:
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def after_key(
+    columns: Sequence[ColumnElement[Any]],
+    key: Sequence[Any] | None,
+    *,
+    newest_first: bool,
+) -> ColumnElement[bool]:
+    """Rows after ``key`` in a list sorted by ``columns``, all descending (``newest_first``) or
+    all ascending: one row-value comparison, which PostgreSQL and SQLite answer from an index."""
+    if key is None:
+        return true()
+    values = tuple_(*(literal(v, c.type) for c, v in zip(columns, key, strict=True)))
+    row = tuple_(*columns)
+    return row < values if newest_first else row > values

@@ -1,7 +1,7 @@
 """Where "now" comes from. The core never reads a clock; the shell passes time in.
 
 A simulated clock lets the demo and the end-to-end tests live through weeks in seconds. A store
-runs on one clock for life, real or simulated (see ``jifen.alliance._settings``): a simulated
+runs on one clock for life, real or simulated (see ``jifen.app._settings``): a simulated
 store keeps its time in its ``settings`` table, so every process that opens it shares one time.
 It only ever holds an instant in the supported years (``jifen.rules.supported_utc``): a time it is
 told that has no zone, cannot be converted to UTC or lies outside them is refused, and the clock
@@ -16,8 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from jifen.alliance.errors import InvalidRequest
-from jifen.errors import JifenError
+from jifen.errors import InvalidRequest, JifenError
 from jifen.rules import supported_utc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -20,8 +20,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from jifen.alliance._secrets import SecretMismatch, Secrets
-from jifen.alliance.clock import Clock, ClockMismatch, SimulatedClock, SystemClock
+from jifen.app._secrets import SecretMismatch, Secrets
+from jifen.app.clock import Clock, ClockMismatch, SimulatedClock, SystemClock
 from jifen.ledger import BatchCommitted, Ledger
 from jifen.ledger.chain import utc_text
 from jifen.store import tables as t

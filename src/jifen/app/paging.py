@@ -1,75 +1,27 @@
-"""What every alliance flow works with: the store, the ledger, the rulebook, keys and a clock."""
+"""Paging: one page of a list, and the one cursor codec every list uses.
+
+A cursor is the sort key of the last item on a page, opaque to callers. It is checked against
+the shape of the list's sort key on the way back in, so a cursor the list did not hand out is a
+clear ``request.invalid``, never a silent first page or a server error. The SQL half (rows after
+a sort key) is ``jifen.store.after_key``, which the ledger's queries use too.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import random
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, literal, true, tuple_
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import ColumnElement
 
-from jifen.alliance._secrets import Secrets
-from jifen.alliance.clock import Clock
-from jifen.alliance.errors import InvalidRequest
-from jifen.alliance.rulebook import Rulebook
-from jifen.ledger import Ledger
-from jifen.store import retryable, writer
+from jifen.errors import InvalidRequest
+from jifen.store import after_key
 
 MAX_PAGE = 100
-MAX_ATTEMPTS = 8
-"""How often a unit of work is run again after a deadlock, a serialization failure, a busy
-SQLite or a racing insert of the same key (each attempt starts from nothing)."""
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Context:
-    ledger: Ledger
-    rulebook: Rulebook
-    secrets: Secrets
-    clock: Clock
-
-    @property
-    def engine(self) -> Engine:
-        return self.ledger.engine
-
-    @property
-    def writer(self) -> Engine:
-        return writer(self.ledger.engine)
-
-    def atomic(self, conn: Connection | None, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in the caller's transaction ``conn``, or in a new one of its own that is
-        retried whole on a transient database error. Either all of its writes commit or none.
-
-        A unit of work does every read on its own connection: it sees its own writes, and a
-        request never holds one pooled connection while it waits for a second."""
-        if conn is not None:
-            return work(conn)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self.writer.begin() as tx:
-                    return work(tx)
-            except DBAPIError as exc:
-                if not retryable(exc) or attempt == MAX_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @contextmanager
-    def reading(self, conn: Connection | None) -> Iterator[Connection]:
-        """The caller's connection when inside a unit of work, else a fresh one."""
-        if conn is not None:
-            yield conn
-        else:
-            with self.engine.connect() as fresh:
-                yield fresh
 
 
 @dataclass(frozen=True)
@@ -137,11 +89,7 @@ def after_cursor(
 ) -> ColumnElement[bool]:
     """The rows after a decoded cursor in a list sorted by ``columns`` (all descending when
     ``newest_first``, else all ascending); every row when there is no cursor."""
-    if cursor is None:
-        return true()
-    values = tuple_(*(literal(v, c.type) for c, v in zip(columns, cursor, strict=True)))
-    key = tuple_(*columns)
-    return key < values if newest_first else key > values
+    return after_key(columns, cursor, newest_first=newest_first)
 
 
 def time_cursor(at: datetime, last_id: str) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
-from jifen.alliance.errors import InvalidRequest
 from jifen.compliance import LintFailed, lint_rules, refused
+from jifen.errors import InvalidRequest
 from jifen.rules import (
     RuleDocument,
     Version,

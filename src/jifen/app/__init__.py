@@ -1,0 +1,70 @@
+"""The alliance: merchants, members, orders, redemptions and the rulebook around the ledger."""
+
+from __future__ import annotations
+
+from jifen.app import _settings
+from jifen.app._secrets import SecretMismatch, Secrets
+from jifen.app.clock import (
+    Clock,
+    ClockMismatch,
+    SimulatedClock,
+    SystemClock,
+    business_date,
+    last_valid_day,
+)
+from jifen.app.context import Context
+from jifen.app.paging import Page
+from jifen.app.rulebook import Rulebook
+from jifen.ledger import Ledger
+from jifen.store import normalize_url
+
+
+def open_alliance(
+    db: str | None = None,
+    *,
+    secret: str | None = None,
+    clock: Clock | None = None,
+    hash_alg: str | None = None,
+) -> Context:
+    """Open (and migrate) the store at ``db`` and everything that works on it.
+
+    The store must recognise ``secret`` (``secret.mismatch`` otherwise) and runs on its own
+    clock: without ``clock``, a simulated store's simulated clock (resumed at its stored time) or
+    the real one; a ``SimulatedClock`` marks a fresh store simulated (``clock.mismatch`` on a
+    store that ran on real time). See ``jifen.app._settings``."""
+    ledger = Ledger.open(db, hash_alg=hash_alg)
+    try:
+        secrets = Secrets.load(db_url=normalize_url(db), secret=secret)
+        _settings.recognise_secret(ledger.engine, secrets)
+        return Context(
+            ledger=ledger,
+            rulebook=Rulebook(ledger.engine),
+            secrets=secrets,
+            clock=_settings.store_clock(ledger, clock),
+        )
+    except BaseException:
+        ledger.engine.dispose()
+        raise
+
+
+def secret_recognised(ctx: Context) -> bool:
+    """Whether the store still recognises the secret ``ctx`` holds (for ``/readyz``): False if
+    its recorded check value is another secret's or has gone. Reads the store (one row)."""
+    return _settings.secret_recognised(ctx.engine, ctx.secrets)
+
+
+__all__ = [
+    "Clock",
+    "ClockMismatch",
+    "Context",
+    "Page",
+    "Rulebook",
+    "SecretMismatch",
+    "Secrets",
+    "SimulatedClock",
+    "SystemClock",
+    "business_date",
+    "last_valid_day",
+    "open_alliance",
+    "secret_recognised",
+]
