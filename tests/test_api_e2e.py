@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from api_server import KYC, T0, ApiClient, Server, problem, served
-from jifen.store import tables as t
+from jifen.ledger import _tables as t
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE = "13800138000"

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from alliance_http import RULES, open_alliance_over_http, order_body, post, together
 from api_server import KYC, problem, served
+from jifen.ledger import _tables as lt
 from jifen.store import tables as t
 
 N = 20
@@ -49,7 +50,7 @@ def test_parallel_orders_with_one_key_and_different_bodies_record_one_order(db_u
         for r in answers:
             if r.status_code == 409:
                 problem(r, 409, "idempotency.conflict")
-        assert _count(server, t.lots) == 1
+        assert _count(server, lt.lots) == 1
 
 
 def test_parallel_onboarding_with_one_key_answers_the_stored_merchant(db_url: str) -> None:
@@ -89,7 +90,7 @@ def test_parallel_orders_of_one_member_never_earn_past_the_daily_cap(db_url: str
         assert {o["capped_by"] for o in capped} == {"per_member_per_day"}
         with server.ctx.engine.connect() as conn:
             issued = conn.execute(
-                select(func.sum(t.lots.c.points)).where(t.lots.c.member_id == member)
+                select(func.sum(lt.lots.c.points)).where(lt.lots.c.member_id == member)
             ).scalar_one()
         assert issued == 20_000
 
@@ -151,6 +152,6 @@ def test_a_code_retried_with_another_order_amount_is_a_conflict_not_the_first_re
             problem(r, 409, "idempotency.conflict")
         with server.ctx.engine.connect() as conn:
             spent = conn.execute(
-                select(func.count()).where(t.entries.c.kind == "redeem")
+                select(func.count()).where(lt.entries.c.kind == "redeem")
             ).scalar_one()
         assert spent == 1

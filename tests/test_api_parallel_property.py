@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 
 from alliance_http import RULES, open_alliance_over_http, order_body, post, together
 from api_server import served
+from jifen.ledger import _tables as t
 from jifen.ledger import verify
-from jifen.store import tables as t
 
 DAILY_CAP = 3_000
 SHARE_BP = 5_000

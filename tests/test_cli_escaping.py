@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
+from jifen.ledger import _tables as t
 from jifen.store import make_engine
-from jifen.store import tables as t
 from test_cli import jifen
 
 TINY = ["--members", "8", "--orders", "60", "--days", "12"]

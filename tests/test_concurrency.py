@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, func, select, text
 
 from conftest import BACKENDS
 from jifen.ledger import Ledger, verify
-from jifen.store import tables as t
+from jifen.ledger import _tables as t
 from writer_proc import MEMBERS, MERCHANTS, stored_digests
 
 WRITERS = 8

@@ -36,9 +36,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, func, select
 
 from jifen.ledger import Ledger, verify
+from jifen.ledger import _tables as t
 from jifen.ledger.chain import entry_id_for
 from jifen.store import make_engine, migrate, normalize_url
-from jifen.store import tables as t
 from writer_proc import CRASH_MERCHANT, PAUSE_POINTS, crash_batch, crash_now, crash_size
 
 WRITER = Path(__file__).with_name("writer_proc.py")

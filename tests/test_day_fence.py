@@ -14,8 +14,8 @@ from jifen.app.clock import day_start
 from jifen.jobs import run_jobs
 from jifen.jobs.daily import fence
 from jifen.ledger import Earn, Ledger, verify
+from jifen.ledger import _tables as t
 from jifen.settlement import check_statements
-from jifen.store import tables as t
 
 DAY = date(2026, 5, 1)  # a Shanghai business day
 NOON = datetime(2026, 5, 1, 4, tzinfo=UTC)  # 12:00 Shanghai on DAY

@@ -31,7 +31,7 @@ from jifen.ledger import (
     Reverse,
     verify,
 )
-from jifen.store import tables as t
+from jifen.ledger import _tables as t
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -36,8 +36,8 @@ from jifen.ledger import (
     Void,
     verify,
 )
+from jifen.ledger import _tables as t
 from jifen.ledger.chain import entry_id_for
-from jifen.store import tables as t
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -51,8 +51,8 @@ from jifen.ledger import (
     Void,
     verify,
 )
+from jifen.ledger import _tables as t
 from jifen.store import normalize_url
-from jifen.store import tables as t
 from model_ledger import Model, Refused, entry_id_for
 
 PG_URL = os.environ.get("JIFEN_TEST_PG")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
+import jifen.ledger._tables  # noqa: F401  (registers the ledger tables in the metadata)
 from jifen.store import make_engine, migrate
 from jifen.store.tables import metadata
 

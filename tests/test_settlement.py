@@ -17,8 +17,8 @@ from jifen.app import SimulatedClock, open_alliance
 from jifen.app.clock import business_date
 from jifen.jobs import JobsError, run_jobs
 from jifen.ledger import Earn, Expire, Ledger, LedgerError, Redeem, Refund, Release, Void, verify
+from jifen.ledger import _tables as t
 from jifen.settlement import Movement, breakage_rate_bp, reserve_status, statement
-from jifen.store import tables as t
 
 T0 = datetime(2026, 5, 1, 2, tzinfo=UTC)
 DAY = timedelta(days=1)

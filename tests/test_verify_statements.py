@@ -14,6 +14,7 @@ from jifen.alliance.orders import issue_charge_fen
 from jifen.app import Context, SimulatedClock, open_alliance
 from jifen.jobs import run_jobs
 from jifen.ledger import Earn, Redeem, Release
+from jifen.ledger import _tables as lt
 from jifen.store import tables as t
 from test_cli import jifen
 
@@ -71,7 +72,7 @@ def test_an_entry_booked_into_a_closed_day_is_a_finding(closed_store: tuple[Cont
     """What the defect left behind: a day closed early, then a charge booked on it."""
     ctx, db_url = closed_store
     with ctx.writer.begin() as conn:  # a store closed before the day fence existed
-        conn.execute(update(t.chains).values(open_from=None))
+        conn.execute(update(lt.chains).values(open_from=None))
     ctx.ledger.submit(earn("late", "tea", NOON + timedelta(hours=2), 1000), NOON)
     (finding,) = findings(db_url)
     assert finding["code"] == "statement.mismatch"

@@ -32,9 +32,9 @@ from jifen.ledger import (
     Reverse,
     verify,
 )
+from jifen.ledger import _tables as t
 from jifen.ledger import chain as chain_rules
 from jifen.ledger._rows import load_entries
-from jifen.store import tables as t
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -51,10 +51,10 @@ from jifen.ledger import (
     Shortfall,
     Void,
 )
+from jifen.ledger import _tables as t
 from jifen.ledger import service as ledger_service
 from jifen.ledger.chain import utc_text
 from jifen.store import make_engine
-from jifen.store import tables as t
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TICK = timedelta(hours=2)  # simulated time per step; a writer takes ~650 steps ≈ 54 days

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, or_, select
+from sqlalchemy import Connection, select
 
 from jifen.alliance.errors import ConsentRequired, MemberUnknown
 from jifen.app.context import Context
-from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
+from jifen.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from jifen.errors import InvalidRequest
-from jifen.ledger import LotStatus
-from jifen.ledger.model import available_account, pending_account
+from jifen.ledger import Lot, LotStatus, queries
 from jifen.rules import NoRulesInForce
 from jifen.store import tables as t
 
@@ -174,18 +174,18 @@ class Account:
     expiring_soon: list[LotView]
 
 
-def _lot_view(row: Any) -> LotView:
+def _lot_view(lot: Lot) -> LotView:
     return LotView(
-        lot_id=row.lot_id,
-        merchant_id=row.merchant_id,
-        order_ref=row.order_ref,
-        rule_version=row.rule_version,
-        points=row.points,
-        pending=row.pending,
-        available=row.available,
-        release_at=row.release_at,
-        expires_at=row.expires_at,
-        status=row.status,
+        lot_id=lot.lot_id,
+        merchant_id=lot.merchant_id,
+        order_ref=lot.order_ref,
+        rule_version=lot.rule_version,
+        points=lot.points,
+        pending=lot.pending,
+        available=lot.available,
+        release_at=lot.release_at,
+        expires_at=lot.expires_at,
+        status=lot.status.value,
     )
 
 
@@ -194,15 +194,7 @@ def account(ctx: Context, member_id: str, now: datetime) -> Account:
     require_member(ctx, member_id)
     balance = ctx.ledger.balance(member_id)
     with ctx.engine.connect() as conn:
-        live = conn.execute(
-            select(t.lots)
-            .where(
-                t.lots.c.member_id == member_id,
-                or_(t.lots.c.pending > 0, t.lots.c.available > 0),
-            )
-            .order_by(t.lots.c.expires_at, t.lots.c.paid_at)
-        ).all()
-    lots = [_lot_view(r) for r in live]
+        lots = [_lot_view(lot) for lot in queries.live_lots(conn, member_id)]
     horizon = now + EXPIRING_SOON
     # expired means unusable from the instant of expiry, before the daily job burns what is left
     expired = [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= now]
@@ -234,74 +226,37 @@ class HistoryLine:
     rule_version: int | None
 
 
-LIFECYCLE_ORDER = {"earn": 0, "release": 1, "redeem": 2, "refund": 3, "void": 3, "reverse": 4}
-"""Entries of one member at the same instant (one batch, or a simulated clock standing still)
-happened in their lifecycle's order: points are earned, then released, then spent, then
-refunded, then corrected; expiry comes last. History shows them so, newest first."""
-
-
 def history(ctx: Context, member_id: str, *, cursor: str | None, limit: int) -> Page[HistoryLine]:
-    """Each line says which order and which rule version produced it (brief §2)."""
+    """Each line says which order and which rule version produced it (brief §2). Newest first;
+    lines at one instant in their lifecycle's order (``queries.LIFECYCLE_ORDER``)."""
     require_member(ctx, member_id)
-    accounts = [pending_account(member_id), available_account(member_id)]
-    rank = case(LIFECYCLE_ORDER, value=t.entries.c.kind, else_=5)
-    sort = [t.entries.c.at, rank, t.entries.c.entry_id]
-    query = (
-        select(
-            t.entries.c.entry_id,
-            t.entries.c.at,
-            t.entries.c.kind,
-            rank.label("rank"),
-            t.legs.c.account_id,
-            t.legs.c.amount,
-        )
-        .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
-        .where(
-            t.legs.c.account_id.in_(accounts),
-            after_cursor(sort, decode_cursor(cursor, (datetime, int, str)), newest_first=True),
-        )
-        .order_by(*(c.desc() for c in sort))
-    )
-    lines: dict[str, list[Any]] = {}
+    after = decode_cursor(cursor, (datetime, int, str))
     with ctx.engine.connect() as conn:
-        for row in conn.execute(query.limit(MAX_LEGS_SCAN)):
-            line = lines.setdefault(row.entry_id, [row.at, row.kind, 0, 0, row.rank])
-            line[2 if row.account_id == accounts[0] else 3] += row.amount
-            if len(lines) > check_limit(limit):
-                break
-        ids = list(lines)[:limit]
-        details = ctx.ledger.entries(ids) if ids else {}
-    items = []
-    for entry_id in ids:
-        at, kind, pending, available, _ = lines[entry_id]
-        detail = details[entry_id].detail if entry_id in details else {}
-        lot = ctx.ledger.lot(str(detail.get("lot_id"))) if detail.get("lot_id") else None
-        items.append(
-            HistoryLine(
-                entry_id=entry_id,
-                at=at,
-                kind=kind,
-                points=pending + available,
-                pending_points=pending,
-                available_points=available,
-                merchant_id=detail.get("merchant_id") or (lot.merchant_id if lot else None),
-                order_ref=detail.get("order_ref") or (lot.order_ref if lot else None),
-                rule_version=detail.get("rule_version")
-                or (lot.rule_version if lot else None)
-                or _version_in_force(ctx, at),
-            )
-        )
-    more = len(lines) > limit
-    last = items[-1] if items else None
-    next_cursor = (
-        encode_cursor([last.at, int(lines[last.entry_id][4]), last.entry_id])
-        if more and last
-        else None
+        found = queries.member_history(conn, member_id, after=after, limit=check_limit(limit) + 1)
+        page = found[:limit]
+        details = ctx.ledger.entries([e.entry_id for e in page], conn=conn)
+    items = [_line(ctx, e, details[e.entry_id].detail) for e in page]
+    last = page[-1] if len(found) > limit else None
+    return Page(items, encode_cursor([last.at, last.rank, last.entry_id]) if last else None)
+
+
+def _line(ctx: Context, e: queries.HistoryEntry, detail: Mapping[str, Any]) -> HistoryLine:
+    """A history line names its order, merchant and rule version: from the entry itself, else
+    from the lot it moved (a release, an expiry), else the version in force at the time."""
+    lot = ctx.ledger.lot(str(detail["lot_id"])) if detail.get("lot_id") else None
+    return HistoryLine(
+        entry_id=e.entry_id,
+        at=e.at,
+        kind=e.kind,
+        points=e.pending_points + e.available_points,
+        pending_points=e.pending_points,
+        available_points=e.available_points,
+        merchant_id=detail.get("merchant_id") or (lot.merchant_id if lot else None),
+        order_ref=detail.get("order_ref") or (lot.order_ref if lot else None),
+        rule_version=detail.get("rule_version")
+        or (lot.rule_version if lot else None)
+        or _version_in_force(ctx, e.at),
     )
-    return Page(items, next_cursor)
-
-
-MAX_LEGS_SCAN = 10_000
 
 
 def _version_in_force(ctx: Context, at: datetime) -> int | None:

@@ -16,8 +16,8 @@ from jifen.app._secrets import api_key_hash, new_api_key
 from jifen.app.context import Context
 from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
 from jifen.errors import InvalidRequest
+from jifen.store import insert_missing
 from jifen.store import tables as t
-from jifen.store.bulk import insert_missing
 
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 OPERATOR_KEY = re.compile(r"jfo_[A-Za-z0-9_-]{24,}")

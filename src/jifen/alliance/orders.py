@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from jifen.alliance.errors import (
     OrderNotCancellable,
@@ -25,17 +25,15 @@ from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant, get_merchant
 from jifen.app.clock import business_date
 from jifen.app.context import Context
-from jifen.app.paging import Page, check_limit, older_than, time_cursor
+from jifen.app.paging import Page, check_limit, decode_cursor, time_cursor
 from jifen.errors import InvalidRequest
-from jifen.ledger import Cap, CapExceeded, Earn, Lot, LotStatus, Refund, Shortfall, Void
-from jifen.ledger._rows import lot_from_row
+from jifen.ledger import Cap, CapExceeded, Earn, Lot, LotStatus, Refund, Shortfall, Void, queries
 from jifen.ledger.chain import entry_id_for
 from jifen.ledger.errors import LotState
 from jifen.ledger.model import ID_PATTERN
 from jifen.rules import expires_at as rule_expires_at
 from jifen.rules import quote_earn
 from jifen.rules import release_at as rule_release_at
-from jifen.store import tables as t
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far a merchant's payment time may run ahead of ours (till clocks drift)."""
@@ -207,21 +205,11 @@ def get_order(
 
 def list_orders(ctx: Context, merchant_id: str, *, cursor: str | None, limit: int) -> Page[Order]:
     """Newest first; the cursor is (paid_at, lot id) of the last order on the page."""
-    query = (
-        select(t.lots)
-        .where(
-            t.lots.c.merchant_id == merchant_id,
-            older_than(t.lots.c.paid_at, t.lots.c.lot_id, cursor),
-        )
-        .order_by(t.lots.c.paid_at.desc(), t.lots.c.lot_id.desc())
-        .limit(check_limit(limit) + 1)
-    )
+    after = decode_cursor(cursor, (datetime, str))
     with ctx.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    lots = [lot_from_row(r) for r in rows]
+        lots = queries.merchant_lots(conn, merchant_id, after=after, limit=check_limit(limit) + 1)
     items = [_order(lot) for lot in lots[:limit]]
-    more = len(lots) > limit
-    last = lots[limit - 1] if more else None
+    last = lots[limit - 1] if len(lots) > limit else None
     return Page(items, time_cursor(last.paid_at, last.lot_id) if last else None)
 
 

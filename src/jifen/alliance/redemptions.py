@@ -22,11 +22,10 @@ from jifen.alliance.members import require_member
 from jifen.alliance.merchants import active_merchant
 from jifen.alliance.orders import _check_ref, ledger_key
 from jifen.app.context import Context
-from jifen.app.paging import Page, check_limit, older_than, time_cursor
+from jifen.app.paging import Page, check_limit, decode_cursor, time_cursor
 from jifen.errors import InvalidRequest
-from jifen.ledger import Cap, CapExceeded, IdempotencyConflict, Redeem
+from jifen.ledger import Cap, CapExceeded, IdempotencyConflict, Redeem, queries
 from jifen.ledger.chain import entry_id_for
-from jifen.ledger.model import accepted_account
 from jifen.rules import check_redemption, redemption_limit
 from jifen.rules.errors import OverOrderShare
 from jifen.store import tables as t
@@ -190,22 +189,15 @@ def list_redemptions(
     ctx: Context, merchant_id: str, *, cursor: str | None, limit: int
 ) -> Page[Redemption]:
     """Redemptions the merchant accepted, newest first."""
-    query = (
-        select(t.entries.c.entry_id, t.entries.c.at)
-        .join(t.legs, t.legs.c.entry_id == t.entries.c.entry_id)
-        .where(
-            t.entries.c.kind == "redeem",
-            t.legs.c.account_id == accepted_account(merchant_id),
-            older_than(t.entries.c.at, t.entries.c.entry_id, cursor),
-        )
-        .order_by(t.entries.c.at.desc(), t.entries.c.entry_id.desc())
-        .limit(check_limit(limit) + 1)
-    )
+    after = decode_cursor(cursor, (datetime, str))
     with ctx.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    entries = ctx.ledger.entries([r.entry_id for r in rows[:limit]])
+        rows = queries.merchant_redemptions(
+            conn, merchant_id, after=after, limit=check_limit(limit) + 1
+        )
+        entries = ctx.ledger.entries([entry_id for entry_id, _ in rows[:limit]], conn=conn)
     items = [
-        _redemption(r.entry_id, r.at, dict(entries[r.entry_id].detail), False) for r in rows[:limit]
+        _redemption(entry_id, at, dict(entries[entry_id].detail), False)
+        for entry_id, at in rows[:limit]
     ]
     last = items[-1] if len(rows) > limit else None
     return Page(items, time_cursor(last.at, last.redemption_id) if last else None)

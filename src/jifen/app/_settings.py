@@ -22,11 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jifen.app._secrets import SecretMismatch, Secrets
 from jifen.app.clock import Clock, ClockMismatch, SimulatedClock, SystemClock
-from jifen.ledger import BatchCommitted, Ledger
+from jifen.ledger import BatchCommitted, Ledger, queries
 from jifen.ledger.chain import utc_text
+from jifen.store import insert_missing, writer
 from jifen.store import tables as t
-from jifen.store import writer
-from jifen.store.bulk import insert_missing
 
 CLOCK = "clock"  # "real" or "simulated"
 CLOCK_NOW = "clock.now"  # a simulated store's time, UTC text (fixed width: text order = time order)
@@ -53,7 +52,7 @@ def _put_missing(conn: Connection, name: str, value: str) -> str:
 
 
 def _has_entries(conn: Connection) -> bool:
-    return conn.execute(select(t.entries.c.entry_id).limit(1)).first() is not None
+    return queries.has_entries(conn)
 
 
 # -- the secret ------------------------------------------------------------------------------------

@@ -15,16 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
 from jifen.app.clock import business_date, day_start
 from jifen.app.context import Context
 from jifen.errors import JifenError
-from jifen.ledger import MAX_BATCH, Expire, Release
+from jifen.ledger import MAX_BATCH, Expire, Release, queries
 from jifen.ledger.chain import utc_text
 from jifen.settlement import CLOSING_JOB, Statement, reserve_status, settle_day
+from jifen.store import insert_missing
 from jifen.store import tables as t
-from jifen.store.bulk import insert_missing
 
 REMINDER_HORIZON = timedelta(days=30)
 JOB = CLOSING_JOB
@@ -83,7 +83,7 @@ def _first_day(ctx: Context) -> date | None:
         ).scalar_one()
         if last:
             return date.fromisoformat(last) + timedelta(days=1)
-        first = conn.execute(select(func.min(t.entries.c.at))).scalar_one()
+        first = queries.first_entry_at(conn)
     return business_date(first) if first else None
 
 
@@ -95,23 +95,9 @@ def _remind(ctx: Context, day: date) -> int:
     start = day_start(day + timedelta(days=1))
     by_member: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
     with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                t.lots.c.member_id,
-                t.lots.c.lot_id,
-                t.lots.c.available,
-                t.lots.c.pending,
-                t.lots.c.expires_at,
-            )
-            .where(
-                or_(t.lots.c.available > 0, t.lots.c.pending > 0),
-                t.lots.c.expires_at > start,
-                t.lots.c.expires_at <= day_start(day + timedelta(days=1) + REMINDER_HORIZON),
-            )
-            .order_by(t.lots.c.member_id, t.lots.c.expires_at)
-        )
-        for member_id, lot_id, available, pending, expires_at in rows:
-            by_member[member_id].append((lot_id, int(available + pending), expires_at))
+        rows = queries.expiring(conn, start, day_start(day + timedelta(days=1) + REMINDER_HORIZON))
+    for member_id, lot_id, points, expires_at in rows:
+        by_member[member_id].append((lot_id, points, expires_at))
     fresh = [
         {
             "member_id": member_id,
@@ -128,30 +114,11 @@ def _remind(ctx: Context, day: date) -> int:
     return len(by_member)
 
 
-_LANES = select(t.chains.c.chain_id).order_by(t.chains.c.chain_id)
-
-
 def fence(ctx: Context, day: date) -> datetime:
-    """Move the day fence past ``day``: every lane's ``open_from`` becomes the start of the next
-    business day (never earlier than it was), so nothing can be booked into ``day`` any more.
-
-    Lane by lane, in ``chain_id`` order, each in its own short transaction: the update waits for
-    the writer holding the lane (if any) to commit, and every writer that takes the lane after
-    it reads the new fence. The fence holds one lane at a time and waits for nothing while it
-    holds it, so it can never be part of a deadlock (docs/ledger.md, "The day fence")."""
+    """Move the day fence past ``day`` (``Ledger.fence``): from now on nothing is booked before
+    the start of the next business day, so nothing can be booked into ``day`` any more."""
     open_from = day_start(day + timedelta(days=1))
-    with ctx.engine.connect() as conn:
-        lanes = list(conn.execute(_LANES).scalars())
-    for lane in lanes:
-        with ctx.writer.begin() as conn:
-            conn.execute(
-                update(t.chains)
-                .where(
-                    t.chains.c.chain_id == lane,
-                    or_(t.chains.c.open_from.is_(None), t.chains.c.open_from < open_from),
-                )
-                .values(open_from=open_from)
-            )
+    ctx.ledger.fence(open_from)
     return open_from
 
 

@@ -3,6 +3,7 @@
 Callers import from here; underscore modules are private.
 """
 
+from jifen.ledger import queries
 from jifen.ledger.audit import Finding, Report, verify
 from jifen.ledger.chain import HASH_ALGORITHMS
 from jifen.ledger.errors import CapExceeded, IdempotencyConflict, LedgerError
@@ -58,5 +59,6 @@ __all__ = [
     "Shortfall",
     "Void",
     "prorata_clawback",
+    "queries",
     "verify",
 ]

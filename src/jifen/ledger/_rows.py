@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from jifen.ledger import _tables as t
 from jifen.ledger.chain import utc_text
 from jifen.ledger.lots import Lot, LotStatus
 from jifen.ledger.model import Asset, Entry, Leg
-from jifen.store import tables as t
 
 LOT_FIGURES = (
     "status",

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from jifen.ledger import _tables as t
 from jifen.ledger import chain
 from jifen.ledger._rows import entry_from_rows, lot_from_row
 from jifen.ledger.lots import Lot, LotStatus
@@ -28,7 +29,6 @@ from jifen.ledger.model import (
     member_account_kind,
     owner_of,
 )
-from jifen.store import tables as t
 
 BLOCKS_PER_PAGE = 500
 MAX_FINDINGS = 100

@@ -114,6 +114,15 @@ def owner_of(account_id: str) -> str | None:
     return None
 
 
+def owner_id(account_id: str) -> str:
+    """``merchant:cinema:cny`` → ``cinema``: the member or merchant id inside an account id (the
+    one place that knows how account ids are spelled, with the builders above)."""
+    owner = owner_of(account_id)
+    if owner is None:
+        raise InvalidEntry(f"{account_id} belongs to no member or merchant", account=account_id)
+    return owner.partition(":")[2]
+
+
 class Shortfall(enum.StrEnum):
     """What a refund does when the member already spent the points the order earned (brief §5)."""
 

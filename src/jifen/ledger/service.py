@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select
 from sqlalchemy.exc import DBAPIError
 
+from jifen.ledger import _bulk as bulk
+from jifen.ledger import _tables as t
 from jifen.ledger import chain
 from jifen.ledger._rows import detail_text, load_entries, lot_figures, lot_from_row, lot_row
 from jifen.ledger.errors import (
@@ -49,12 +51,12 @@ from jifen.ledger.model import (
     member_accounts,
     merchant_accounts,
     op_body,
+    owner_id,
     owner_of,
     pending_account,
 )
 from jifen.ledger.plan import Book, Planner, member_debt
-from jifen.store import bulk, make_engine, migrate, retryable, writer
-from jifen.store import tables as t
+from jifen.store import make_engine, migrate, retryable, writer
 
 MAX_ATTEMPTS = 12
 
@@ -317,9 +319,7 @@ class Ledger:
                     select(t.lots.c.member_id).where(t.lots.c.lot_id.in_(lot_ids))
                 ).scalars()
             )
-        members |= {
-            o[len("member:") :].rpartition(":")[0] for o in accounts if o.startswith("member:")
-        }
+        members |= {owner_id(a) for a in accounts if a.startswith("member:")}
         accounts = {a for a in accounts if not a.startswith("member:")}
         # merchant rows are locked only where a debit must be checked; earns and redemptions
         # only ever add to them, at write time, so they never wait on a merchant's hot row
@@ -466,6 +466,27 @@ class Ledger:
         from dataclasses import replace  # here, not at the top: keeps this change in one place
 
         entries[:] = [e if e.at == booked_at else replace(e, at=booked_at) for e in entries]
+
+    def fence(self, open_from: datetime) -> None:
+        """The day fence: from now on nothing is booked before ``open_from`` (the start of the
+        first business day not yet closed), on any lane; never moved back.
+
+        Lane by lane, in ``chain_id`` order, each in its own short transaction: the update waits
+        for the writer holding the lane (if any) to commit, and every writer that takes the lane
+        after it reads the new fence. The fence holds one lane at a time and waits for nothing
+        while it holds it, so it can never be part of a deadlock (docs/ledger.md)."""
+        with self.engine.connect() as conn:
+            lanes = list(conn.execute(select(t.chains.c.chain_id)).scalars())
+        for lane in sorted(lanes):
+            with self._writer.begin() as conn:
+                conn.execute(
+                    t.chains.update()
+                    .where(
+                        t.chains.c.chain_id == lane,
+                        or_(t.chains.c.open_from.is_(None), t.chains.c.open_from < open_from),
+                    )
+                    .values(open_from=open_from)
+                )
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, select
 
 from jifen.app.clock import day_start
-from jifen.ledger import Finding, Report, verify
+from jifen.ledger import Finding, Report, queries, verify
 from jifen.ledger.chain import entry_id_for
 from jifen.settlement.service import (
     CLOSING_JOB,
@@ -59,7 +59,7 @@ def check_statements(engine: Engine) -> list[Finding]:
             s = _statement(row)
             stored[s.business_date, s.merchant_id] = s
         by_day = movements_by_day(conn, day_start(closed[0]), day_start(closed[-1] + _DAY))
-        settled = _settled_fen(conn)
+        settled = queries.settled_fen(conn)
     findings: list[Finding] = []
     for day in closed:
         derived = _statements(day, by_day.get(day, []))
@@ -75,19 +75,6 @@ def _statements(day: date, day_movements: list[Movement]) -> dict[str, Statement
     for m in day_movements:
         by_merchant[m.merchant_id].append(m)
     return {m: statement(m, day, moved) for m, moved in by_merchant.items()}
-
-
-def _settled_fen(conn: Connection) -> dict[str, int]:
-    """What each settlement entry moved from its merchant's money account to clearing."""
-    return {
-        entry_id: -int(amount)
-        for entry_id, amount in conn.execute(
-            select(t.legs.c.entry_id, func.sum(t.legs.c.amount))
-            .join(t.entries, t.entries.c.entry_id == t.legs.c.entry_id)
-            .where(t.entries.c.kind == "settle", t.legs.c.account_id.like("merchant:%"))
-            .group_by(t.legs.c.entry_id)
-        )
-    }
 
 
 def _compare(

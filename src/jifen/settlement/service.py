@@ -11,13 +11,12 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, select
 
 from jifen.app.clock import business_date, day_bounds, last_valid_day
 from jifen.app.context import Context
 from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
-from jifen.ledger import Settle
-from jifen.ledger.model import RESERVE
+from jifen.ledger import Settle, queries
 from jifen.settlement.statement import (
     ExpiryBucket,
     LiabilityReport,
@@ -27,8 +26,8 @@ from jifen.settlement.statement import (
     breakage_rate_bp,
     statement,
 )
+from jifen.store import insert_missing
 from jifen.store import tables as t
-from jifen.store.bulk import insert_missing
 
 CLOSING_JOB = "daily"
 """The job whose ``job_runs`` rows are the closed business days (written by jifen.jobs)."""
@@ -47,35 +46,13 @@ def movements(conn: Connection, day: date) -> list[Movement]:
 def movements_by_day(
     conn: Connection, start: datetime, end: datetime
 ) -> dict[date, list[Movement]]:
-    """The movements booked in ``[start, end)``, by the business day each was booked on.
-
-    A movement is a leg on a merchant's money account (or points on its ``accepted`` account)
-    of any entry but a settlement, summed per merchant and entry kind, plus the points each
-    merchant's orders issued (their lots, by the day the earn was booked)."""
-    booked = and_(t.entries.c.at >= start, t.entries.c.at < end, t.entries.c.kind != "settle")
+    """The movements booked in ``[start, end)``, by the business day each was booked on, summed
+    per merchant, entry kind and figure (``queries.merchant_movements``)."""
     sums: dict[tuple[date, str, str, str], int] = defaultdict(int)
-    money = conn.execute(
-        select(t.entries.c.at, t.legs.c.account_id, t.entries.c.kind, func.sum(t.legs.c.amount))
-        .join(t.entries, t.entries.c.entry_id == t.legs.c.entry_id)
-        .where(
-            booked,
-            t.legs.c.account_id.like("merchant:%"),
-            or_(t.legs.c.asset == "CNY", t.legs.c.account_id.like("%:accepted")),
-        )
-        .group_by(t.entries.c.at, t.legs.c.account_id, t.entries.c.kind)
-    )
-    for at, account, kind, amount in money:
-        merchant_id = account[len("merchant:") :].rpartition(":")[0]
-        figure = "fen" if account.endswith(":cny") else "points_accepted"
-        sums[business_date(at), merchant_id, kind, figure] += int(amount)
-    issued = conn.execute(
-        select(t.entries.c.at, t.lots.c.merchant_id, func.sum(t.lots.c.points))
-        .join(t.entries, t.entries.c.entry_id == t.lots.c.lot_id)
-        .where(booked)
-        .group_by(t.entries.c.at, t.lots.c.merchant_id)
-    )
-    for at, merchant_id, points in issued:
-        sums[business_date(at), merchant_id, "earn", "points_issued"] += int(points)
+    for m in queries.merchant_movements(conn, start, end):
+        for figure in ("fen", "points_accepted", "points_issued"):
+            if getattr(m, figure):
+                sums[business_date(m.at), m.merchant_id, m.kind, figure] += getattr(m, figure)
     found: dict[date, list[Movement]] = defaultdict(list)
     for (day, merchant_id, kind, figure), amount in sorted(sums.items()):
         found[day].append(Movement(merchant_id, kind, **{figure: amount}))
@@ -178,21 +155,7 @@ def reserve_status(ctx: Context, *, conn: Connection | None = None) -> ReserveSt
 
 
 def _reserve(conn: Connection) -> ReserveStatus:
-    reserve = conn.execute(
-        select(func.coalesce(func.sum(t.balances.c.amount), 0)).where(
-            t.balances.c.account_id == RESERVE
-        )
-    ).scalar_one()
-    outstanding, liability = conn.execute(
-        select(
-            func.coalesce(func.sum(t.lots.c.pending + t.lots.c.available), 0),
-            func.coalesce(
-                func.sum((t.lots.c.pending + t.lots.c.available) * t.lots.c.value_fen_per_point),
-                0,
-            ),
-        )
-    ).one()
-    return ReserveStatus(int(reserve), int(outstanding), int(liability))
+    return ReserveStatus(*queries.reserve_and_liability(conn))
 
 
 def liabilities(ctx: Context) -> LiabilityReport:
@@ -201,24 +164,13 @@ def liabilities(ctx: Context) -> LiabilityReport:
     months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     with ctx.engine.connect() as conn:
         status = _reserve(conn)
-        live = conn.execute(
-            select(
-                t.lots.c.expires_at,
-                t.lots.c.pending + t.lots.c.available,
-                t.lots.c.value_fen_per_point,
-            ).where(or_(t.lots.c.pending > 0, t.lots.c.available > 0))
-        )
-        for expires_at, points, value in live:  # the month of the last day they are valid
+        for expires_at, points, value in queries.outstanding_by_expiry(conn):
+            # the month of the last day they are valid
             month = last_valid_day(expires_at).strftime("%Y-%m") if expires_at else "never"
-            months[month][0] += int(points)
-            months[month][1] += int(points) * int(value)
-        expired, redeemed = conn.execute(
-            select(
-                func.coalesce(func.sum(t.lots.c.expired), 0),
-                func.coalesce(func.sum(t.lots.c.redeemed), 0),
-            )
-        ).one()
-    rate = breakage_rate_bp(int(expired), int(redeemed))
+            months[month][0] += points
+            months[month][1] += points * value
+        expired, redeemed = queries.points_gone(conn)
+    rate = breakage_rate_bp(expired, redeemed)
     estimated = status.outstanding_points * rate // 10_000
     value_per_point = (
         status.liability_fen // status.outstanding_points if status.outstanding_points else 0

@@ -11,11 +11,13 @@ from jifen.store.engine import (
     retryable,
     writer,
 )
+from jifen.store.rows import insert_missing
 
 __all__ = [
     "DEFAULT_DB",
     "StoreUnavailable",
     "after_key",
+    "insert_missing",
     "make_engine",
     "migrate",
     "normalize_url",

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Dialect, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from jifen.store import tables as t
+from jifen.ledger import _tables as t
 
 Row = dict[str, Any]
 COPY_MIN_ROWS = 64
@@ -52,12 +52,6 @@ class Writes:
         if rows:
             self.missing_only.append((table, rows))
         return self
-
-
-def insert_missing(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
-    """Insert the rows whose primary key is not there yet: re-runs and racing writers of the same
-    records (a job closing a day twice, two retries of one request) leave exactly one."""
-    execute(conn, Writes().insert_missing(table, rows))
 
 
 def execute(conn: Connection, writes: Writes) -> None:
