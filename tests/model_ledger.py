@@ -204,7 +204,7 @@ class Model:
 
     def _lot(self, lot_id: str) -> MLot:
         if lot_id not in self.lots:
-            raise Refused("lot.unknown", lot_id)
+            raise Refused("lot.not_found", lot_id)
         return self.lots[lot_id]
 
     def _draw(self, member: str, now: datetime, *, besides: str | None = None) -> list[MLot]:
@@ -242,7 +242,7 @@ class Model:
         cap: Any = None,  # caps are checked by the cap tests, not this model
     ) -> Written:
         if merchant_id not in self.merchants:
-            raise Refused("account.unknown", merchant_id)
+            raise Refused("account.not_found", merchant_id)
         lot_id = entry_id_for(key)
         self.lots[lot_id] = MLot(
             lot_id,
@@ -314,7 +314,7 @@ class Model:
         cap: Any = None,
     ) -> Written:
         if merchant_id not in self.merchants:
-            raise Refused("account.unknown", merchant_id)
+            raise Refused("account.not_found", merchant_id)
         if member_id not in self.members:
             raise Refused("points.insufficient", f"{member_id} never earned")
         balance = self.member_view(member_id)[0]
@@ -388,7 +388,7 @@ class Model:
     def _reverse(self, key: str, now: datetime, *, entry_id: str, reason: str) -> Written:
         target = self.by_id.get(entry_id)
         if target is None:
-            raise Refused("entry.unknown", entry_id)
+            raise Refused("entry.not_found", entry_id)
         if target.reversed:
             raise Refused("entry.not_reversible", "already reversed")
         if target.kind == "earn":

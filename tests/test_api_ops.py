@@ -28,7 +28,8 @@ from sqlalchemy import create_engine, text
 import api_server
 from api_server import KYC, OPERATOR_KEY, SECRET, T0, Server, problem, served
 from jifen.api import create_app
-from jifen.api.health import READINESS_CHECKS, NotReady, ReadinessCheck
+from jifen.api.errors import NotReady
+from jifen.api.health import READINESS_CHECKS, ReadinessCheck
 from jifen.api.limits import FailedAuthLimiter
 from jifen.api.observability import JsonFormatter, ReserveCollector
 from jifen.jobs.scheduler import Scheduler

@@ -120,22 +120,22 @@ BAD_INPUT: list[tuple[str, str, Callable[[Books], Operation | list[Operation]]]]
     ),
     (
         "redeem at a merchant never opened",
-        "account.unknown",
+        "account.not_found",
         lambda b: Redeem("r", "ana", "ghost", 1, "p"),
     ),
     (
         "earn at a merchant never opened",
-        "account.unknown",
+        "account.not_found",
         lambda b: earn("e", merchant="ghost"),
     ),
     (
         "manual entry to a merchant never opened",
-        "account.unknown",
+        "account.not_found",
         lambda b: Post("p", (cny("system:clearing", -5), cny("merchant:ghost:cny", 5)), "x"),
     ),
     (
         "manual entry to an account nobody has",
-        "account.unknown",
+        "account.not_found",
         lambda b: Post("p", (cny("system:clearing", -5), cny("system:nowhere", 5)), "x"),
     ),
     (
@@ -202,9 +202,9 @@ BAD_INPUT: list[tuple[str, str, Callable[[Books], Operation | list[Operation]]]]
         "idempotency.conflict",
         lambda b: [earn("new-1"), earn("new-1", points=7)],
     ),
-    ("release of an unknown lot", "lot.unknown", lambda b: Release("x", "f" * 32)),
-    ("refund of an unknown lot", "lot.unknown", lambda b: Refund("x", "f" * 32, 100)),
-    ("reversal of an unknown entry", "entry.unknown", lambda b: Reverse("x", "f" * 32, "why")),
+    ("release of an unknown lot", "lot.not_found", lambda b: Release("x", "f" * 32)),
+    ("refund of an unknown lot", "lot.not_found", lambda b: Refund("x", "f" * 32, 100)),
+    ("reversal of an unknown entry", "entry.not_found", lambda b: Reverse("x", "f" * 32, "why")),
     ("release before the window ends", "lot.not_due", lambda b: Release("x", b.bo_lot)),
     ("refund beyond the order", "refund.exceeds_order", lambda b: Refund("x", b.ana_lot, 10_001)),
     (

@@ -580,7 +580,7 @@ def test_an_entry_can_be_reversed_only_once(ledger: Ledger) -> None:
 
 def test_reversing_an_unknown_entry_is_refused(ledger: Ledger) -> None:
     ledger.submit(earn("e1"), T0)
-    assert refusal(ledger, Reverse("undo", "f" * 32, "why"), T0).code == "entry.unknown"
+    assert refusal(ledger, Reverse("undo", "f" * 32, "why"), T0).code == "entry.not_found"
 
 
 # -- manual entries ----------------------------------------------------------------------------
@@ -779,8 +779,8 @@ FAILING_LAST: list[tuple[str, Callable[[str], Operation]]] = [
     ("points.insufficient", lambda m: Redeem(f"{m}-r-big", m, "books", 10_000, "order-big")),
     ("refund.exceeds_order", lambda m: Refund(f"{m}-f-big", entry_id_for(f"{m}-e1"), 10_001)),
     ("lot.not_due", lambda m: Release(f"{m}-release-new", entry_id_for(f"{m}-new"))),
-    ("account.unknown", lambda m: earn(f"{m}-ghost", m, merchant="ghost")),
-    ("lot.unknown", lambda m: Void(f"{m}-void-none", "f" * 32)),
+    ("account.not_found", lambda m: earn(f"{m}-ghost", m, merchant="ghost")),
+    ("lot.not_found", lambda m: Void(f"{m}-void-none", "f" * 32)),
     (
         "entry.unbalanced",
         lambda m: Post(

@@ -15,7 +15,7 @@ from jifen.alliance.merchants import Merchant, MerchantStatus, create_merchant
 from jifen.alliance.orders import issue_charge_fen
 from jifen.app import SimulatedClock, open_alliance
 from jifen.app.clock import business_date
-from jifen.jobs import JobsError, run_jobs
+from jifen.jobs import UntilInFuture, run_jobs
 from jifen.ledger import Earn, Expire, Ledger, LedgerError, Redeem, Refund, Release, Void, verify
 from jifen.ledger import _tables as t
 from jifen.settlement import Movement, breakage_rate_bp, reserve_status, statement
@@ -208,7 +208,7 @@ def test_jobs_refuse_to_close_a_day_that_is_not_over(tmp_path: object) -> None:
     clock = SimulatedClock(T0)
     ctx = open_alliance(f"sqlite:///{tmp_path}/j.db", secret="s", clock=clock)  # type: ignore[str-bytes-safe]
     create_merchant(ctx, Merchant("tea", "tea", "cafe", MerchantStatus.ACTIVE), T0)
-    with pytest.raises(JobsError) as refused:
+    with pytest.raises(UntilInFuture) as refused:
         run_jobs(ctx, business_date(T0))
     assert refused.value.code == "jobs.until_in_future"
     assert run_jobs(ctx, business_date(T0) - DAY) == []  # nothing booked yet: nothing to close

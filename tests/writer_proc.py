@@ -457,7 +457,7 @@ class MixedWriter:
     def redeem(self) -> bool:
         member = self.rng.choice(MEMBERS)
         if member not in self.members_seen:
-            return False  # a member's accounts exist from their first earn (else account.unknown)
+            return False  # a member's accounts exist from their first earn (else account.not_found)
         with self.ledger.engine.connect() as conn:
             available = conn.execute(
                 select(t.balances.c.amount).where(

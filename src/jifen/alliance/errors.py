@@ -9,7 +9,7 @@ class AllianceError(JifenError):
     code = "alliance.error"
 
 
-class MerchantUnknown(AllianceError):
+class MerchantNotFound(AllianceError):
     code = "merchant.not_found"
     status = 404
 
@@ -31,12 +31,12 @@ class ConsentRequired(AllianceError):
     status = 422
 
 
-class MemberUnknown(AllianceError):
+class MemberNotFound(AllianceError):
     code = "member.not_found"
     status = 404
 
 
-class OrderUnknown(AllianceError):
+class OrderNotFound(AllianceError):
     code = "order.not_found"
     status = 404
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from jifen.alliance.errors import ConsentRequired, MemberUnknown
+from jifen.alliance.errors import ConsentRequired, MemberNotFound
 from jifen.app.context import Context
 from jifen.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from jifen.errors import InvalidRequest
@@ -111,14 +111,14 @@ def require_member(ctx: Context, member_id: str, *, conn: Connection | None = No
             select(t.members.c.member_id).where(t.members.c.member_id == member_id)
         ).first()
     if found is None:
-        raise MemberUnknown("没有这个会员 / no such member")
+        raise MemberNotFound("没有这个会员 / no such member")
 
 
 def get_member(ctx: Context, member_id: str, *, conn: Connection | None = None) -> Member:
     with ctx.reading(conn) as conn:
         row = conn.execute(select(t.members).where(t.members.c.member_id == member_id)).first()
         if row is None:
-            raise MemberUnknown("没有这个会员 / no such member")
+            raise MemberNotFound("没有这个会员 / no such member")
         consent_rows = conn.execute(
             select(t.consents).where(t.consents.c.member_id == member_id).order_by(t.consents.c.at)
         ).all()
@@ -139,7 +139,7 @@ def find_by_phone(ctx: Context, phone: str) -> Member:
             )
         ).scalar_one_or_none()
     if member_id is None:
-        raise MemberUnknown("没有这个会员 / no such member")
+        raise MemberNotFound("没有这个会员 / no such member")
     return get_member(ctx, member_id)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from jifen.alliance.errors import MerchantExists, MerchantInactive, MerchantUnknown
+from jifen.alliance.errors import MerchantExists, MerchantInactive, MerchantNotFound
 from jifen.app._secrets import api_key_hash, new_api_key
 from jifen.app.context import Context
 from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
@@ -108,7 +108,7 @@ def get_merchant(ctx: Context, merchant_id: str, *, conn: Connection | None = No
     with ctx.reading(conn) as c:
         row = _row(c, merchant_id)
     if row is None:
-        raise MerchantUnknown("没有这个商家 / no such merchant")
+        raise MerchantNotFound("没有这个商家 / no such merchant")
     return _merchant(row)
 
 
@@ -152,7 +152,7 @@ def set_status(
     def work(conn: Connection) -> Merchant:
         row = _row(conn, merchant_id)
         if row is None:
-            raise MerchantUnknown("没有这个商家 / no such merchant")
+            raise MerchantNotFound("没有这个商家 / no such merchant")
         if row.status == MerchantStatus.CLOSED.value and status is not MerchantStatus.CLOSED:
             raise MerchantInactive("已关闭的商家不能重新启用 / a closed merchant stays closed")
         conn.execute(

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from jifen.alliance.errors import (
     OrderNotCancellable,
-    OrderUnknown,
+    OrderNotFound,
     PaidInFuture,
     PaidTooLongAgo,
 )
@@ -193,7 +193,7 @@ def _lot_of(ctx: Context, merchant_id: str, order_ref: str, conn: Connection | N
     _check_ref(order_ref)
     lot = ctx.ledger.lot(entry_id_for(ledger_key("order", merchant_id, order_ref)), conn=conn)
     if lot is None or lot.merchant_id != merchant_id:
-        raise OrderUnknown("没有这个订单 / no such order", order_ref=order_ref)
+        raise OrderNotFound("没有这个订单 / no such order", order_ref=order_ref)
     return lot
 
 

@@ -14,21 +14,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jifen.alliance.merchants import key_owner
-from jifen.api.limits import AuthRateLimited, FailedAuthLimiter
+from jifen.api.errors import AuthRateLimited, Forbidden, Unauthenticated
+from jifen.api.limits import FailedAuthLimiter
 from jifen.app.context import Context
 from jifen.errors import JifenError
 
 bearer = HTTPBearer(auto_error=False, description="API key (operator, merchant) or member token")
-
-
-class Unauthenticated(JifenError):
-    code = "auth.required"
-    status = 401
-
-
-class Forbidden(JifenError):
-    code = "auth.forbidden"
-    status = 403
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from jifen.api.auth import Ctx, Operator
+from jifen.api.errors import NotReady
 from jifen.api.problems import problem
 from jifen.api.schemas import Problem
 from jifen.app import secret_recognised
@@ -33,13 +34,6 @@ from jifen.errors import JifenError
 from jifen.store.engine import MIGRATIONS
 
 log = logging.getLogger("jifen.api")
-
-
-class NotReady(JifenError):
-    """A readiness check's refusal; raise a subclass to give it a code of its own."""
-
-    code = "store.not_ready"
-    status = 503
 
 
 @dataclass(frozen=True)

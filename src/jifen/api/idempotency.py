@@ -31,9 +31,9 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jifen.api.auth import Caller
+from jifen.api.errors import KeyRequired
 from jifen.app.context import Context
 from jifen.app.paging import MAX_PAGE
-from jifen.errors import InvalidRequest
 from jifen.ledger import IdempotencyConflict
 from jifen.ledger.model import KEY_PATTERN
 from jifen.store import tables as t
@@ -44,11 +44,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 """A list's page size."""
 Work = Callable[[Connection], BaseModel]
 """A write: given the unit of work's connection, do it and return the answer."""
-
-
-class KeyRequired(InvalidRequest):
-    code = "idempotency.key_required"
-    status = 400
 
 
 def _request_hash(request: Request, body: Any) -> str:

@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jifen.api.problems import problem_response
-from jifen.errors import JifenError
 
 MAX_BODY_BYTES = 1 << 20
 """1 MiB: the largest request body accepted. The largest legitimate body, a rule document or a
@@ -111,11 +110,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-class AuthRateLimited(JifenError):
-    code = "auth.rate_limited"
-    status = 429
 
 
 class FailedAuthLimiter:

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
 from jifen.alliance import merchants, orders, redemptions
-from jifen.api.auth import AnyCaller, Ctx, Forbidden, MerchantCaller
+from jifen.api.auth import AnyCaller, Ctx, MerchantCaller
+from jifen.api.errors import Forbidden
 from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
     ID,

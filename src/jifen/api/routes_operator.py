@@ -10,7 +10,8 @@ from pydantic import RootModel
 from sqlalchemy import Connection
 
 from jifen.alliance import members, merchants
-from jifen.api.auth import AnyCaller, Ctx, Forbidden, Operator
+from jifen.api.auth import AnyCaller, Ctx, Operator
+from jifen.api.errors import Forbidden
 from jifen.api.idempotency import IdemKey, Limit, once, once_in_steps
 from jifen.api.schemas import (
     AccountOut,

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from jifen.app import _settings
-from jifen.app._secrets import SecretMismatch, Secrets
-from jifen.app.clock import (
-    Clock,
-    ClockMismatch,
-    SimulatedClock,
-    SystemClock,
-    business_date,
-    last_valid_day,
-)
+from jifen.app._secrets import Secrets
+from jifen.app.clock import Clock, SimulatedClock, SystemClock, business_date, last_valid_day
 from jifen.app.context import Context
+from jifen.app.errors import ClockMismatch, SecretMismatch
 from jifen.app.paging import Page
 from jifen.app.rulebook import Rulebook
 from jifen.ledger import Ledger

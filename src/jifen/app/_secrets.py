@@ -28,31 +28,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from jifen.errors import JifenError
+from jifen.app.errors import SecretMissing, TokenInvalid
 
 TOKEN_ALG = "HS256"
 CHECK_LABEL = b"jifen/v1 this store's secret"
-
-
-class SecretMissing(JifenError):
-    code = "secret.missing"
-    status = 500
-
-
-class SecretMismatch(JifenError):
-    code = "secret.mismatch"
-    status = 500
-
-    def __init__(self) -> None:
-        super().__init__(
-            "密钥与此账本不符：会员数据是用另一个 JIFEN_SECRET 加密的 / the secret does not match "
-            "this store: its member data was sealed with another JIFEN_SECRET (or .secret file)"
-        )
-
-
-class TokenInvalid(JifenError):
-    code = "auth.invalid_token"
-    status = 401
 
 
 def _derive(master: bytes, purpose: str) -> bytes:

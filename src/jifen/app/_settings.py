@@ -20,8 +20,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from jifen.app._secrets import SecretMismatch, Secrets
-from jifen.app.clock import Clock, ClockMismatch, SimulatedClock, SystemClock
+from jifen.app._secrets import Secrets
+from jifen.app.clock import Clock, SimulatedClock, SystemClock
+from jifen.app.errors import ClockMismatch, SecretMismatch
 from jifen.ledger import BatchCommitted, Ledger, queries
 from jifen.ledger.chain import utc_text
 from jifen.store import insert_missing, writer

@@ -16,20 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from jifen.errors import InvalidRequest, JifenError
+from jifen.errors import InvalidRequest
 from jifen.rules import supported_utc
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _INSTANT = timedelta(microseconds=1)  # the resolution of stored times
-
-
-class ClockMismatch(JifenError):
-    """A store runs on one clock: a real-clock store cannot be driven by a simulated clock (its
-    entries would go back in time), nor a simulated store by the real one (it would close every
-    simulated day at once)."""
-
-    code = "clock.mismatch"
-    status = 409
 
 
 class Clock(Protocol):

@@ -20,8 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
-from jifen.compliance import LintFailed, lint_rules, refused
-from jifen.errors import InvalidRequest
+from jifen.compliance import lint_rules, refused
 from jifen.rules import (
     RuleDocument,
     Version,
@@ -32,18 +31,9 @@ from jifen.rules import (
     version_at,
     withdraw,
 )
+from jifen.rules.errors import AlreadyPublished, LintFailed, RuleVersionNotFound
 from jifen.store import tables as t
 from jifen.store import writer
-
-
-class RuleVersionUnknown(InvalidRequest):
-    code = "rules.version_not_found"
-    status = 404
-
-
-class AlreadyPublished(InvalidRequest):
-    code = "rules.already_published"
-    status = 409
 
 
 def _document_text(document: RuleDocument) -> str:
@@ -86,7 +76,7 @@ def _locked(conn: Connection, number: int) -> tuple[list[Version], Version]:
     versions = [_version(r) for r in rows]
     target = next((v for v in versions if v.number == number), None)
     if target is None:
-        raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+        raise RuleVersionNotFound(f"没有第 {number} 版规则 / no rule version {number}")
     return versions, target
 
 
@@ -151,7 +141,7 @@ class Rulebook:
                 select(t.rule_versions).where(t.rule_versions.c.number == number)
             ).first()
             if row is None:
-                raise RuleVersionUnknown(f"没有第 {number} 版规则 / no rule version {number}")
+                raise RuleVersionNotFound(f"没有第 {number} 版规则 / no rule version {number}")
             version = _version(row)
             if version.published_at is None:
                 version = _current_diff(version, self.published(conn=c))

@@ -3,7 +3,6 @@
 The scheme lab, which shows with exact arithmetic and charts what those schemes do, is its own
 package, :mod:`jifen.lab`, and shares nothing with this one."""
 
-from jifen.compliance.errors import LintFailed
 from jifen.compliance.linter import (
     Finding,
     LintReport,
@@ -18,7 +17,6 @@ from jifen.compliance.scheme import SchemeDescription
 
 __all__ = [
     "Finding",
-    "LintFailed",
     "LintReport",
     "SchemeDescription",
     "Severity",

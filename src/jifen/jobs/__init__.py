@@ -1,5 +1,6 @@
 """Scheduled work: releases, expiries, expiry reminders, daily settlement (idempotent per day)."""
 
-from jifen.jobs.daily import DayResult, JobsError, run_due, run_jobs
+from jifen.jobs.daily import DayResult, run_due, run_jobs
+from jifen.jobs.errors import UntilInFuture
 
-__all__ = ["DayResult", "JobsError", "run_due", "run_jobs"]
+__all__ = ["DayResult", "UntilInFuture", "run_due", "run_jobs"]

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from jifen.app.clock import business_date, day_start
 from jifen.app.context import Context
-from jifen.errors import JifenError
+from jifen.jobs.errors import UntilInFuture
 from jifen.ledger import MAX_BATCH, Expire, Release, queries
 from jifen.ledger.chain import utc_text
 from jifen.settlement import CLOSING_JOB, Statement, reserve_status, settle_day
@@ -28,11 +28,6 @@ from jifen.store import tables as t
 
 REMINDER_HORIZON = timedelta(days=30)
 JOB = CLOSING_JOB
-
-
-class JobsError(JifenError):
-    code = "jobs.until_in_future"
-    status = 422
 
 
 @dataclass
@@ -156,7 +151,7 @@ def run_jobs(ctx: Context, until: date | None = None) -> list[DayResult]:
     today = business_date(now)
     last_closable = today - timedelta(days=1)
     if until is not None and until > last_closable:
-        raise JobsError(
+        raise UntilInFuture(
             f"{until} 尚未结束，最多可结算到 {last_closable} / "
             f"{until} is not over yet; days up to {last_closable} can be closed",
             until=until.isoformat(),

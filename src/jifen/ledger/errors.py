@@ -13,18 +13,18 @@ class InvalidAmount(LedgerError):
     code = "amount.invalid"
 
 
-class UnknownAccount(LedgerError):
-    code = "account.unknown"
+class AccountNotFound(LedgerError):
+    code = "account.not_found"
     status = 404
 
 
-class UnknownLot(LedgerError):
-    code = "lot.unknown"
+class LotNotFound(LedgerError):
+    code = "lot.not_found"
     status = 404
 
 
-class UnknownEntry(LedgerError):
-    code = "entry.unknown"
+class EntryNotFound(LedgerError):
+    code = "entry.not_found"
     status = 404
 
 

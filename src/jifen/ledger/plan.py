@@ -14,17 +14,17 @@ from typing import Any
 
 from jifen.ledger.chain import body_hash, entry_id_for, utc_text
 from jifen.ledger.errors import (
+    AccountNotFound,
     CapExceeded,
+    EntryNotFound,
     InsufficientFunds,
     InsufficientPoints,
     InvalidEntry,
     LotNotDue,
+    LotNotFound,
     LotState,
     NotReversible,
     RefundExceedsOrder,
-    UnknownAccount,
-    UnknownEntry,
-    UnknownLot,
 )
 from jifen.ledger.lots import Lot, LotStatus, draw, expired_at, prorata_clawback
 from jifen.ledger.model import (
@@ -144,13 +144,13 @@ class Planner:
     def _lot(self, lot_id: str) -> Lot:
         lot = self.book.lots.get(lot_id)
         if lot is None:
-            raise UnknownLot("no lot with this id", lot_id=lot_id)
+            raise LotNotFound("no lot with this id", lot_id=lot_id)
         return lot
 
     def _require_account(self, account: str) -> Asset:
         asset = self.book.accounts.get(account)
         if asset is None:
-            raise UnknownAccount(f"account {account} does not exist", account=account)
+            raise AccountNotFound(f"account {account} does not exist", account=account)
         return asset
 
     def _check_cap(self, cap: Cap | None, points: int) -> None:
@@ -416,7 +416,7 @@ class Planner:
     def _reverse(self, op: Reverse, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
         target = self.book.entries.get(op.entry_id)
         if target is None:
-            raise UnknownEntry("no entry with this id", entry_id=op.entry_id)
+            raise EntryNotFound("no entry with this id", entry_id=op.entry_id)
         if op.entry_id in self.book.reversed:
             raise NotReversible("this entry was already reversed", entry_id=op.entry_id)
         if target.kind == "earn":

@@ -119,3 +119,20 @@ class InvalidArgument(RulesError):
 
     code = "rules.invalid_argument"
     status = 422
+
+
+class RuleVersionNotFound(RulesError):
+    code = "rules.version_not_found"
+    status = 404
+
+
+class AlreadyPublished(RulesError):
+    code = "rules.already_published"
+    status = 409
+
+
+class LintFailed(RulesError):
+    """Publishing refused: the compliance linter reports an error or a block."""
+
+    code = "rules.lint_failed"
+    status = 422

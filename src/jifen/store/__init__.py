@@ -2,7 +2,6 @@
 
 from jifen.store.engine import (
     DEFAULT_DB,
-    StoreUnavailable,
     after_key,
     make_engine,
     migrate,
@@ -11,6 +10,7 @@ from jifen.store.engine import (
     retryable,
     writer,
 )
+from jifen.store.errors import StoreUnavailable
 from jifen.store.rows import insert_missing
 
 __all__ = [

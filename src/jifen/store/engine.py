@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import ColumnElement, Engine, create_engine, event, literal, text, true, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from jifen.errors import JifenError
+from jifen.store.errors import StoreUnavailable
 
 DEFAULT_DB = "./jifen.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,11 +34,6 @@ def retryable(exc: DBAPIError) -> bool:
     return getattr(
         exc.orig, "sqlstate", None
     ) in RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
-
-
-class StoreUnavailable(JifenError):
-    code = "store.unavailable"
-    status = 503
 
 
 def normalize_url(db: str | None) -> str:

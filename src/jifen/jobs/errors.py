@@ -1,0 +1,10 @@
+"""Errors of this package, each with a stable code (docs/api.md lists those the API answers)."""
+
+from __future__ import annotations
+
+from jifen.errors import JifenError
+
+
+class UntilInFuture(JifenError):
+    code = "jobs.until_in_future"
+    status = 422
