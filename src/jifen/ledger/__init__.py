@@ -4,7 +4,8 @@ Callers import from here; underscore modules are private.
 """
 
 from jifen.ledger import queries
-from jifen.ledger.audit import Finding, Report, verify
+from jifen.ledger._rederive import Finding, Report
+from jifen.ledger.audit import verify
 from jifen.ledger.chain import HASH_ALGORITHMS
 from jifen.ledger.errors import CapExceeded, IdempotencyConflict, LedgerError
 from jifen.ledger.lots import Lot, LotStatus, prorata_clawback
