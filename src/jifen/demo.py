@@ -108,102 +108,134 @@ def run_demo(
     on_day: Callable[[int], None] | None = None,
 ) -> Summary:
     assert isinstance(ctx.clock, SimulatedClock)
-    clock = ctx.clock
-    rng = random.Random(seed)
     summary = Summary(seed, members, len(MERCHANTS), orders, days)
-    v1 = ctx.rulebook.draft(RULES_V1, clock.now())
-    ctx.rulebook.publish(
-        v1.number, effective_at=START, reason="联盟开业 launch", now=START, points_outstanding=False
-    )
-    category = {}
-    for merchant_id, trade, name in MERCHANTS:
-        create_merchant(
-            ctx,
-            Merchant(
+    run = _Run(ctx, ctx.clock, random.Random(seed), summary)
+    run.open_alliance(members)
+    order_days = sorted(run.rng.randrange(days) for _ in range(orders))
+    next_order = 0
+    for day in range(days):
+        today = START + timedelta(days=day)
+        if day == 30:
+            _announce_change(ctx, summary, today)
+        next_order = run.orders(day, today, order_days, next_order)
+        run.clock.set(today + timedelta(hours=13, minutes=30))
+        run.refunds(day)
+        run.clock.set(today + timedelta(hours=14))
+        run.redemptions(day)
+        run.clock.set(today + timedelta(days=1, hours=1))
+        run.close_days()
+        if on_day:
+            on_day(day)
+    summary.net_fen_by_merchant = dict(sorted(run.net.items()))
+    summary.rule_versions = len(ctx.rulebook.published())
+    summary.reserve = reserve_status(ctx)
+    summary.report = verify_books(ctx.engine)
+    return summary
+
+
+@dataclass
+class _Run:
+    """One demo run's state; each method is one part of a simulated business day, drawing from
+    the one seeded generator in a fixed order (same seed, same books)."""
+
+    ctx: Context
+    clock: SimulatedClock
+    rng: random.Random
+    summary: Summary
+    member_ids: list[str] = field(default_factory=list)
+    merchant_ids: list[str] = field(default_factory=lambda: [m for m, _, _ in MERCHANTS])
+    favourite: dict[str, str] = field(default_factory=dict)
+    placed: list[tuple[str, str, int, int]] = field(default_factory=list)  # merchant, ref, fen, day
+    refunded: set[str] = field(default_factory=set)
+    net: dict[str, int] = field(
+        default_factory=lambda: defaultdict(int)
+    )  # settled net per merchant
+
+    def open_alliance(self, members: int) -> None:
+        """Rules v1 at once, the merchants onboarded, the members enrolled."""
+        ctx = self.ctx
+        v1 = ctx.rulebook.draft(RULES_V1, self.clock.now())
+        ctx.rulebook.publish(
+            v1.number, effective_at=START, reason="联盟开业 launch", now=START,
+            points_outstanding=False,
+        )  # fmt: skip
+        for merchant_id, trade, name in MERCHANTS:
+            merchant = Merchant(
                 merchant_id=merchant_id,
                 name=name,
                 category=trade,
                 status=MerchantStatus.ACTIVE,
                 kyc={"legal_name": f"演示{name}有限公司", "licence_no": "91310000MA1FL00000"},
                 stores=(Store(f"{merchant_id}-01", name, "上海"),),
-            ),
-            START,
-        )
-        category[merchant_id] = trade
-    member_ids = [
-        enrol(ctx, f"138{n:08d}", {"terms": True, "privacy": True}, START).member_id
-        for n in range(members)
-    ]
-    merchant_ids = [m for m, _, _ in MERCHANTS]
-    favourite = {m: rng.choice(merchant_ids) for m in member_ids}
-    order_days = sorted(rng.randrange(days) for _ in range(orders))
-    placed: list[tuple[str, str, int, int]] = []  # (merchant, order_ref, amount_fen, day)
-    refunded: set[str] = set()
-    net: dict[str, int] = defaultdict(int)  # each merchant's settled net over the whole run
-    next_order = 0
-    for day in range(days):
-        today = START + timedelta(days=day)
-        if day == 30:
-            _announce_change(ctx, summary, today)
-        # 1. paid orders earn pending points, at their payment times
+            )
+            create_merchant(ctx, merchant, START)
+        consents = {"terms": True, "privacy": True}
+        self.member_ids = [
+            enrol(ctx, f"138{n:08d}", consents, START).member_id for n in range(members)
+        ]
+        self.favourite = {m: self.rng.choice(self.merchant_ids) for m in self.member_ids}
+
+    def orders(self, day: int, today: datetime, order_days: list[int], next_order: int) -> int:
+        """Paid orders earn pending points, at their payment times; returns the next order."""
         paid = []
-        while next_order < orders and order_days[next_order] == day:
-            paid.append(today + timedelta(hours=1, seconds=rng.randrange(12 * 3600)))
+        while next_order < len(order_days) and order_days[next_order] == day:
+            paid.append(today + timedelta(hours=1, seconds=self.rng.randrange(12 * 3600)))
             next_order += 1
         for n, paid_at in enumerate(sorted(paid), start=next_order - len(paid)):
-            member = rng.choice(member_ids)
-            merchant = favourite[member] if rng.random() < 0.7 else rng.choice(merchant_ids)
-            amount_fen = rng.randint(800, 60_000)
-            clock.set(paid_at)
+            member = self.rng.choice(self.member_ids)
+            usual = self.rng.random() < 0.7
+            merchant = self.favourite[member] if usual else self.rng.choice(self.merchant_ids)
+            amount_fen = self.rng.randint(800, 60_000)
+            self.clock.set(paid_at)
             order = record_order(
-                ctx, merchant, order_ref=f"o{n:06d}", member_id=member,
+                self.ctx, merchant, order_ref=f"o{n:06d}", member_id=member,
                 amount_fen=amount_fen, paid_at=paid_at,
             )  # fmt: skip
-            summary.earned_points += order.points
-            placed.append((merchant, order.order_ref, amount_fen, day))
-        clock.set(today + timedelta(hours=13, minutes=30))
-        # 2. some orders are refunded, in part or in full, within 20 days
-        for merchant, ref, amount_fen, paid_day in placed[-300:]:
-            if ref in refunded or day - paid_day > 20 or rng.random() > 0.004:
+            self.summary.earned_points += order.points
+            self.placed.append((merchant, order.order_ref, amount_fen, day))
+        return next_order
+
+    def refunds(self, day: int) -> None:
+        """Some orders are refunded, in part or in full, within 20 days."""
+        for merchant, ref, amount_fen, paid_day in self.placed[-300:]:
+            if ref in self.refunded or day - paid_day > 20 or self.rng.random() > 0.004:
                 continue
-            refunded.add(ref)
-            part = amount_fen if rng.random() < 0.4 else rng.randint(1, amount_fen - 1)
-            result = refund_order(ctx, merchant, ref, refund_ref="r1", refund_fen=part)
-            summary.refunds += 1
-            summary.shortfall_points += result.shortfall_points
-        clock.set(today + timedelta(hours=14))
-        # 3. members spend at a merchant other than their usual one, with a one-time code
-        for member in rng.sample(member_ids, k=max(1, members // 20)):
-            available = ctx.ledger.balance(member).available
+            self.refunded.add(ref)
+            part = amount_fen if self.rng.random() < 0.4 else self.rng.randint(1, amount_fen - 1)
+            result = refund_order(self.ctx, merchant, ref, refund_ref="r1", refund_fen=part)
+            self.summary.refunds += 1
+            self.summary.shortfall_points += result.shortfall_points
+
+    def redemptions(self, day: int) -> None:
+        """Members spend at a merchant other than their usual one, with a one-time code."""
+        sample = max(1, self.summary.members // 20)
+        for member in self.rng.sample(self.member_ids, k=sample):
+            available = self.ctx.ledger.balance(member).available
             if available < 100:
                 continue
-            merchant = rng.choice([m for m in merchant_ids if m != favourite[member]])
-            points = rng.randint(100, available)
-            code, _ = new_code(ctx, member, clock.now(), rng=rng)
+            merchant = self.rng.choice(
+                [m for m in self.merchant_ids if m != self.favourite[member]]
+            )
+            points = self.rng.randint(100, available)
+            code, _ = new_code(self.ctx, member, self.clock.now(), rng=self.rng)
             try:
                 redeem(
-                    ctx, merchant, code=code, points=points, order_ref=f"r{day}-{member}",
-                    order_amount_fen=points * 2 + rng.randint(0, 20_000),
+                    self.ctx, merchant, code=code, points=points, order_ref=f"r{day}-{member}",
+                    order_amount_fen=points * 2 + self.rng.randint(0, 20_000),
                 )  # fmt: skip
             except JifenError:
                 continue  # e.g. over the rule's share of the order: the cashier tries less
-            summary.redemptions += 1
-        # 4. the business day closes: releases, expiries, reminders, statements, reserve check
-        clock.set(today + timedelta(days=1, hours=1))
-        for closed in run_jobs(ctx):
-            summary.closed_days += 1
-            summary.statements += len(closed.statements)
+            self.summary.redemptions += 1
+
+    def close_days(self) -> None:
+        """The business day closes: releases, expiries, reminders, statements, reserve check."""
+        for closed in run_jobs(self.ctx):
+            self.summary.closed_days += 1
+            self.summary.statements += len(closed.statements)
             for s in closed.statements:
-                summary.charges_fen += s.charges_fen
-                summary.reimbursements_fen += s.reimbursements_fen
-                net[s.merchant_id] += s.net_fen
-        if on_day:
-            on_day(day)
-    summary.net_fen_by_merchant = dict(sorted(net.items()))
-    summary.rule_versions = len(ctx.rulebook.published())
-    summary.reserve = reserve_status(ctx)
-    summary.report = verify_books(ctx.engine)
-    return summary
+                self.summary.charges_fen += s.charges_fen
+                self.summary.reimbursements_fen += s.reimbursements_fen
+                self.net[s.merchant_id] += s.net_fen
 
 
 def _announce_change(ctx: Context, summary: Summary, today: datetime) -> None:

@@ -11,6 +11,9 @@ This module is pure: values in, a :class:`LabResult` out. Money is in integer fe
 rounded half up to whole fen once per cycle (an exchange quotes whole fen); the fee is rounded half
 up per newcomer's purchase (one trade of 5 tokens). Everything else is exact integer arithmetic;
 chart series are floats for drawing only.
+
+Why this module is long: the pitch's arithmetic, its cycle replay and its charts belong together;
+each function is one step of the pitch, in the pitch's order.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Everything here is immutable. Times are timezone-aware UTC datetimes; points and fen are ints.
 An operation is what a caller asks for (``Earn``, ``Redeem``...); an entry is what the ledger
 recorded for it (one entry per operation, found again by the operation's idempotency key).
+
+Why this module is long: it is the ledger's whole vocabulary — accounts, legs, every operation
+with its own validation, entries and receipts — side by side, so that what a caller may ask and
+what each operation refuses can be read in one place.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Pure: the shell loads (and locks) the lots and balances an operation needs into a ``Book``, calls
 ``Planner.apply`` for each operation of a batch in order, and writes what comes back. No database,
 no clock: ``now`` is an argument. Each check here is a rule a member or auditor can name.
+
+Why this module is long: one planner, one method per operation, sharing the book and its
+bookkeeping; split apart, the rules an auditor reads together (what a refund takes, from where, and
+what a reversal may undo) would be scattered.
 """
 
 from __future__ import annotations

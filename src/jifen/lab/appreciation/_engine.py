@@ -23,6 +23,9 @@ draws are whole fen and add up to the payout exactly).
 
 The engine's state is mutable, private to one :class:`_Engine`, which lives for one run; from
 outside, :func:`run_population` is pure: same parameters and seed, same result. No clock, no I/O.
+
+Why this module is long: the population engine is one loop over days whose steps (join, order,
+inject, sweep, sell, pay) share its integer state; each step is its own short method.
 """
 
 from __future__ import annotations
