@@ -33,7 +33,9 @@ def test_long_modules_say_why() -> None:
     for path in _modules():
         text = path.read_text(encoding="utf-8")
         lines = text.count("\n")
-        if lines > MAX_MODULE_LINES and LONG_REASON not in (ast.get_docstring(ast.parse(text)) or ""):
+        if lines > MAX_MODULE_LINES and LONG_REASON not in (
+            ast.get_docstring(ast.parse(text)) or ""
+        ):
             unexplained.append(f"{path.relative_to(SRC)}: {lines} lines")
     assert not unexplained, f"split these, or write '{LONG_REASON} …' at their top: {unexplained}"
 
