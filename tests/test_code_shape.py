@@ -56,7 +56,7 @@ def test_shell_functions_fit_on_a_screen() -> None:
         if relative.startswith(CORE):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                if (n := _body_lines(node)) > MAX_SHELL_FUNCTION_LINES:
-                    long.append(f"{relative}:{node.lineno} {node.name}: {n} lines")
+            is_function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if is_function and (n := _body_lines(node)) > MAX_SHELL_FUNCTION_LINES:
+                long.append(f"{relative}:{node.lineno} {node.name}: {n} lines")
     assert not long, long
