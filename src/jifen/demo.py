@@ -27,6 +27,7 @@ from jifen.jobs import run_jobs
 from jifen.ledger import Report
 from jifen.rules import RuleDocument
 from jifen.settlement import ReserveStatus, reserve_status, verify_books
+from jifen.store import sqlite_path
 
 DEMO_SECRET = "jifen-demo-secret-not-for-production"
 MERCHANTS = (
@@ -93,8 +94,8 @@ def open_demo(db: str, *, hash_alg: str = "sha256") -> Context:
     ``jifen serve`` on the same file can read the (fake) members' phone numbers. The store runs
     on a simulated clock for life: ``jifen serve`` and ``jifen jobs run`` on it later resume at
     the time the demo ended, never the real one."""
-    if db.startswith("sqlite:///"):
-        Path(db.removeprefix("sqlite:///") + ".secret").write_text(DEMO_SECRET)
+    if (store_file := sqlite_path(db)) is not None:
+        Path(f"{store_file}.secret").write_text(DEMO_SECRET)
     return open_alliance(db, secret=DEMO_SECRET, clock=SimulatedClock(START), hash_alg=hash_alg)
 
 

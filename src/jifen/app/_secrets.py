@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from jifen.app.errors import SecretMissing, TokenInvalid
+from jifen.store import sqlite_path
 
 TOKEN_ALG = "HS256"
 CHECK_LABEL = b"jifen/v1 this store's secret"
@@ -50,8 +51,8 @@ class Secrets:
         value = secret or os.environ.get("JIFEN_SECRET")
         if value:
             return cls(value.encode())
-        if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
-            path = Path(db_url.removeprefix("sqlite:///") + ".secret")
+        if (store_file := sqlite_path(db_url)) is not None:
+            path = Path(f"{store_file}.secret")
             if not path.exists():
                 path.touch(mode=0o600)
                 path.write_text(secrets.token_urlsafe(32))

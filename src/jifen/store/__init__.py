@@ -7,7 +7,9 @@ from jifen.store.engine import (
     migrate,
     normalize_url,
     ping,
+    require_existing,
     retryable,
+    sqlite_path,
     writer,
 )
 from jifen.store.errors import StoreUnavailable
@@ -22,6 +24,8 @@ __all__ = [
     "migrate",
     "normalize_url",
     "ping",
+    "require_existing",
     "retryable",
+    "sqlite_path",
     "writer",
 ]

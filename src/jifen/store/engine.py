@@ -20,6 +20,9 @@ from jifen.store.errors import StoreUnavailable
 
 DEFAULT_DB = "./jifen.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_FILE = "sqlite:///"
+"""How every embedded store's URL begins (``normalize_url`` writes it); the rest is the file."""
+SQLITE_MEMORY = "sqlite:///:memory:"
 
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
@@ -44,7 +47,31 @@ def normalize_url(db: str | None) -> str:
             return "postgresql+psycopg://" + db[len(prefix) :]
     if "://" in db:
         return db
-    return f"sqlite:///{db}"
+    return f"{SQLITE_FILE}{db}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file an embedded store is kept in (``sqlite:///x.db`` → ``x.db``), from a normalized
+    URL; ``None`` for a server store (PostgreSQL) and an in-memory SQLite (``sqlite:///:memory:``,
+    ``sqlite:///``), which have no file. The one place that reads a file name out of a store URL:
+    the CLI, the secret file beside a store and the demo all ask it."""
+    if not url.startswith(SQLITE_FILE) or url == SQLITE_MEMORY:
+        return None
+    name = url.removeprefix(SQLITE_FILE)
+    return Path(name) if name else None
+
+
+def require_existing(db: str | None, *, what: str = "store") -> str:
+    """The normalized URL of a store a command reads or runs on, which must exist already:
+    opening a missing SQLite file would create an empty store and report on nothing, so it is
+    refused (``store.unavailable``) naming the file; ``what`` is the noun the message uses
+    ("store", or "ledger" for ``jifen verify``). A server store is checked when it is reached."""
+    url = normalize_url(db)
+    if url.startswith(SQLITE_FILE) and not ((path := sqlite_path(url)) and path.exists()):
+        raise StoreUnavailable(
+            f"no {what} at {url.removeprefix(SQLITE_FILE)} (run `jifen demo` first; 账本不存在)"
+        )
+    return url
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -1,0 +1,53 @@
+"""The ``jifen`` command line. A thin shell: parse, call a service, print, exit.
+
+Every refusal is one readable line ``error[code]: message`` on standard error and a non-zero
+exit (2 for a refused request, 1 for a failed verification); never a stack trace.
+
+Each command group is a plain function (or, for ``jobs``, a group) in a module of its own
+(:mod:`~jifen.cli.demo`, :mod:`~jifen.cli.verify`, :mod:`~jifen.cli.lint`, :mod:`~jifen.cli.jobs`,
+:mod:`~jifen.cli.serve`; ``lab`` is :mod:`jifen.lab.cli`), which knows nothing of this app; they
+are registered here, in the order ``jifen --help`` lists them. Everything printed goes through
+:mod:`jifen.cli._output`, which keeps stored data from restyling, hiding or forging a line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from jifen.cli import demo, jobs, lint, serve, verify
+from jifen.cli._output import plain
+from jifen.errors import JifenError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Jifen 积分: a coalition loyalty ledger, exact and tamper-evident.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("demo")(demo.demo)
+app.command("verify")(verify.verify)
+app.command("lint")(lint.lint)
+
+
+def _lab_app() -> typer.Typer:
+    from jifen.lab.cli import lab_app
+
+    return lab_app
+
+
+app.add_typer(_lab_app(), name="lab")
+app.add_typer(jobs.jobs_app, name="jobs")
+app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    """Console entry point: turns refusals into one line and an exit code."""
+    try:
+        app()
+    except JifenError as exc:
+        print(f"error[{exc.code}]: {plain(exc.message)}", file=sys.stderr)
+        sys.exit(2)

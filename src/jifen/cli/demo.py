@@ -1,0 +1,119 @@
+"""``jifen demo``: build the demo alliance on a fresh store, print its summary, verify it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jifen.cli._options import DbOption
+from jifen.cli._output import data, err, out, yuan
+from jifen.cli.errors import DemoStoreInUse
+from jifen.cli.verify import print_report
+from jifen.demo import MERCHANTS, Summary, open_demo, run_demo
+from jifen.ledger import HASH_ALGORITHMS
+from jifen.settlement import coverage_text
+from jifen.store import make_engine, normalize_url, ping, sqlite_path
+
+__all__ = ["demo"]
+
+
+def demo(
+    db: DbOption = None,
+    members: Annotated[int, typer.Option(min=1, max=1_000_000, help="会员 members")] = 200,
+    orders: Annotated[int, typer.Option(min=1, max=10_000_000, help="paid orders 订单")] = 2000,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days 模拟天数")] = 120,
+    seed: Annotated[int, typer.Option(help="same seed, same books")] = 7,
+    hash_alg: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (国密)")] = "sha256",
+) -> None:
+    """Build the demo alliance 演示联盟 on a fresh store and print its summary."""
+    if hash_alg not in HASH_ALGORITHMS:
+        raise typer.BadParameter(f"--hash must be one of {', '.join(HASH_ALGORITHMS)}")
+    url = normalize_url(db)
+    _fresh_store(url)
+    ctx = open_demo(url, hash_alg=hash_alg)
+    with Progress(
+        TextColumn("模拟 simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("days", total=days)
+        summary = run_demo(
+            ctx,
+            members=members,
+            orders=orders,
+            days=days,
+            seed=seed,
+            on_day=lambda _: progress.advance(task),
+        )
+    ctx.engine.dispose()
+    _print_summary(summary)
+    if summary.report is None or not summary.report.ok:
+        raise typer.Exit(1)
+
+
+def _fresh_store(url: str) -> None:
+    """The demo starts from nothing: a SQLite file is replaced; a used PostgreSQL store refused."""
+    path = sqlite_path(url)
+    if path is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = make_engine(url)
+    ping(engine)
+    from sqlalchemy import inspect
+
+    used = inspect(engine).has_table("entries")
+    engine.dispose()
+    if used:
+        raise DemoStoreInUse(
+            "the demo needs an empty store; this PostgreSQL database already holds a ledger "
+            "(演示需要空库)",
+        )
+
+
+def _print_summary(s: Summary) -> None:
+    report, reserve = s.report, s.reserve
+    assert report is not None and reserve is not None
+    totals = report.totals
+    table = Table(title=f"演示联盟 Demo alliance · seed {s.seed}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("商家 merchants", f"{len(MERCHANTS)} trades"),
+        ("会员 members", f"{s.members:,}"),
+        ("订单 paid orders", f"{s.orders:,} over {s.days} days"),
+        ("规则版本 rule versions", f"{s.rule_versions} published"),
+        ("拒绝的规则变更 refused change", s.refused_change or "—"),
+        ("发放 points issued", f"{totals['issued']:,}"),
+        ("待发放 pending", f"{totals['pending']:,}"),
+        ("可用 available", f"{totals['available']:,}"),
+        ("核销 redeemed", f"{totals['redeemed']:,} in {s.redemptions:,} redemptions"),
+        ("退款扣回 clawed back", f"{totals['clawed_back']:,} after {s.refunds:,} refunds"),
+        ("退款抵扣 shortfall deducted from cash refunds", f"{s.shortfall_points:,} points"),
+        ("过期 expired", f"{totals['expired']:,}"),
+        ("未兑付 outstanding", f"{totals['outstanding']:,} = {yuan(reserve.liability_fen)}"),
+        ("准备金 reserve", yuan(reserve.reserve_fen)),
+        ("准备金覆盖率 reserve coverage", coverage_text(reserve)),
+        ("结算 settlement", f"{s.closed_days} business days, {s.statements:,} statements"),
+        ("发行费 issue charges", yuan(s.charges_fen)),
+        ("兑付补偿 reimbursements", yuan(s.reimbursements_fen)),
+        ("区块 / 分录 blocks / entries", f"{report.blocks:,} / {report.entries:,}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    out.print(table)
+    nets = Table(title="商家净结算 net settlement per merchant (+ paid to merchant, − owed)")
+    nets.add_column("merchant")
+    nets.add_column("net", justify="right")
+    for merchant_id, net_fen in s.net_fen_by_merchant.items():
+        nets.add_row(data(merchant_id), yuan(net_fen))
+    out.print(nets)
+    print_report(report)

@@ -1,0 +1,18 @@
+"""The CLI's own refusals, each with a stable code (docs: ``demo.store_in_use`` in ledger.md,
+``lint.unreadable`` in compliance.md). ``jifen.cli.main`` prints any ``JifenError`` as one line
+``error[code]: message`` and exits 2."""
+
+from __future__ import annotations
+
+from jifen.errors import JifenError
+
+__all__ = ["DemoStoreInUse", "LintInputUnreadable"]
+
+
+class DemoStoreInUse(JifenError):
+    code = "demo.store_in_use"
+    status = 409
+
+
+class LintInputUnreadable(JifenError):
+    code = "lint.unreadable"

@@ -1,0 +1,78 @@
+"""``jifen serve``: the HTTP API over a store, with the daily jobs on a schedule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from jifen.app import SimulatedClock
+from jifen.cli._options import DbOption
+from jifen.cli._output import announce_clock, err
+
+__all__ = ["serve"]
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    jobs_every: Annotated[
+        float, typer.Option(help="seconds between scheduled job runs; 0 turns them off")
+    ] = 60.0,
+    simulated_clock: Annotated[
+        str | None,
+        typer.Option(
+            help="demo/test only: start a settable clock at this ISO time (PUT /v1/clock)"
+        ),
+    ] = None,
+) -> None:
+    """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs run on a schedule."""
+    import os
+    import secrets as pysecrets
+
+    import uvicorn
+
+    from jifen.alliance.merchants import add_operator_key
+    from jifen.api import create_app
+    from jifen.api.observability import configure_logging
+    from jifen.app import open_alliance
+    from jifen.jobs.scheduler import Scheduler
+
+    clock = _simulated_clock(simulated_clock)
+    # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
+    ctx = open_alliance(db, clock=clock)  # a refusal (wrong secret, clock) is one plain line
+    configure_logging()  # from here on, JSON lines on stderr (docs/operations.md)
+    announce_clock(ctx, clock.now() if clock else None)
+    key = os.environ.get("JIFEN_OPERATOR_KEY")
+    if not key:
+        key = "jfo_" + pysecrets.token_urlsafe(32)
+        err.print(f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
+    add_operator_key(ctx, key, ctx.clock.now())
+    api = create_app(ctx)
+    scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
+    if scheduler:
+        scheduler.observers.append(api.state.metrics.job_run)
+        scheduler.start()
+    try:
+        # log_config=None: uvicorn keeps the JSON logging above; its access log is off, as it
+        # would print query strings (each request is logged by the app, without them)
+        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if scheduler:
+            scheduler.stop()
+        ctx.engine.dispose()
+
+
+def _simulated_clock(start_text: str | None) -> SimulatedClock | None:
+    """``--simulated-clock``: a settable clock from an ISO time that names its zone."""
+    if not start_text:
+        return None
+    try:
+        start = datetime.fromisoformat(start_text)
+    except ValueError as exc:
+        raise typer.BadParameter("--simulated-clock must be an ISO time with a zone") from exc
+    if start.tzinfo is None:
+        raise typer.BadParameter("--simulated-clock must carry a time zone")
+    return SimulatedClock(start)
