@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from api_server import KYC, OPERATOR_KEY, Server, problem, served
+from jifen.alliance.merchants import MerchantStatus
 from jifen.api.limits import MAX_BODY_BYTES
 
 BILINGUAL = re.compile(r"[\u4e00-\u9fff].* / [A-Za-z]")  # "中文 / English"
@@ -249,6 +250,39 @@ def test_every_error_is_documented_as_a_problem(server: Server) -> None:
             assert "WWW-Authenticate" in responses["401"]["headers"], where
         if 429 in errors:
             assert "Retry-After" in responses["429"]["headers"], where
+
+
+LISTS = {
+    "/v1/me/history": "HistoryPage",
+    "/v1/orders": "OrderPage",
+    "/v1/redemptions": "RedemptionPage",
+    "/v1/statements": "StatementPage",
+    "/v1/merchants": "MerchantPage",
+}
+
+
+def test_every_list_answers_the_one_page_shape_under_its_own_name(server: Server) -> None:
+    """One generic page model (``jifen.api.schemas.Page``) behind every list; each list's page
+    keeps the component name generated clients know it by, never pydantic's ``Page_OrderOut_``."""
+    document = _document(server)
+    schemas = document["components"]["schemas"]
+    for path, name in LISTS.items():
+        ok = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"] == {"$ref": f"#/components/schemas/{name}"}, path
+        item = f"#/components/schemas/{name.removesuffix('Page')}Out"
+        assert schemas[name]["properties"]["items"] == {
+            "items": {"$ref": item}, "title": "Items", "type": "array"
+        }, name  # fmt: skip
+        assert schemas[name]["required"] == ["items", "next_cursor"], name
+    assert [n for n in schemas if n.startswith("Page")] == []
+
+
+def test_a_merchants_status_is_documented_as_the_services_enum(server: Server) -> None:
+    schemas = _document(server)["components"]["schemas"]
+    assert schemas["MerchantStatus"]["enum"] == [s.value for s in MerchantStatus]
+    for model in ("MerchantOut", "StatusIn"):
+        status = schemas[model]["properties"]["status"]
+        assert status == {"$ref": "#/components/schemas/MerchantStatus"}, model
 
 
 def test_operator_operations_document_their_not_founds_and_conflicts(server: Server) -> None:

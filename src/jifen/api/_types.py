@@ -1,4 +1,4 @@
-"""Field types for what comes in over the wire.
+"""Field types and limits for what comes in over the wire.
 
 ``UtcDatetime`` is every incoming time (a payment, an effective date, the simulated clock): ISO 8601
 with a zone, inside the supported years (``jifen.rules.SUPPORTED_FROM`` inclusive to
@@ -9,16 +9,51 @@ so pydantic reports it as ``request.invalid`` at the field's path: a time the ca
 
 Plain ``datetime`` rather than ``AwareDatetime`` underneath, so that a time without a zone is
 refused with the same bilingual message as the rest, by the one check.
+
+Limits are the services' own where the services have one (the id pattern is the ledger's
+``ID_PATTERN``); where the API is deliberately tighter than the ledger, the bound is named for
+what it bounds and asserted against the ledger's here, at import, so the two cannot drift apart
+into an amount the API accepts and the ledger refuses.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt
 
+from jifen.ledger.model import ID_PATTERN, MAX_FEN, MAX_POINTS
 from jifen.rules import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, supported_utc
+
+ID = f"^{ID_PATTERN.pattern}$"
+"""An order ref, refund ref, member id or store id: the ledger's ``ID_PATTERN``, anchored."""
+
+MAX_REQUEST_FEN = 10**12
+"""Most fen one request may name (an order, a refund, a checkout amount): 10^12 fen = 100 亿元.
+
+Tighter than the ledger's ``MAX_FEN`` (10^14) on purpose: the ledger's bound is on one leg of an
+entry, and some legs carry the sum of many requests (a merchant's net settlement for a day, the
+reserve's movements), so one request is kept a hundredth of it."""
+assert MAX_REQUEST_FEN * 100 <= MAX_FEN, "one request's fen must leave the ledger headroom"
+
+MAX_REQUEST_POINTS = 10**9
+"""Most points one redemption may spend; tighter than the ledger's ``MAX_POINTS`` (10^12) for the
+same reason as ``MAX_REQUEST_FEN``."""
+assert MAX_REQUEST_POINTS * 100 <= MAX_POINTS, "one request's points must leave the ledger headroom"
+
+
+def _nfkc(value: object) -> object:
+    """Text as NFKC before it is checked: a full-width ｏｒｄｅｒ-１ is the same id as order-1, and
+    digits a pattern accepts are ASCII digits only (the patterns spell out 0-9, never \\d)."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
+Text = Annotated[str, BeforeValidator(_nfkc)]
+"""An identifier, phone number or code from a caller, normalised before any check."""
+Fen = Annotated[StrictInt, Field(gt=0, le=MAX_REQUEST_FEN)]
+"""Money in fen: a JSON integer. ``"100"``, ``100.0`` and ``true`` are refused, never coerced."""
 
 UtcDatetime = Annotated[
     datetime,
@@ -30,4 +65,4 @@ UtcDatetime = Annotated[
 ]
 """An incoming instant: zone required, supported years only, normalised to UTC."""
 
-__all__ = ["UtcDatetime"]
+__all__ = ["ID", "MAX_REQUEST_FEN", "MAX_REQUEST_POINTS", "Fen", "Text", "UtcDatetime"]

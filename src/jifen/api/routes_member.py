@@ -9,15 +9,7 @@ from sqlalchemy import Connection
 from jifen.alliance import members, redemptions
 from jifen.api.auth import Ctx, MemberCaller
 from jifen.api.idempotency import IdemKey, Limit, once
-from jifen.api.schemas import (
-    AccountOut,
-    CodeOut,
-    HistoryPage,
-    MemberOut,
-    account_out,
-    history_out,
-    member_out,
-)
+from jifen.api.schemas import AccountOut, CodeOut, HistoryPage, MemberOut
 
 router = APIRouter(prefix="/v1/me", tags=["member 会员"])
 
@@ -30,12 +22,12 @@ def _member(who: MemberCaller) -> str:
 @router.get("", response_model=AccountOut)
 def my_account(ctx: Ctx, who: MemberCaller) -> AccountOut:
     """余额：可用、待发放（含发放日期）、即将过期 / balance, pending with dates, expiring soon."""
-    return account_out(members.account(ctx, _member(who), ctx.clock.now()))
+    return AccountOut.model_validate(members.account(ctx, _member(who), ctx.clock.now()))
 
 
 @router.get("/profile", response_model=MemberOut)
 def my_profile(ctx: Ctx, who: MemberCaller) -> MemberOut:
-    return member_out(members.get_member(ctx, _member(who)))
+    return MemberOut.model_validate(members.get_member(ctx, _member(who)))
 
 
 @router.get("/history", response_model=HistoryPage)
@@ -43,8 +35,9 @@ def my_history(
     ctx: Ctx, who: MemberCaller, cursor: str | None = None, limit: Limit = 50
 ) -> HistoryPage:
     """积分明细：每行注明订单与规则版本 / each line names its order and rule version."""
-    page = members.history(ctx, _member(who), cursor=cursor, limit=limit)
-    return HistoryPage(items=[history_out(h) for h in page.items], next_cursor=page.next_cursor)
+    return HistoryPage.model_validate(
+        members.history(ctx, _member(who), cursor=cursor, limit=limit)
+    )
 
 
 @router.post("/redemption-codes", response_model=CodeOut, status_code=201)

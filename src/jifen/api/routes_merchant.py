@@ -28,11 +28,6 @@ from jifen.api.schemas import (
     RefundIn,
     RefundOut,
     StatementPage,
-    merchant_out,
-    order_out,
-    redemption_out,
-    refund_out,
-    statement_out,
 )
 from jifen.settlement import statements
 
@@ -52,7 +47,7 @@ def _merchant(who: MerchantCaller) -> str:
 @router.get("/merchant", response_model=MerchantOut)
 def me(ctx: Ctx, who: MerchantCaller) -> MerchantOut:
     """本商家资料 / the calling merchant's own record."""
-    return merchant_out(merchants.get_merchant(ctx, _merchant(who)))
+    return MerchantOut.model_validate(merchants.get_merchant(ctx, _merchant(who)))
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201, responses=PROBLEMS)
@@ -62,7 +57,7 @@ def record_order(
     """记录已支付订单 / record a paid order: pending points under the rules in force at paid_at."""
 
     def run(tx: Connection) -> OrderOut:
-        return order_out(
+        return OrderOut.model_validate(
             orders.record_order(
                 ctx,
                 _merchant(who),
@@ -81,13 +76,14 @@ def record_order(
 def list_orders(
     ctx: Ctx, who: MerchantCaller, cursor: str | None = None, limit: Limit = 50
 ) -> OrderPage:
-    page = orders.list_orders(ctx, _merchant(who), cursor=cursor, limit=limit)
-    return OrderPage(items=[order_out(o) for o in page.items], next_cursor=page.next_cursor)
+    return OrderPage.model_validate(
+        orders.list_orders(ctx, _merchant(who), cursor=cursor, limit=limit)
+    )
 
 
 @router.get("/orders/{order_ref}", response_model=OrderOut, responses=PROBLEMS)
 def get_order(ctx: Ctx, who: MerchantCaller, order_ref: OrderRef) -> OrderOut:
-    return order_out(orders.get_order(ctx, _merchant(who), order_ref))
+    return OrderOut.model_validate(orders.get_order(ctx, _merchant(who), order_ref))
 
 
 @router.post("/orders/{order_ref}/refunds", response_model=RefundOut, responses=PROBLEMS)
@@ -102,7 +98,7 @@ def refund(
     """退款扣回积分 / refund in full or part: points clawed back pro rata."""
     return once(
         request, who, key, body,
-        lambda tx: refund_out(
+        lambda tx: RefundOut.model_validate(
             orders.refund_order(
                 ctx,
                 _merchant(who),
@@ -125,7 +121,9 @@ def cancel(
         who,
         key,
         None,
-        lambda tx: order_out(orders.cancel_order(ctx, _merchant(who), order_ref, conn=tx)),
+        lambda tx: OrderOut.model_validate(
+            orders.cancel_order(ctx, _merchant(who), order_ref, conn=tx)
+        ),
     )
 
 
@@ -136,7 +134,7 @@ def redeem(
     """积分抵扣 / redeem with the member's one-time code, within the rules' limits."""
     return once(
         request, who, key, body,
-        lambda tx: redemption_out(
+        lambda tx: RedemptionOut.model_validate(
             redemptions.redeem(
                 ctx, _merchant(who), code=body.code, points=body.points,
                 order_ref=body.order_ref, order_amount_fen=body.order_amount_fen, conn=tx,
@@ -150,9 +148,8 @@ def redeem(
 def list_redemptions(
     ctx: Ctx, who: MerchantCaller, cursor: str | None = None, limit: Limit = 50
 ) -> RedemptionPage:
-    page = redemptions.list_redemptions(ctx, _merchant(who), cursor=cursor, limit=limit)
-    return RedemptionPage(
-        items=[redemption_out(r) for r in page.items], next_cursor=page.next_cursor
+    return RedemptionPage.model_validate(
+        redemptions.list_redemptions(ctx, _merchant(who), cursor=cursor, limit=limit)
     )
 
 
@@ -171,5 +168,4 @@ def list_statements(
         merchant_id = who.merchant_id
     elif who.role != "operator":
         raise Forbidden("无权访问 / not allowed")
-    page = statements(ctx, merchant_id, cursor=cursor, limit=limit)
-    return StatementPage(items=[statement_out(x) for x in page.items], next_cursor=page.next_cursor)
+    return StatementPage.model_validate(statements(ctx, merchant_id, cursor=cursor, limit=limit))

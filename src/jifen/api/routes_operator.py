@@ -31,15 +31,14 @@ from jifen.api.schemas import (
     StatusIn,
     TokenOut,
     WithdrawIn,
-    account_out,
     day_out,
     liabilities_out,
-    member_out,
-    merchant_out,
+    member_for_merchant,
     version_out,
 )
 from jifen.app.clock import SimulatedClock
 from jifen.app.context import Context
+from jifen.app.rulebook import view, views_at
 from jifen.errors import InvalidRequest
 from jifen.jobs import run_jobs
 from jifen.rules import RuleDocument, status_at
@@ -51,7 +50,7 @@ VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 def _version(ctx: Context, number: int, conn: Connection | None = None) -> RuleVersionOut:
     v = ctx.rulebook.get(number, conn=conn)
-    return version_out(v, status_at(v, ctx.rulebook.versions(conn=conn), ctx.clock.now()))
+    return version_out(view(v, status_at(v, ctx.rulebook.versions(conn=conn), ctx.clock.now())))
 
 
 @router.post("/rules/drafts", response_model=RuleVersionOut, status_code=201)
@@ -71,9 +70,7 @@ def create_draft(
 
 @router.get("/rules/versions", response_model=list[RuleVersionOut])
 def all_versions(ctx: Ctx, who: Operator) -> list[RuleVersionOut]:
-    now = ctx.clock.now()
-    versions = ctx.rulebook.versions()
-    return [version_out(v, status_at(v, versions, now)) for v in versions]
+    return [version_out(v) for v in views_at(ctx.rulebook.versions(), ctx.clock.now())]
 
 
 @router.post("/rules/versions/{number}/publish", response_model=RuleVersionOut)
@@ -140,7 +137,7 @@ def create_merchant(
             ctx.clock.now(),
             conn=tx,
         )
-        return MerchantCreated(merchant=merchant_out(merchant), api_key=api_key)
+        return MerchantCreated(merchant=MerchantOut.model_validate(merchant), api_key=api_key)
 
     return once(request, who, key, body, run, 201, secret="api_key")
 
@@ -149,13 +146,12 @@ def create_merchant(
 def list_merchants(
     ctx: Ctx, who: Operator, cursor: str | None = None, limit: Limit = 50
 ) -> MerchantPage:
-    page = merchants.list_merchants(ctx, cursor=cursor, limit=limit)
-    return MerchantPage(items=[merchant_out(m) for m in page.items], next_cursor=page.next_cursor)
+    return MerchantPage.model_validate(merchants.list_merchants(ctx, cursor=cursor, limit=limit))
 
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantOut)
 def get_merchant(ctx: Ctx, who: Operator, merchant_id: str) -> MerchantOut:
-    return merchant_out(merchants.get_merchant(ctx, merchant_id))
+    return MerchantOut.model_validate(merchants.get_merchant(ctx, merchant_id))
 
 
 @router.post("/merchants/{merchant_id}/status", response_model=MerchantOut)
@@ -163,11 +159,10 @@ def set_merchant_status(
     request: Request, ctx: Ctx, who: Operator, merchant_id: str, body: StatusIn, key: IdemKey = None
 ) -> JSONResponse:
     """暂停、恢复或关闭商家 / suspend, reactivate or close a merchant."""
-    status = merchants.MerchantStatus(body.status)
     return once(
         request, who, key, body,
-        lambda tx: merchant_out(
-            merchants.set_status(ctx, merchant_id, status, ctx.clock.now(), conn=tx)
+        lambda tx: MerchantOut.model_validate(
+            merchants.set_status(ctx, merchant_id, body.status, ctx.clock.now(), conn=tx)
         ),
     )  # fmt: skip
 
@@ -188,19 +183,21 @@ def enrol_member(
         member = members.enrol(ctx, body.phone, consents, ctx.clock.now(), conn=tx)
         # a merchant learns the member id and the masked number it typed, nothing else, and the
         # same answer whether or not the person was already a member (docs/api.md)
-        return member_out(member, full=who.role == "operator")
+        if who.role == "operator":
+            return MemberOut.model_validate(member)
+        return member_for_merchant(member)
 
     return once(request, who, key, body, run, 201)
 
 
 @router.get("/members/{member_id}", response_model=MemberOut)
 def get_member(ctx: Ctx, who: Operator, member_id: str) -> MemberOut:
-    return member_out(members.get_member(ctx, member_id))
+    return MemberOut.model_validate(members.get_member(ctx, member_id))
 
 
 @router.get("/members/{member_id}/account", response_model=AccountOut)
 def member_account(ctx: Ctx, who: Operator, member_id: str) -> AccountOut:
-    return account_out(members.account(ctx, member_id, ctx.clock.now()))
+    return AccountOut.model_validate(members.account(ctx, member_id, ctx.clock.now()))
 
 
 @router.post("/members/{member_id}/tokens", response_model=TokenOut, status_code=201)

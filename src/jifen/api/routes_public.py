@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from jifen.api.auth import Ctx
 from jifen.api.schemas import Problem, RuleVersionOut, version_out
+from jifen.app.rulebook import view, views_at
 from jifen.rules import VersionStatus, rule_json_schema, status_at
 
 router = APIRouter(prefix="/v1/public", tags=["public 公开"])
@@ -21,7 +22,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 def current_rules(ctx: Ctx) -> RuleVersionOut:
     """现行规则 / the rule version in force now."""
     now = ctx.clock.now()
-    return version_out(ctx.rulebook.in_force(now), VersionStatus.EFFECTIVE)
+    return version_out(view(ctx.rulebook.in_force(now), VersionStatus.EFFECTIVE))
 
 
 @router.get("/rules/upcoming", response_model=list[RuleVersionOut])
@@ -30,7 +31,7 @@ def upcoming_rules(ctx: Ctx) -> list[RuleVersionOut]:
     now = ctx.clock.now()
     versions = ctx.rulebook.published()
     return [
-        version_out(v, VersionStatus.PUBLISHED)
+        version_out(view(v, VersionStatus.PUBLISHED))
         for v in versions
         if status_at(v, versions, now) is VersionStatus.PUBLISHED
     ]
@@ -40,8 +41,7 @@ def upcoming_rules(ctx: Ctx) -> list[RuleVersionOut]:
 def rule_history(ctx: Ctx) -> list[RuleVersionOut]:
     """全部公示记录 / every published version, oldest first, with its reason and diff."""
     now = ctx.clock.now()
-    versions = ctx.rulebook.published()
-    return [version_out(v, status_at(v, versions, now)) for v in versions]
+    return [version_out(v) for v in views_at(ctx.rulebook.published(), now)]
 
 
 @router.get("/rules/schema")

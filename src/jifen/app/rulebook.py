@@ -7,33 +7,59 @@ and not yet in force) run on the versions read under lock, and a refusal writes 
 A draft's diff is taken when it is read, against the latest version still announced then, so it
 always shows what publishing it would change, whatever was published or withdrawn since it was
 saved (the diff stored with a draft is only what it was at the time).
+
+What a reader is shown of a version is a ``VersionView``: the version, where it stands, and what
+the compliance linter finds in it, computed here (``view``) so the API only maps it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, select
 
-from jifen.compliance import lint_rules, refused
+from jifen.compliance import Finding, lint_rules, refused
 from jifen.rules import (
     RuleDocument,
     Version,
+    VersionStatus,
     check_publication,
     diff_documents,
     latest_published,
     render_diff,
+    status_at,
     version_at,
     withdraw,
 )
 from jifen.rules.errors import AlreadyPublished, LintFailed, RuleVersionNotFound
 from jifen.store import tables as t
 from jifen.store import writer
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """A rule version as a reader sees it: where it stands, and what the compliance linter finds
+    in it. Every version is linted when it is read, drafts above all, so a reviewer sees the
+    findings before trying to publish (publishing lints again, under lock, and refuses)."""
+
+    version: Version
+    status: VersionStatus
+    findings: tuple[Finding, ...]
+
+
+def view(version: Version, status: VersionStatus) -> VersionView:
+    """``version`` at ``status`` (the caller knows it, e.g. the version in force), linted."""
+    return VersionView(version, status, tuple(lint_rules(version.document)))
+
+
+def views_at(versions: Sequence[Version], now: datetime) -> list[VersionView]:
+    """Each of ``versions`` as it stands at ``now`` among them, linted."""
+    return [view(v, status_at(v, versions, now)) for v in versions]
 
 
 def _document_text(document: RuleDocument) -> str:
