@@ -214,3 +214,68 @@ def test_jobs_refuse_to_close_a_day_that_is_not_over(tmp_path: object) -> None:
     assert run_jobs(ctx, business_date(T0) - DAY) == []  # nothing booked yet: nothing to close
     assert reserve_status(ctx).covered
     ctx.engine.dispose()
+
+
+# -- money the provider moved (issue 10): collected by split, returned, paid out -------------------
+
+
+def test_money_moved_at_the_provider_settles_what_the_books_owed(ledger: Ledger) -> None:
+    """An issue charge collected by split leaves the merchant owing nothing for it; a split
+    return pays back what a refund credited; a payout pays a settled net out of the reserve's
+    cash. The cash accounts hold (as assets, below zero) exactly what the receivers hold."""
+    from jifen.ledger import Collect, PayOut, ReturnSplit, Settle
+
+    for m in ("tea", "film"):
+        ledger.open_merchant(m, T0)
+    lot = ledger.submit(earn("e1", "ana", "tea", 500), T0).entry_id  # charge 600: 500 + 100
+    ledger.submit(Collect("c1", "tea", 500, 100, "4200001:split-1:d1"), T0)
+    assert money(ledger.engine, "merchant:tea:cny") == 0
+    assert money(ledger.engine, "system:reserve_cash") == -500
+    assert money(ledger.engine, "system:fee_cash") == -100
+    refund = ledger.submit(Refund("rf", lot, 10_000), T0 + DAY)  # a fifth: 100 points voided
+    assert refund.detail["credited_fen"] == 100
+    assert money(ledger.engine, "merchant:tea:cny") == 100  # owed back to the merchant ...
+    ledger.submit(ReturnSplit("ret1", "tea", 100, 0, "4200001:return-1"), T0 + DAY)
+    assert money(ledger.engine, "merchant:tea:cny") == 0  # ... and paid back by the return
+    assert money(ledger.engine, "system:reserve_cash") == -400
+    ledger.submit(Release("r1", lot), T0 + 8 * DAY)
+    ledger.submit(Redeem("x1", "ana", "film", 300, "f1"), T0 + 8 * DAY)
+    ledger.submit(Settle("s1", "film", "2026-05-09", 300), T0 + 9 * DAY)
+    ledger.submit(PayOut("p1", "film", 300, "depository:transfer-1"), T0 + 9 * DAY)
+    assert money(ledger.engine, "system:clearing") == 0
+    assert money(ledger.engine, "system:reserve_cash") == -100  # backs the 100 points left
+    assert money(ledger.engine, "system:reserve") == 100
+    status = verify(ledger.engine)
+    assert status.ok, status.findings
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda ops: ops.Collect("c", "tea", 0, 0, "r"), "amount.invalid"),
+        (lambda ops: ops.Collect("c", "tea", -1, 5, "r"), "amount.invalid"),
+        (lambda ops: ops.Collect("c", "tea", 5, 0, "bad ref with spaces"), "entry.invalid"),
+        (lambda ops: ops.PayOut("p", "tea", 0, "r"), "amount.invalid"),
+        (lambda ops: ops.Collect("c", "ghost", 5, 0, "r"), "account.not_found"),
+    ],
+)
+def test_a_bad_money_movement_is_refused(ledger: Ledger, make: object, code: str) -> None:
+    import jifen.ledger as ops
+
+    ledger.open_merchant("tea", T0)
+    with pytest.raises(LedgerError) as refused:
+        ledger.submit(make(ops), T0)  # type: ignore[operator]
+    assert refused.value.code == code
+
+
+def test_a_statement_counts_what_was_collected_and_returned() -> None:
+    day = date(2026, 5, 1)
+    moved = [
+        Movement("tea", "earn", fen=-600, points_issued=500),
+        Movement("tea", "collect", fen=600),
+        Movement("tea", "refund", fen=100),
+        Movement("tea", "split_return", fen=-100),
+    ]
+    s = statement("tea", day, moved)
+    assert (s.charges_fen, s.collected_fen, s.credits_fen, s.returned_fen) == (600, 600, 100, 100)
+    assert s.net_fen == 0  # everything was paid at the provider already

@@ -18,10 +18,12 @@ from jifen.ledger.errors import IdempotencyConflict
 from jifen.ledger.model import (
     SYSTEM_ACCOUNTS,
     Asset,
+    Collect,
     Earn,
     Entry,
     Expire,
     Operation,
+    PayOut,
     Post,
     Receipt,
     Redeem,
@@ -93,7 +95,7 @@ class _Needs:
             elif isinstance(op, Redeem):
                 self.members.add(op.member_id)
                 self.accounts |= set(merchant_accounts(op.merchant_id))
-            elif isinstance(op, Settle):
+            elif isinstance(op, Settle | Collect | PayOut):
                 self.accounts |= set(merchant_accounts(op.merchant_id))
             elif isinstance(op, Post):
                 self.accounts |= {leg.account for leg in op.legs}

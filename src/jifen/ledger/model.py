@@ -59,6 +59,8 @@ CLAWBACK = "system:clawback"
 RESERVE = "system:reserve"
 REVENUE = "system:revenue"
 CLEARING = "system:clearing"
+RESERVE_CASH = "system:reserve_cash"
+FEE_CASH = "system:fee_cash"
 
 SYSTEM_ACCOUNTS: Mapping[str, tuple[AccountKind, Asset]] = {
     ISSUANCE: (AccountKind.ISSUANCE, Asset.POINTS),
@@ -67,6 +69,10 @@ SYSTEM_ACCOUNTS: Mapping[str, tuple[AccountKind, Asset]] = {
     RESERVE: (AccountKind.SYSTEM_CNY, Asset.CNY),
     REVENUE: (AccountKind.SYSTEM_CNY, Asset.CNY),
     CLEARING: (AccountKind.SYSTEM_CNY, Asset.CNY),
+    # money actually held at the provider by the reserve and the operator's fee receivers (an
+    # asset: below zero while they hold money, as every asset in these books)
+    RESERVE_CASH: (AccountKind.SYSTEM_CNY, Asset.CNY),
+    FEE_CASH: (AccountKind.SYSTEM_CNY, Asset.CNY),
 }
 
 
@@ -391,7 +397,65 @@ class Settle:
         _check_positive("net_fen", abs(self.net_fen), MAX_FEN)
 
 
-Operation = Earn | Release | Void | Expire | Redeem | Refund | Reverse | Post | Settle
+def _check_reference(reference: str) -> None:
+    if not isinstance(reference, str) or not KEY_PATTERN.fullmatch(reference):
+        raise InvalidEntry(
+            "a provider reference is 1-128 of A-Z a-z 0-9 . _ : / @ -", field="reference"
+        )
+
+
+def _check_fen(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FEN:
+        raise InvalidAmount(f"{name} must be a whole number from 0 to {MAX_FEN}", field=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Collect:
+    """A merchant's issue charge collected by the provider's split (分账): ``reserve_fen`` is now
+    at the points reserve's receiver account, ``fee_fen`` at the operator's fee account. The
+    money never passed through the operator's hands; this records that it arrived."""
+
+    key: str
+    merchant_id: str
+    reserve_fen: int
+    fee_fen: int
+    reference: str  # the provider's split: transaction id, out_order_no, detail id
+
+    def validate(self) -> None:
+        _check_key(self.key)
+        check_id("merchant_id", self.merchant_id)
+        _check_fen("reserve_fen", self.reserve_fen)
+        _check_fen("fee_fen", self.fee_fen)
+        _check_positive("reserve_fen + fee_fen", self.reserve_fen + self.fee_fen, MAX_FEN)
+        _check_reference(self.reference)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnSplit(Collect):
+    """A split returned (分账回退) from the reserve (and fee) receiver to the merchant, before the
+    refund of an order whose points were clawed back: settles the value the refund credited."""
+
+
+@dataclass(frozen=True, slots=True)
+class PayOut:
+    """A merchant's settled net paid from the reserve's account through the provider (or the
+    reserve's depository bank): money leaves the reserve's cash and what clearing owed."""
+
+    key: str
+    merchant_id: str
+    fen: int
+    reference: str
+
+    def validate(self) -> None:
+        _check_key(self.key)
+        check_id("merchant_id", self.merchant_id)
+        _check_positive("fen", self.fen, MAX_FEN)
+        _check_reference(self.reference)
+
+
+Operation = (
+    Earn | Release | Void | Expire | Redeem | Refund | Reverse | Post | Settle | Collect | PayOut
+)
 OP_KINDS: Mapping[type, str] = {
     Earn: "earn",
     Release: "release",
@@ -402,6 +466,9 @@ OP_KINDS: Mapping[type, str] = {
     Reverse: "reverse",
     Post: "post",
     Settle: "settle",
+    Collect: "collect",
+    ReturnSplit: "split_return",
+    PayOut: "payout",
 }
 
 

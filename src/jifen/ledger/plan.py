@@ -35,22 +35,27 @@ from jifen.ledger.model import (
     CLAWBACK,
     CLEARING,
     EXPIRED,
+    FEE_CASH,
     ISSUANCE,
     MAX_BATCH,
     OP_KINDS,
     RESERVE,
+    RESERVE_CASH,
     REVENUE,
     Asset,
     Cap,
+    Collect,
     Earn,
     Entry,
     Expire,
     Leg,
     Operation,
+    PayOut,
     Post,
     Redeem,
     Refund,
     Release,
+    ReturnSplit,
     Reverse,
     Settle,
     Shortfall,
@@ -483,6 +488,36 @@ class Planner:
         legs = list(op.legs)
         self._check_not_negative(legs)
         return legs, {"memo": op.memo}
+
+    def _collect(self, op: Collect, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        """The charge the merchant owed since the earn is paid: the money is at the receivers."""
+        return self._cash(op, +1)
+
+    def _split_return(self, op: ReturnSplit, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        """What a refund credited the merchant goes back to it from the receivers' accounts."""
+        return self._cash(op, -1)
+
+    def _cash(self, op: Collect, sign: int) -> tuple[list[Leg], dict[str, Any]]:
+        account = merchant_cny_account(op.merchant_id)
+        self._require_account(account)
+        legs = [Leg(account, Asset.CNY, sign * (op.reserve_fen + op.fee_fen))]
+        legs += [
+            Leg(cash, Asset.CNY, -sign * fen)
+            for cash, fen in ((RESERVE_CASH, op.reserve_fen), (FEE_CASH, op.fee_fen))
+            if fen
+        ]
+        return legs, {
+            "merchant_id": op.merchant_id,
+            "reserve_fen": op.reserve_fen,
+            "fee_fen": op.fee_fen,
+            "reference": op.reference,
+        }
+
+    def _payout(self, op: PayOut, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
+        """A settled net paid to the merchant out of the reserve's cash."""
+        self._require_account(merchant_cny_account(op.merchant_id))  # a merchant of the books
+        legs = [Leg(CLEARING, Asset.CNY, -op.fen), Leg(RESERVE_CASH, Asset.CNY, op.fen)]
+        return legs, {"merchant_id": op.merchant_id, "fen": op.fen, "reference": op.reference}
 
     def _settle(self, op: Settle, now: datetime) -> tuple[list[Leg], dict[str, Any]]:
         account = merchant_cny_account(op.merchant_id)

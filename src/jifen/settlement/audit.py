@@ -34,6 +34,8 @@ FIGURES = (
     "credits_fen",
     "adjustments_fen",
     "net_fen",
+    "collected_fen",
+    "returned_fen",
 )
 _DAY = timedelta(days=1)
 

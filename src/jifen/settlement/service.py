@@ -95,6 +95,8 @@ def _store(ctx: Context, s: Statement, entry_id: str | None) -> Statement:
         "credits_fen": s.credits_fen,
         "adjustments_fen": s.adjustments_fen,
         "net_fen": s.net_fen,
+        "collected_fen": s.collected_fen,
+        "returned_fen": s.returned_fen,
         "entry_id": entry_id,
         "created_at": ctx.clock.now(),
     }
@@ -114,6 +116,8 @@ def _statement(row: Any) -> Statement:
         credits_fen=row.credits_fen,
         adjustments_fen=row.adjustments_fen,
         net_fen=row.net_fen,
+        collected_fen=row.collected_fen,
+        returned_fen=row.returned_fen,
         entry_id=row.entry_id,
     )
 

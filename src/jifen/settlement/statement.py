@@ -4,6 +4,11 @@ A merchant's money account is credited and debited by the flows themselves (the 
 each earn, the value of points it accepted at each redemption, the value of points clawed back
 from its refunded orders). The statement only groups that day's movements by what caused them,
 so by construction it matches the ledger to the fen.
+
+Money the provider moved is on the statement too: the charges collected by split at payment
+(``collected_fen``: the merchant paid them already) and the value returned to the merchant by a
+split return before a refund (``returned_fen``: the credit was paid already). What is left, the
+net, is what the daily settlement pays out (or carries, when the merchant owes).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ class Movement:
     """Money (fen, + = to the merchant) or points on one merchant account, summed by entry kind."""
 
     merchant_id: str
-    kind: str  # earn | redeem | void | refund | reverse | post
+    kind: str  # earn | redeem | void | refund | reverse | post | collect | split_return
     fen: int = 0
     points_issued: int = 0
     points_accepted: int = 0
@@ -36,10 +41,13 @@ class Statement:
     adjustments_fen: int  # corrections (reversals, manual entries), either sign
     net_fen: int  # + the operator pays the merchant; - the merchant pays the operator
     entry_id: str | None = None
+    collected_fen: int = 0  # charges the provider's split collected (already paid)
+    returned_fen: int = 0  # credits a split return paid back (already paid)
 
 
 def statement(merchant_id: str, day: date, movements: Iterable[Movement]) -> Statement:
     charges = reimbursed = credits = adjustments = issued = accepted = 0
+    collected = returned = 0
     for m in movements:
         assert m.merchant_id == merchant_id
         issued += m.points_issued
@@ -50,6 +58,10 @@ def statement(merchant_id: str, day: date, movements: Iterable[Movement]) -> Sta
             reimbursed += m.fen
         elif m.kind in ("void", "refund"):
             credits += m.fen
+        elif m.kind == "collect":
+            collected += m.fen
+        elif m.kind == "split_return":
+            returned -= m.fen
         else:
             adjustments += m.fen
     return Statement(
@@ -61,7 +73,9 @@ def statement(merchant_id: str, day: date, movements: Iterable[Movement]) -> Sta
         reimbursements_fen=reimbursed,
         credits_fen=credits,
         adjustments_fen=adjustments,
-        net_fen=reimbursed + credits + adjustments - charges,
+        net_fen=reimbursed + credits + adjustments + collected - charges - returned,
+        collected_fen=collected,
+        returned_fen=returned,
     )
 
 

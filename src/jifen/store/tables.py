@@ -148,6 +148,8 @@ statements = Table(
     Column("credits_fen", BigInteger, nullable=False),
     Column("adjustments_fen", BigInteger, nullable=False),
     Column("net_fen", BigInteger, nullable=False),
+    Column("collected_fen", BigInteger, nullable=False, server_default="0"),
+    Column("returned_fen", BigInteger, nullable=False, server_default="0"),
     Column("entry_id", String(32), nullable=True),  # the settlement entry (None: nothing to move)
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("merchant_id", "business_date"),

@@ -243,6 +243,8 @@ class StatementOut(_Out):
     reimbursements_fen: int
     credits_fen: int
     adjustments_fen: int
+    collected_fen: int = Field(description="分账已收的发行费 / issue charges collected by split")
+    returned_fen: int = Field(description="分账回退已付的退还 / credits paid back by split return")
     net_fen: int
     entry_id: str | None
 
