@@ -1,0 +1,42 @@
+"""Payment errors, each with a stable code (docs/payments.md lists them)."""
+
+from __future__ import annotations
+
+from jifen.errors import JifenError
+
+
+class PaymentError(JifenError):
+    code = "payment.error"
+
+
+class PlanOverRatio(PaymentError):
+    """A split plan would give others more of an order than the provider allows."""
+
+    code = "payment.plan_over_ratio"
+    status = 422
+
+
+class PlanTooManyReceivers(PaymentError):
+    code = "payment.plan_too_many_receivers"
+    status = 422
+
+
+class ProviderRefused(PaymentError):
+    """The provider answered no (its own ``provider_code``, e.g. INVALID_REQUEST, NOT_ENOUGH)."""
+
+    code = "payment.provider_refused"
+    status = 502
+
+
+class ProviderUnavailable(PaymentError):
+    """The provider did not answer (down, timed out, 5xx): the instruction is retried later."""
+
+    code = "payment.provider_unavailable"
+    status = 503
+
+
+class NotificationRefused(PaymentError):
+    """A callback that does not verify (signature, timestamp, decryption): never applied."""
+
+    code = "payment.notification_refused"
+    status = 401
