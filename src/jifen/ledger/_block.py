@@ -58,7 +58,8 @@ def write_block(
         "entry_count": len(entries),
         "block_hash": block_hash,
     }
-    writes = _journal(entries, hashes, lane.chain_id, height).insert(t.blocks, [block])
+    writes = bulk.Writes().insert(t.blocks, [block])  # the block first, then what it holds
+    _journal(writes, entries, hashes, lane.chain_id, height)
     _caches(writes, book, lane.chain_id)
     writes.update(
         t.chains,
@@ -69,7 +70,9 @@ def write_block(
     return entries
 
 
-def _journal(entries: list[Entry], hashes: list[str], lane: int, height: int) -> bulk.Writes:
+def _journal(
+    writes: bulk.Writes, entries: list[Entry], hashes: list[str], lane: int, height: int
+) -> None:
     """The append-only rows: entries (in key order for every writer, so racing inserts of a
     reused key cannot deadlock) and their legs."""
     entry_rows = [
@@ -100,9 +103,8 @@ def _journal(entries: list[Entry], hashes: list[str], lane: int, height: int) ->
         for e in entries
         for n, leg in enumerate(e.legs)
     ]
-    writes = bulk.Writes()
     writes.insert(t.entries, sorted(entry_rows, key=lambda row: row["entry_id"]))
-    return writes.insert(t.legs, leg_rows)
+    writes.insert(t.legs, leg_rows)
 
 
 def _caches(writes: bulk.Writes, book: Book, lane: int) -> None:
