@@ -55,15 +55,6 @@ def transaction_by_id(state: SandboxState, payer: Merchant, transaction_id: str)
     return txn
 
 
-def transaction_for_caller(state: SandboxState, call: Call, transaction_id: str) -> Transaction:
-    """A transaction the caller may see: its own, or one of its sub-merchants'."""
-    found_key = state.transaction_ids.get(transaction_id)
-    txn = state.transactions.get(found_key) if found_key else None
-    if txn is None or call.caller.mchid not in (txn.payer_mchid, txn.api_mchid):
-        raise not_found("订单不存在 / no such transaction for this merchant")
-    return txn
-
-
 def sp_fields(payer: Merchant) -> dict[str, str]:
     """``sub_mchid`` in a service provider's answers; nothing for a direct merchant."""
     return {"sub_mchid": payer.mchid} if payer.kind == "sub_merchant" else {}

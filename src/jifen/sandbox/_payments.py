@@ -18,7 +18,7 @@ from typing import Any
 
 from jifen.sandbox._calls import Call, payer_of
 from jifen.sandbox._clock import rfc3339
-from jifen.sandbox._requests import PayRequest, parse
+from jifen.sandbox._requests import Payer, PayRequest, parse
 from jifen.sandbox._state import Merchant, Transaction, key
 from jifen.sandbox._world import FEES, World, account, invalid, param_error, person, refuse
 from jifen.sandbox.errors import ControlRefused, SandboxNotFound
@@ -56,9 +56,8 @@ def _check_notify_url(url: str) -> None:
 def create(world: World, call: Call, *, partner: bool, trade_type: str) -> dict[str, Any]:
     req = parse(PayRequest, call.body)
     payer = _payer_for_create(world, call, req, partner=partner)
-    openid = (req.payer.sp_openid or req.payer.sub_openid) if partner and req.payer else None
-    if not partner and req.payer:
-        openid = req.payer.openid
+    payer_ids = req.payer or Payer()
+    openid = (payer_ids.sp_openid or payer_ids.sub_openid) if partner else payer_ids.openid
     if trade_type == "JSAPI" and not openid:
         raise param_error("JSAPI 下单须提供 payer / JSAPI needs the payer's openid")
     _check_notify_url(req.notify_url)

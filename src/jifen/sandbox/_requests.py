@@ -24,10 +24,6 @@ BatchNo = Annotated[str, StringConstraints(min_length=5, max_length=32, pattern=
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 Fen = Annotated[int, Field(gt=0, le=10**12)]
-RELATION_TYPES = (
-    "SERVICE_PROVIDER", "STORE", "STAFF", "STORE_OWNER", "PARTNER", "HEADQUARTER", "BRAND",
-    "DISTRIBUTOR", "USER", "SUPPLIER", "CUSTOM",
-)  # fmt: skip
 RelationType = Literal[
     "SERVICE_PROVIDER", "STORE", "STAFF", "STORE_OWNER", "PARTNER", "HEADQUARTER", "BRAND",
     "DISTRIBUTOR", "USER", "SUPPLIER", "CUSTOM",

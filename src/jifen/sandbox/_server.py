@@ -60,7 +60,7 @@ def _deliver(engine: Engine, client: httpx.Client, notification: Notification) -
     headers["Content-Type"] = "application/json"
     try:
         response = client.post(notification.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # any failure to deliver is one failed attempt, retried later
         engine.record_attempt(notification, None, f"{type(exc).__name__}: {exc}")
         return
     engine.record_attempt(notification, response.status_code, None)

@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -21,8 +21,6 @@ from jifen.sandbox._clock import rfc3339
 from jifen.sandbox._crypto import encrypt_resource
 from jifen.sandbox._state import Merchant, Movement, Notification, SandboxState, Task
 from jifen.sandbox.errors import WireRefusal
-
-Side = Literal["payer", "receiver", "person", "provider", "bank"]
 
 # kind → (source bucket, destination bucket, must both sides belong to one merchant?).
 # A bucket is "<mchid>:FROZEN"-style for merchants; "person:" (a customer or payee person);
