@@ -54,6 +54,11 @@ NEVER_ANSWERED = {
     "lab.invalid_parameter": "jifen lab only",
     "lab.invalid_event": "jifen lab only",
     "lab.invalid_chart": "jifen lab only",
+    "sandbox.error": "the sandbox provider (its own server, never Jifen's API): a base class",
+    "sandbox.refused": "the sandbox provider's WeChat-wire refusals, on its own server",
+    "sandbox.control_invalid": "the sandbox provider's control API, on its own server",
+    "sandbox.not_found": "the sandbox provider's control API, on its own server",
+    "sandbox.state_invalid": "jifen sandbox-provider only",
 }
 
 

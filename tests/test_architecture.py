@@ -40,6 +40,8 @@ def test_every_import_linter_contract_is_kept() -> None:
         ("alliance/orders.py", "from jifen.ledger import _tables", "Only the ledger knows"),
         ("ledger/service.py", "import jifen.api", "Layers"),
         ("lab/nfg.py", "import jifen.ledger", "The scheme lab stands alone"),
+        ("sandbox/_world.py", "import jifen.ledger", "The sandbox provider stands alone"),
+        ("alliance/orders.py", "import jifen.sandbox", "Only the CLI starts the sandbox"),
     ],
 )
 def test_a_wrong_import_in_a_scratch_copy_breaks_its_contract(
