@@ -44,6 +44,15 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.command("serve")(serve.serve)
 
 
+def _sandbox_provider() -> None:
+    from jifen.sandbox.cli import sandbox_provider
+
+    app.command("sandbox-provider")(sandbox_provider)
+
+
+_sandbox_provider()
+
+
 def main() -> None:
     """Console entry point: turns refusals into one line and an exit code."""
     try:
