@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from jifen.app.clock import business_date, day_start
 from jifen.app.context import Context
+from jifen.funds import close_money_day
 from jifen.jobs.errors import UntilInFuture
 from jifen.ledger import MAX_BATCH, Expire, Release, queries
 from jifen.ledger.chain import utc_text
@@ -36,6 +37,8 @@ class DayResult:
     released: int = 0
     expired: int = 0
     reminders: int = 0
+    payouts: int = 0  # payouts queued for merchants owed money (sent by the money runner)
+    alerts: int = 0  # large-value alerts raised
     statements: list[Statement] = field(default_factory=list)
     reserve_fen: int = 0
     liability_fen: int = 0
@@ -123,6 +126,7 @@ def close_day(ctx: Context, day: date) -> DayResult:
     result.released, result.expired = run_due(ctx, day_start(day + timedelta(days=1)))
     result.reminders = _remind(ctx, day)
     result.statements = settle_day(ctx, day)
+    result.payouts, result.alerts = close_money_day(ctx, day)  # the provider pays them later
     reserve = reserve_status(ctx)
     result.reserve_fen, result.liability_fen = reserve.reserve_fen, reserve.liability_fen
     summary = {
@@ -130,6 +134,8 @@ def close_day(ctx: Context, day: date) -> DayResult:
         "expired": result.expired,
         "reminders": result.reminders,
         "statements": len(result.statements),
+        "payouts": result.payouts,
+        "alerts": result.alerts,
         "reserve_fen": result.reserve_fen,
         "liability_fen": result.liability_fen,
     }

@@ -1,7 +1,8 @@
 """Runs the jobs on a schedule inside ``jifen serve``: a daemon thread with a bounded wait.
 
 Every ``interval_s`` it closes the business days that are over and releases and expires what is
-due. A failed run is logged and retried at the next tick; because every step is idempotent, a run
+due; with a payment provider it also sends due splits, follows refunds and pays payouts.
+A failed run is logged and retried at the next tick; because every step is idempotent, a run
 interrupted by a restart is simply finished by the next one. Each run is told to ``observers``
 (the API's metrics count runs and failures) and logged with structured fields.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jifen.app.context import Context
+from jifen.funds import Funds, run_money
 from jifen.jobs.daily import run_jobs
 
 log = logging.getLogger("jifen.jobs")
@@ -30,8 +32,9 @@ class JobRun:
 
 
 class Scheduler:
-    def __init__(self, ctx: Context, interval_s: float) -> None:
+    def __init__(self, ctx: Context, interval_s: float, funds: Funds | None = None) -> None:
         self.ctx = ctx
+        self.funds = funds  # with a provider: each run also takes the money path a step on
         self.interval_s = interval_s
         self.observers: list[Callable[[JobRun], None]] = []
         """Called after every run, from the scheduler's thread."""
@@ -58,6 +61,10 @@ class Scheduler:
                     extra={"business_date": day.business_date.isoformat(),
                            "reserve_ok": day.reserve_ok},
                 )  # fmt: skip
+            if self.funds is not None:
+                money = run_money(self.ctx, self.funds)
+                log.info("money path", extra={"splits_sent": money.splits_sent,
+                                              "refunds_open": money.refunds_open})  # fmt: skip
             run = JobRun(ok=True, seconds=time.perf_counter() - started, days_closed=closed)
         except Exception:
             log.exception("scheduled jobs failed; retrying at the next tick",

@@ -257,3 +257,20 @@ def points_gone(conn: Connection) -> tuple[int, int]:
         )
     ).one()
     return int(expired), int(redeemed)
+
+
+def orders_paid(
+    conn: Connection, start: datetime, end: datetime
+) -> list[tuple[str, str, str, int]]:
+    """(member, merchant, order ref, amount fen) of every order that earned points and was paid
+    in ``[start, end)``: what the large-value lines (brief §7) count per member per day."""
+    return [
+        (r.member_id, r.merchant_id, r.order_ref, int(r.amount_fen))
+        for r in conn.execute(
+            select(
+                t.lots.c.member_id, t.lots.c.merchant_id, t.lots.c.order_ref, t.lots.c.amount_fen
+            )
+            .where(t.lots.c.paid_at >= start, t.lots.c.paid_at < end)
+            .order_by(t.lots.c.paid_at, t.lots.c.lot_id)
+        )
+    ]

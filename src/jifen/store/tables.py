@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -174,4 +176,181 @@ reminders = Table(
     Column("first_expiry", UTCDateTime, nullable=False),
     Column("detail", Text, nullable=False),  # JSON list of [lot_id, points, expires_at]
     PrimaryKeyConstraint("member_id", "business_date"),
+)
+
+
+# -- money at the licensed provider (issue 10): who is paid, what is split, refunded, paid out -----
+# Financial records: no code path deletes or rewrites their amounts; they are kept at least five
+# years (docs/payments.md). A state column moves forward only (created → paid, due → finished).
+
+provider_accounts = Table(
+    "provider_accounts",
+    metadata,
+    Column("merchant_id", String(32), primary_key=True),
+    Column("account", String(32), nullable=False, unique=True),  # the sub_mchid at the provider
+    Column("max_ratio_bp", Integer, nullable=False),  # the provider's split cap for it
+    Column("linked_at", UTCDateTime, nullable=False),
+)
+
+split_receivers = Table(
+    "split_receivers",
+    metadata,
+    Column("merchant_id", String(32), nullable=False),
+    Column("name", String(32), nullable=False),  # the plan's name for it
+    Column("type", String(24), nullable=False),  # MERCHANT_ID | PERSONAL_OPENID
+    Column("account", String(64), nullable=False),
+    Column("relation", String(24), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "name"),
+)
+
+split_plans = Table(
+    "split_plans",
+    metadata,
+    Column("merchant_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("plan", Text, nullable=False),  # canonical JSON of the SplitPlan
+    Column("filed_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "version"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("out_trade_no", String(32), primary_key=True),
+    Column("merchant_id", String(32), nullable=False),
+    Column("order_ref", String(64), nullable=False),
+    Column("member_id", String(32), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("description", String(127), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("plan_version", Integer, nullable=True),  # None: no plan filed, only Jifen's parts
+    Column("state", String(16), nullable=False),  # created | paid
+    Column("transaction_id", String(32), nullable=True, unique=True),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("pay_url", Text, nullable=True),  # code_url (native) or prepay_id (jsapi)
+    Column("order_error", Text, nullable=True),  # why a paid payment earned no points
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("merchant_id", "order_ref", name="uq_payments_order"),
+)
+
+split_orders = Table(
+    "split_orders",
+    metadata,
+    Column("out_order_no", String(64), primary_key=True),
+    Column("out_trade_no", String(32), nullable=False),
+    Column("merchant_id", String(32), nullable=False),
+    Column("condition", String(16), nullable=False),  # paid | shipped | received | released
+    Column(
+        "state", String(16), nullable=False
+    ),  # waiting | due | processing | finished | cancelled
+    Column("due_at", UTCDateTime, nullable=True),
+    Column("unfreeze", Integer, nullable=False),  # 1: the remainder goes to the merchant with it
+    Column("order_id", String(64), nullable=True),  # the provider's
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_split_orders_trade", "out_trade_no"),
+    Index("ix_split_orders_state", "state", "due_at"),
+)
+
+split_lines = Table(
+    "split_lines",
+    metadata,
+    Column("out_order_no", String(64), nullable=False),
+    Column("receiver", String(32), nullable=False),  # reserve | operator_fee | the plan's name
+    Column("account", String(64), nullable=False),
+    Column("type", String(24), nullable=False),
+    Column("fen", BigInteger, nullable=False),
+    Column("result", String(16), nullable=False),  # PLANNED | PENDING | SUCCESS | CLOSED
+    Column("fail_reason", String(64), nullable=True),
+    Column("detail_id", String(64), nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("out_order_no", "receiver"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("out_refund_no", String(64), primary_key=True),
+    Column("out_trade_no", String(32), nullable=False),
+    Column("merchant_id", String(32), nullable=False),
+    Column("refund_ref", String(64), nullable=False),
+    Column("refund_fen", BigInteger, nullable=False),  # what the merchant refunds
+    Column("customer_fen", BigInteger, nullable=False),  # paid back: refund − points deducted
+    Column("credited_fen", BigInteger, nullable=False),  # the points' value the ledger credited
+    Column("state", String(16), nullable=False),  # waiting | returning | refunding | succeeded
+    Column("refund_id", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("out_trade_no", "refund_ref", name="uq_refunds_ref"),
+    Index("ix_refunds_state", "state"),
+)
+
+split_returns = Table(
+    "split_returns",
+    metadata,
+    Column("out_return_no", String(64), primary_key=True),
+    Column("out_refund_no", String(64), nullable=False),
+    Column("out_order_no", String(64), nullable=False),
+    Column("receiver", String(32), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("fen", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),  # a FAILED return is tried again under a new number
+    Column("state", String(16), nullable=False),  # due | processing | succeeded | failed
+    Column("return_id", String(64), nullable=True),
+    Column("fail_reason", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_split_returns_refund", "out_refund_no"),
+)
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("out_payout_no", String(64), primary_key=True),
+    Column("merchant_id", String(32), nullable=False),
+    Column("business_date", String(10), nullable=False),
+    Column("fen", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # due | processing | succeeded | failed
+    Column("transfer_id", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("merchant_id", "business_date", name="uq_payouts_day"),
+)
+
+provider_events = Table(
+    "provider_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # the provider's notification id
+    Column("event_type", String(48), nullable=False),
+    Column("reference", String(64), nullable=False),  # out_trade_no, out_order_no, …
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("bill_date", String(10), nullable=False),
+    Column("run_at", UTCDateTime, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: counts per status, totals
+    Column("report_csv", Text, nullable=False),
+    PrimaryKeyConstraint("bill_date", "run_at"),
+)
+
+large_value_alerts = Table(
+    "large_value_alerts",
+    metadata,
+    Column("subject", String(48), nullable=False),  # member:{id} | merchant:{id}
+    Column("business_date", String(10), nullable=False),
+    Column("line", String(32), nullable=False),  # individual_transfer | non_individual | cash
+    Column("total_fen", BigInteger, nullable=False),
+    Column("threshold_fen", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("subject", "business_date", "line"),
 )

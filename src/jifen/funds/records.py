@@ -1,0 +1,126 @@
+"""The money path's records, as plain values, and their readers. Financial records: nothing
+deletes them or rewrites an amount (docs/payments.md, records)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from jifen.app.context import Context
+from jifen.funds.errors import PaymentNotFound
+from jifen.store import tables as t
+
+
+@dataclass(frozen=True)
+class Payment:
+    out_trade_no: str
+    merchant_id: str
+    order_ref: str
+    member_id: str
+    amount_fen: int
+    description: str
+    method: str
+    plan_version: int | None
+    state: str  # created | paid
+    transaction_id: str | None
+    paid_at: datetime | None
+    pay_url: str | None
+    order_error: str | None
+    created_at: datetime
+
+
+def out_trade_no_for(merchant_id: str, order_ref: str) -> str:
+    """The provider's number for the order: fixed by the order, so a retried creation is the
+    same payment at the provider too (≤ 32 characters, as WeChat allows)."""
+    return "JF" + hashlib.sha256(f"{merchant_id}\x1f{order_ref}".encode()).hexdigest()[:30]
+
+
+def get_payment(
+    ctx: Context,
+    out_trade_no: str,
+    *,
+    merchant_id: str | None = None,
+    conn: Connection | None = None,
+) -> Payment:
+    with ctx.reading(conn) as c:
+        row = c.execute(select(t.payments).where(t.payments.c.out_trade_no == out_trade_no)).first()
+    if row is None or (merchant_id is not None and row.merchant_id != merchant_id):
+        raise PaymentNotFound("没有这笔支付 / no such payment", out_trade_no=out_trade_no)
+    return Payment(**row._mapping)
+
+
+@dataclass(frozen=True)
+class SplitLine:
+    receiver: str
+    account: str
+    type: str
+    fen: int
+    result: str  # PLANNED | PENDING | SUCCESS | CLOSED
+    fail_reason: str | None
+    detail_id: str | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SplitOrder:
+    out_order_no: str
+    out_trade_no: str
+    merchant_id: str
+    condition: str
+    state: str  # waiting | due | processing | finished | cancelled | refused
+    due_at: datetime | None
+    unfreeze: bool
+    order_id: str | None
+    attempts: int
+    last_error: str | None
+    lines: tuple[SplitLine, ...]
+
+
+def split_orders(
+    conn: Connection, *, out_trade_no: str | None = None, out_order_nos: list[str] | None = None
+) -> list[SplitOrder]:
+    query = select(t.split_orders)
+    if out_trade_no is not None:
+        query = query.where(t.split_orders.c.out_trade_no == out_trade_no)
+    if out_order_nos is not None:
+        query = query.where(t.split_orders.c.out_order_no.in_(out_order_nos))
+    rows = conn.execute(query.order_by(t.split_orders.c.out_order_no)).all()
+    numbers = [r.out_order_no for r in rows]
+    lines: dict[str, list[SplitLine]] = {n: [] for n in numbers}
+    if numbers:
+        for line in conn.execute(
+            select(t.split_lines)
+            .where(t.split_lines.c.out_order_no.in_(numbers))
+            .order_by(t.split_lines.c.out_order_no, t.split_lines.c.receiver)
+        ):
+            lines[line.out_order_no].append(
+                SplitLine(
+                    line.receiver,
+                    line.account,
+                    line.type,
+                    line.fen,
+                    line.result,
+                    line.fail_reason,
+                    line.detail_id,
+                    line.finished_at,
+                )
+            )
+    return [
+        SplitOrder(
+            r.out_order_no,
+            r.out_trade_no,
+            r.merchant_id,
+            r.condition,
+            r.state,
+            r.due_at,
+            bool(r.unfreeze),
+            r.order_id,
+            r.attempts,
+            r.last_error,
+            tuple(lines[r.out_order_no]),
+        )
+        for r in rows
+    ]

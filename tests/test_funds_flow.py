@@ -1,0 +1,121 @@
+"""The money path at the service layer against the sandbox provider: a payment applied once
+whatever the callbacks, the issue charge split to the reserve and the fee and booked, a refund
+that returns the split before it pays the customer back, a payout, and the books and the
+provider agreeing to the fen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from funds_kit import Money, member, money
+from jifen.funds import (
+    create_payment,
+    get_payment,
+    payouts,
+    queue_payouts,
+    refunds_of,
+    request_refund,
+)
+from jifen.funds.records import split_orders
+from jifen.ledger import verify
+from jifen.settlement import statements
+from sandbox_kit import OPERATOR, RESERVE, SHOP_A
+
+
+@pytest.fixture
+def m(db_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Money:
+    with money(db_url, tmp_path, tmp_path_factory) as found:
+        yield found  # type: ignore[misc]
+
+
+def _cny(m: Money, account: str) -> int:
+    return m.ctx.ledger.account_balance(account) if hasattr(m.ctx.ledger, "account_balance") else 0
+
+
+def test_a_paid_order_earns_once_and_its_charge_is_split_and_booked(m: Money) -> None:
+    ana = member(m.ctx)
+    created = create_payment(m.ctx, m.funds, "cafe", order_ref="o-1", member_id=ana,
+                             amount_fen=10_000, description="午餐")  # fmt: skip
+    assert created.state == "created" and created.pay_url
+    m.kit.faults(notify_duplicate=True)
+    m.pay(created.out_trade_no)
+    m.kit.wait_for(lambda: len(m.inbox.received) >= 2)
+    m.deliver()  # the duplicate changes nothing
+    paid = get_payment(m.ctx, created.out_trade_no)
+    assert paid.state == "paid" and paid.transaction_id
+    assert m.ctx.ledger.balance(ana).pending == 100  # one point per yuan
+    m.step(65)  # settled: the split is sent
+    (order,) = split_orders_of(m, created.out_trade_no)
+    assert order.state == "processing"
+    m.step(60)  # the provider finished it
+    (order,) = split_orders_of(m, created.out_trade_no)
+    assert order.state == "finished"
+    assert {(line.account, line.fen, line.result) for line in order.lines} == {
+        (RESERVE, 100, "SUCCESS"), (OPERATOR, 20, "SUCCESS"),
+    }  # fmt: skip
+    balances = m.kit.balances()
+    assert balances[f"{RESERVE}:AVAILABLE"] == 100 and balances[f"{OPERATOR}:AVAILABLE"] == 20
+    assert balances[f"{SHOP_A}:FROZEN"] == 0  # the remainder went to the merchant
+    assert verify(m.ctx.engine).ok
+
+
+def split_orders_of(m: Money, out_trade_no: str) -> list:  # type: ignore[type-arg]
+    with m.ctx.engine.connect() as conn:
+        return split_orders(conn, out_trade_no=out_trade_no)
+
+
+def test_a_refund_returns_the_split_then_pays_the_customer_back(m: Money) -> None:
+    ana = member(m.ctx)
+    p = create_payment(m.ctx, m.funds, "cafe", order_ref="o-2", member_id=ana,
+                       amount_fen=20_000, description="晚餐")  # fmt: skip
+    m.pay(p.out_trade_no)
+    m.step(65)
+    m.step(60)
+    refund = request_refund(m.ctx, "cafe", p.out_trade_no, refund_ref="r-1", refund_fen=20_000)
+    assert refund.credited_fen == 200 and refund.state == "waiting"
+    assert m.ctx.ledger.balance(ana).pending == 0  # the points side at once
+    for _ in range(4):
+        m.step(60)
+    # 20,000 − the provider's fee (120) − the fee margin kept (40) is short of the refund: the
+    # refund waits, visibly, for the merchant to top up its balance, and is never half-paid
+    (waiting,) = refunds_of(m.ctx, p.out_trade_no)
+    assert waiting.state == "refunding" and "NOT_ENOUGH" in (waiting.last_error or "")
+    assert m.kit.balances()[f"{SHOP_A}:AVAILABLE"] == 20_000 - 120 - 40
+    m.kit.ok(m.kit.control.post(f"/sandbox/merchants/{SHOP_A}/top-up", json={"amount": 1_000}))
+    m.step(60)
+    m.step(60)
+    (done,) = refunds_of(m.ctx, p.out_trade_no)
+    assert done.state == "succeeded" and done.last_error is None, done
+    balances = m.kit.balances()
+    assert balances[f"{RESERVE}:AVAILABLE"] == 0  # the reserve gave its 200 back
+    assert balances[f"{OPERATOR}:AVAILABLE"] == 40  # the fee margin stays
+    assert verify(m.ctx.engine).ok
+
+
+def test_a_redemption_elsewhere_is_paid_out_from_the_reserve(m: Money) -> None:
+    from datetime import timedelta
+
+    from jifen.alliance.redemptions import new_code, redeem
+    from jifen.jobs import run_jobs
+
+    ana = member(m.ctx)
+    p = create_payment(m.ctx, m.funds, "cafe", order_ref="o-3", member_id=ana,
+                       amount_fen=100_000, description="宴请")  # fmt: skip
+    m.pay(p.out_trade_no)
+    m.step(65)
+    m.step(60)
+    m.step(8 * 86_400)  # the return window ends: the points are released by the jobs
+    run_jobs(m.ctx)
+    code, _ = new_code(m.ctx, ana, m.ctx.clock.now())
+    redeem(m.ctx, "shop", code=code, points=300, order_ref="s-1", order_amount_fen=10_000)
+    m.step(86_400)
+    run_jobs(m.ctx)  # the day of the redemption is settled: the shop is owed 300 fen
+    assert [(s.merchant_id, s.net_fen) for s in statements(m.ctx, "shop", cursor=None, limit=50).items] == [("shop", 300)]
+    m.step(0)
+    (paid,) = payouts(m.ctx, merchant_id="shop")
+    assert (paid.fen, paid.state) == (300, "succeeded"), paid
+    assert queue_payouts(m.ctx, m.ctx.clock.now().date() - timedelta(days=1)) == 0  # owed nothing
+    assert m.kit.balances()[f"{RESERVE}:AVAILABLE"] == 1_000 - 300
+    assert verify(m.ctx.engine).ok
