@@ -21,6 +21,7 @@ from jifen.api import (
     routes_member,
     routes_merchant,
     routes_operator,
+    routes_payments,
     routes_public,
     security,
 )
@@ -28,6 +29,7 @@ from jifen.api.limits import MAX_BODY_BYTES, BodyLimit, FailedAuthLimiter
 from jifen.api.observability import Metrics, RequestObserver
 from jifen.app.clock import SimulatedClock
 from jifen.app.context import Context
+from jifen.funds import Funds
 
 
 def create_app(
@@ -36,9 +38,11 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     auth_limiter: FailedAuthLimiter | None = None,
     readiness_checks: Sequence[health.ReadinessCheck] | None = None,
+    funds: Funds | None = None,
 ) -> FastAPI:
     """The API over ``ctx``. ``auth_limiter`` defaults to ``FailedAuthLimiter()`` (the limits in
-    ``jifen.api.limits``); ``readiness_checks`` to ``health.READINESS_CHECKS``."""
+    ``jifen.api.limits``); ``readiness_checks`` to ``health.READINESS_CHECKS``. ``funds``: the
+    provider the money path uses (without one, its routes answer ``payment.not_configured``)."""
     app = FastAPI(
         title="Jifen 积分联盟 API",
         version=__version__,
@@ -47,6 +51,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.funds = funds
     app.state.auth_limiter = auth_limiter or FailedAuthLimiter()
     app.state.readiness_checks = list(
         health.READINESS_CHECKS if readiness_checks is None else readiness_checks
@@ -62,6 +67,8 @@ def create_app(
     app.include_router(routes_operator.router)
     app.include_router(routes_merchant.router)
     app.include_router(routes_member.router)
+    app.include_router(routes_payments.router)
+    app.include_router(routes_payments.notify_router)
     app.include_router(health.metrics_router)
     if isinstance(ctx.clock, SimulatedClock):
         app.include_router(routes_operator.clock_router)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
+from jifen import funds
 from jifen.alliance import merchants, orders, redemptions
 from jifen.api.auth import AnyCaller, Ctx, MerchantCaller
 from jifen.api.errors import Forbidden
@@ -95,7 +96,15 @@ def refund(
     body: RefundIn,
     key: IdemKey = None,
 ) -> JSONResponse:
-    """退款扣回积分 / refund in full or part: points clawed back pro rata."""
+    """退款扣回积分 / refund a cash order in full or part: points clawed back pro rata. An order
+    paid through the provider is refunded at ``/v1/payments/{out_trade_no}/refunds``."""
+    paid = funds.payment_of_order(ctx, _merchant(who), order_ref)
+    if paid is not None and paid.state == "paid":
+        raise funds.PaidThroughProvider(
+            "该订单经支付机构支付，请通过支付退款 / the order was paid through the provider: "
+            f"refund it at /v1/payments/{paid.out_trade_no}/refunds",
+            out_trade_no=paid.out_trade_no,
+        )
     return once(
         request, who, key, body,
         lambda tx: RefundOut.model_validate(

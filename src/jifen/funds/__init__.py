@@ -33,9 +33,18 @@ from jifen.funds.errors import (
     RefundInProgress,
     RefundTooLarge,
 )
-from jifen.funds.payouts import Payout, payouts, queue_payouts
-from jifen.funds.records import Payment, SplitLine, SplitOrder, get_payment, out_trade_no_for
-from jifen.funds.refunds import Refund, get_refund, refunds_of, request_refund
+from jifen.funds.payouts import Payout, list_payouts, payouts, queue_payouts
+from jifen.funds.records import (
+    Payment,
+    Refund,
+    SplitLine,
+    SplitOrder,
+    get_payment,
+    get_refund,
+    out_trade_no_for,
+    refunds_of,
+)
+from jifen.funds.refunds import request_refund
 from jifen.funds.runner import MoneyRun, close_money_day, handle_notification, run_money
 from jifen.funds.splits import fulfil
 
@@ -74,6 +83,7 @@ __all__ = [
     "handle_notification",
     "link_merchant",
     "list_alerts",
+    "list_payouts",
     "out_trade_no_for",
     "payment_of_order",
     "payouts",

@@ -153,13 +153,15 @@ def receivers(
     return {r.name: RegisteredReceiver(**r._mapping) for r in rows}
 
 
-def file_plan(ctx: Context, merchant_id: str, plan: SplitPlan) -> FiledPlan:
+def file_plan(
+    ctx: Context, merchant_id: str, plan: SplitPlan, *, conn: Connection | None = None
+) -> FiledPlan:
     """File a new version of the merchant's plan: every receiver it names must be registered,
     and its cap may not exceed what the provider grants the merchant. Payments created from now
     on use it; payments created before keep theirs."""
-    linked = provider_account(ctx, merchant_id)
+    linked = provider_account(ctx, merchant_id, conn=conn)
     assert linked is not None
-    known = receivers(ctx, merchant_id)
+    known = receivers(ctx, merchant_id, conn=conn)
     for part in plan.parts:
         if part.receiver not in known:
             raise ReceiverNotRegistered(
@@ -190,7 +192,7 @@ def file_plan(ctx: Context, merchant_id: str, plan: SplitPlan) -> FiledPlan:
         )
         return FiledPlan(merchant_id, version, plan, ctx.clock.now())
 
-    return ctx.atomic(None, work)
+    return ctx.atomic(conn, work)
 
 
 def plan_version(

@@ -21,11 +21,11 @@ from jifen.alliance.merchants import active_merchant
 from jifen.alliance.orders import record_order
 from jifen.app.context import Context
 from jifen.errors import InvalidRequest, JifenError
+from jifen.funds._planning import plan_splits
 from jifen.funds.accounts import plan_version, provider_account
 from jifen.funds.config import POLL_AFTER, Funds
 from jifen.funds.errors import AmountMismatch, PaymentNotFound
 from jifen.funds.records import Payment, get_payment, out_trade_no_for
-from jifen.funds.splits import plan_splits
 from jifen.ledger.errors import IdempotencyConflict
 from jifen.ledger.model import ID_PATTERN
 from jifen.payments import PaymentMethod, PaymentRequest, PaymentState, ProviderUnavailable

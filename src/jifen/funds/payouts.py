@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, func, select, update
 
 from jifen.app.context import Context
+from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
 from jifen.funds.config import Funds
 from jifen.ledger import PayOut
 from jifen.payments import ProviderRefused, ProviderUnavailable, TransferRequest, TransferResult
@@ -169,3 +170,23 @@ def _finish(
             )
 
     ctx.atomic(None, work)
+
+
+def list_payouts(
+    ctx: Context, *, merchant_id: str | None, cursor: str | None, limit: int
+) -> Page[Payout]:
+    """Newest business day first; an operator sees every merchant's, a merchant its own."""
+    c = t.payouts.c
+    columns = [c.business_date, c.merchant_id]
+    query = select(t.payouts).where(
+        after_cursor(columns, decode_cursor(cursor, (str, str)), newest_first=True)
+    )
+    if merchant_id is not None:
+        query = query.where(c.merchant_id == merchant_id)
+    query = query.order_by(*(col.desc() for col in columns)).limit(check_limit(limit) + 1)
+    with ctx.engine.connect() as conn:
+        rows = [Payout(**r._mapping) for r in conn.execute(query)]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Page(
+        rows[:limit], encode_cursor([last.business_date, last.merchant_id]) if last else None
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -124,3 +125,40 @@ def split_orders(
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class Refund:
+    out_refund_no: str
+    out_trade_no: str
+    merchant_id: str
+    refund_ref: str
+    refund_fen: int
+    customer_fen: int
+    credited_fen: int
+    state: str
+    refund_id: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def refund_of_row(row: Any) -> Refund:
+    return Refund(**row._mapping)
+
+
+def get_refund(ctx: Context, out_refund_no: str, *, conn: Connection | None = None) -> Refund:
+    with ctx.reading(conn) as c:
+        row = c.execute(select(t.refunds).where(t.refunds.c.out_refund_no == out_refund_no)).one()
+    return refund_of_row(row)
+
+
+def refunds_of(ctx: Context, out_trade_no: str) -> list[Refund]:
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.refunds)
+            .where(t.refunds.c.out_trade_no == out_trade_no)
+            .order_by(t.refunds.c.created_at, t.refunds.c.out_refund_no)
+        ).all()
+    return [refund_of_row(r) for r in rows]

@@ -20,9 +20,6 @@ processing fee. A PERSONAL_OPENID receiver cannot be returned from: the merchant
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
@@ -30,11 +27,18 @@ from jifen.alliance.errors import OrderNotFound
 from jifen.alliance.orders import refund_order
 from jifen.app.context import Context
 from jifen.errors import InvalidRequest, JifenError
+from jifen.funds._returns import follow_returns, note, return_no
 from jifen.funds.accounts import provider_account
 from jifen.funds.config import Funds
 from jifen.funds.errors import PaymentNotPaid, RefundInProgress, RefundTooLarge
-from jifen.funds.records import Payment, get_payment, split_orders
-from jifen.ledger import ReturnSplit
+from jifen.funds.records import (
+    Payment,
+    Refund,
+    get_payment,
+    get_refund,
+    refund_of_row,
+    split_orders,
+)
 from jifen.ledger.errors import IdempotencyConflict
 from jifen.ledger.model import ID_PATTERN
 from jifen.payments import (
@@ -42,50 +46,8 @@ from jifen.payments import (
     ProviderRefused,
     ProviderUnavailable,
     RefundRequest,
-    ReturnRequest,
 )
 from jifen.store import tables as t
-
-RETURN_RETRY = timedelta(hours=1)
-"""A FAILED return is sent again (under a new number) after this long."""
-MAX_RETURN_ATTEMPTS = 24
-
-
-@dataclass(frozen=True)
-class Refund:
-    out_refund_no: str
-    out_trade_no: str
-    merchant_id: str
-    refund_ref: str
-    refund_fen: int
-    customer_fen: int
-    credited_fen: int
-    state: str
-    refund_id: str | None
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-def _refund(row: Any) -> Refund:
-    return Refund(**row._mapping)
-
-
-def get_refund(ctx: Context, out_refund_no: str, *, conn: Connection | None = None) -> Refund:
-    with ctx.reading(conn) as c:
-        row = c.execute(select(t.refunds).where(t.refunds.c.out_refund_no == out_refund_no)).one()
-    return _refund(row)
-
-
-def refunds_of(ctx: Context, out_trade_no: str) -> list[Refund]:
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.refunds)
-            .where(t.refunds.c.out_trade_no == out_trade_no)
-            .order_by(t.refunds.c.created_at, t.refunds.c.out_refund_no)
-        ).all()
-    return [_refund(r) for r in rows]
 
 
 def out_refund_no_for(out_trade_no: str, refund_ref: str) -> str:
@@ -93,7 +55,13 @@ def out_refund_no_for(out_trade_no: str, refund_ref: str) -> str:
 
 
 def request_refund(
-    ctx: Context, merchant_id: str, out_trade_no: str, *, refund_ref: str, refund_fen: int
+    ctx: Context,
+    merchant_id: str,
+    out_trade_no: str,
+    *,
+    refund_ref: str,
+    refund_fen: int,
+    conn: Connection | None = None,
 ) -> Refund:
     """Book the points side of a refund and queue its money. The same ``refund_ref`` again is a
     replay; one refund of a payment runs at a time."""
@@ -116,7 +84,7 @@ def request_refund(
                     raise IdempotencyConflict(
                         "退款号已用于其他金额 / refund_ref used for another amount"
                     )
-                return _refund(row)
+                return refund_of_row(row)
         if any(row.state != "succeeded" for row in mine):
             raise RefundInProgress(
                 "该支付有退款正在处理 / a refund of this payment is still running"
@@ -167,7 +135,7 @@ def request_refund(
             )
         return get_refund(ctx, out_refund_no, conn=tx)
 
-    return ctx.atomic(None, work)
+    return ctx.atomic(conn, work)
 
 
 def _returns_for(
@@ -224,7 +192,7 @@ def _open_returns(ctx: Context, refund: Refund, payment: Payment) -> None:
         now = ctx.clock.now()
         rows = [
             {
-                "out_return_no": _return_no(refund.out_refund_no, receiver, out_order_no, 1),
+                "out_return_no": return_no(refund.out_refund_no, receiver, out_order_no, 1),
                 "out_refund_no": refund.out_refund_no,
                 "out_order_no": out_order_no,
                 "receiver": receiver,
@@ -246,153 +214,6 @@ def _open_returns(ctx: Context, refund: Refund, payment: Payment) -> None:
             .where(t.refunds.c.out_refund_no == refund.out_refund_no)
             .values(state="returning" if rows else "refunding", updated_at=now)
         )
-
-
-def _return_no(out_refund_no: str, receiver: str, out_order_no: str, attempt: int) -> str:
-    digest = hashlib.sha256(f"{out_order_no}\x1f{receiver}".encode()).hexdigest()[:8]
-    return f"{out_refund_no}-{digest}-{attempt}"
-
-
-def _follow_returns(ctx: Context, funds: Funds, refund: Refund, account: str) -> None:
-    """From ``returning``: send due returns, follow processing ones, renew failed ones; when
-    all have succeeded, book them (``ReturnSplit``) and go on to the refund."""
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.split_returns).where(t.split_returns.c.out_refund_no == refund.out_refund_no)
-        ).all()
-    now = ctx.clock.now()
-    current: dict[tuple[str, str], Any] = {}
-    for r in rows:  # the newest attempt per (split, receiver)
-        key = (r.out_order_no, r.receiver)
-        if key not in current or r.attempt > current[key].attempt:
-            current[key] = r
-    for r in current.values():
-        try:
-            if r.state == "due":
-                result = funds.provider.return_split(
-                    ReturnRequest(
-                        merchant=account,
-                        out_order_no=r.out_order_no,
-                        out_return_no=r.out_return_no,
-                        return_account=r.account,
-                        fen=r.fen,
-                        description="退款前分账回退 / return before refund",
-                    )
-                )
-            elif r.state == "processing":
-                result = funds.provider.query_return(r.out_order_no, r.out_return_no, account)
-            elif r.state == "failed" and r.finished_at + RETURN_RETRY <= now:
-                if r.attempt < MAX_RETURN_ATTEMPTS:
-                    _renew(ctx, r, now)
-                continue
-            else:
-                continue
-        except ProviderUnavailable:
-            return
-        except ProviderRefused as exc:
-            _set_return(ctx, r.out_return_no, "failed", None, str(exc)[:64], now)
-            _note(ctx, refund, str(exc))
-            continue
-        state = {"SUCCESS": "succeeded", "FAILED": "failed"}.get(result.result, "processing")
-        _set_return(
-            ctx,
-            r.out_return_no,
-            state,
-            result.return_id,
-            result.fail_reason,
-            now if state != "processing" else None,
-        )
-        if state == "failed":
-            _note(ctx, refund, f"分账回退失败 / return failed: {result.fail_reason}")
-    with ctx.engine.connect() as conn:
-        states = {
-            (r.out_order_no, r.receiver): r.state
-            for r in conn.execute(
-                select(t.split_returns)
-                .where(t.split_returns.c.out_refund_no == refund.out_refund_no)
-                .order_by(t.split_returns.c.attempt)
-            )
-        }
-    if states and all(s == "succeeded" for s in states.values()):
-        _returned(ctx, refund)
-
-
-def _renew(ctx: Context, f: Any, now: datetime) -> None:
-    attempt = f.attempt + 1
-    with ctx.writer.begin() as conn:
-        conn.execute(
-            t.split_returns.insert().values(
-                out_return_no=_return_no(f.out_refund_no, f.receiver, f.out_order_no, attempt),
-                out_refund_no=f.out_refund_no,
-                out_order_no=f.out_order_no,
-                receiver=f.receiver,
-                account=f.account,
-                fen=f.fen,
-                attempt=attempt,
-                state="due",
-                return_id=None,
-                fail_reason=None,
-                created_at=now,
-                finished_at=None,
-            )
-        )
-
-
-def _set_return(
-    ctx: Context,
-    out_return_no: str,
-    state: str,
-    return_id: str | None,
-    fail_reason: str | None,
-    finished_at: datetime | None,
-) -> None:
-    with ctx.writer.begin() as conn:
-        conn.execute(
-            update(t.split_returns)
-            .where(t.split_returns.c.out_return_no == out_return_no)
-            .values(
-                state=state, return_id=return_id, fail_reason=fail_reason, finished_at=finished_at
-            )
-        )
-
-
-def _note(ctx: Context, refund: Refund, error: str) -> None:
-    with ctx.writer.begin() as conn:
-        conn.execute(
-            update(t.refunds)
-            .where(t.refunds.c.out_refund_no == refund.out_refund_no)
-            .values(last_error=error, attempts=t.refunds.c.attempts + 1, updated_at=ctx.clock.now())
-        )
-
-
-def _returned(ctx: Context, refund: Refund) -> None:
-    def work(tx: Connection) -> None:
-        reserve = tx.execute(
-            select(func.coalesce(func.sum(t.split_returns.c.fen), 0))
-            .where(t.split_returns.c.out_refund_no == refund.out_refund_no)
-            .where(t.split_returns.c.receiver == RESERVE_RECEIVER)
-            .where(t.split_returns.c.state == "succeeded")
-        ).scalar_one()
-        if reserve:
-            ctx.ledger.submit(
-                ReturnSplit(
-                    key=f"return:{refund.out_refund_no}",
-                    merchant_id=refund.merchant_id,
-                    reserve_fen=int(reserve),
-                    fee_fen=0,
-                    reference=refund.out_refund_no,
-                ),
-                ctx.clock.now(),
-                conn=tx,
-            )
-        tx.execute(
-            update(t.refunds)
-            .where(t.refunds.c.out_refund_no == refund.out_refund_no)
-            .where(t.refunds.c.state == "returning")
-            .values(state="refunding", last_error=None, updated_at=ctx.clock.now())
-        )
-
-    ctx.atomic(None, work)
 
 
 def _pay_back(ctx: Context, funds: Funds, refund: Refund, payment: Payment, account: str) -> None:
@@ -421,7 +242,7 @@ def _pay_back(ctx: Context, funds: Funds, refund: Refund, payment: Payment, acco
     except ProviderUnavailable:
         return
     except ProviderRefused as exc:
-        _note(ctx, refund, str(exc))  # e.g. NOT_ENOUGH: the merchant tops up, we try again
+        note(ctx, refund, str(exc))  # e.g. NOT_ENOUGH: the merchant tops up, we try again
         return
     values: dict[str, object] = {"refund_id": refund_id, "updated_at": ctx.clock.now()}
     if status == "SUCCESS":
@@ -445,7 +266,7 @@ def advance_refunds(ctx: Context, funds: Funds) -> int:
             .order_by(t.refunds.c.created_at)
         ).all()
     for row in rows:
-        refund = _refund(row)
+        refund = refund_of_row(row)
         payment = get_payment(ctx, refund.out_trade_no)
         linked = provider_account(ctx, refund.merchant_id)
         assert linked is not None
@@ -453,11 +274,11 @@ def advance_refunds(ctx: Context, funds: Funds) -> int:
             if refund.state == "waiting":
                 _open_returns(ctx, refund, payment)
             elif refund.state == "returning":
-                _follow_returns(ctx, funds, refund, linked.account)
+                follow_returns(ctx, funds, refund, linked.account)
             elif refund.state == "refunding":
                 _pay_back(ctx, funds, refund, payment, linked.account)
         except JifenError as exc:  # recorded on the refund; the others go on
-            _note(ctx, refund, f"{exc.code}: {exc}")
+            note(ctx, refund, f"{exc.code}: {exc}")
     with ctx.engine.connect() as conn:
         return int(
             conn.execute(
