@@ -50,6 +50,7 @@ NEVER_ANSWERED = {
     "payment.provider_refused": "no API route calls a provider yet",
     "payment.provider_unavailable": "no API route calls a provider yet",
     "payment.notification_refused": "no API route takes notifications yet",
+    "payment.bill_malformed": "no API route reconciles yet (jifen.payments.bills, pure)",
     "lab.error": "the scheme lab (jifen lab only): a base class",
     "lab.invalid_parameter": "jifen lab only",
     "lab.invalid_event": "jifen lab only",
