@@ -1,10 +1,21 @@
-"""Licensed payment providers: the protocol Jifen speaks to them, split plans, and the adapters.
+"""Licensed payment providers: the protocol Jifen speaks to them, split plans, the adapters,
+and reconciliation against the provider's bills.
 
 The platform never holds customers' money: every payment is made to a merchant's account at a
 licensed provider, which splits it among receivers registered beforehand (docs/payments.md).
 """
 
+from jifen.payments.bills import (
+    SplitKind,
+    SplitRecord,
+    TradeKind,
+    TradeRecord,
+    parse_split_bill,
+    parse_trade_bill,
+    yuan_to_fen,
+)
 from jifen.payments.errors import (
+    BillMalformed,
     NotificationRefused,
     PaymentError,
     PlanOverRatio,
@@ -46,6 +57,20 @@ from jifen.payments.provider import (
     TransferRequest,
     TransferResult,
 )
+from jifen.payments.reconcile import (
+    OurPayment,
+    OurRefund,
+    OurReturn,
+    Ours,
+    OurSplit,
+    ReconciliationItem,
+    ReconciliationKind,
+    ReconciliationReport,
+    ReconciliationStatus,
+    ReconciliationTotal,
+    reconcile,
+    report_csv,
+)
 
 __all__ = [
     "DEFAULT_MAX_RATIO_BP",
@@ -55,9 +80,15 @@ __all__ = [
     "Allocation",
     "Bill",
     "BillKind",
+    "BillMalformed",
     "Condition",
     "Notification",
     "NotificationRefused",
+    "OurPayment",
+    "OurRefund",
+    "OurReturn",
+    "OurSplit",
+    "Ours",
     "Part",
     "PaymentCreated",
     "PaymentError",
@@ -72,16 +103,30 @@ __all__ = [
     "ProviderUnavailable",
     "Receiver",
     "ReceiverType",
+    "ReconciliationItem",
+    "ReconciliationKind",
+    "ReconciliationReport",
+    "ReconciliationStatus",
+    "ReconciliationTotal",
     "RefundRequest",
     "RefundResult",
     "ReturnRequest",
     "ReturnResult",
+    "SplitKind",
     "SplitPlan",
     "SplitReceiver",
     "SplitReceiverResult",
+    "SplitRecord",
     "SplitRequest",
     "SplitResult",
+    "TradeKind",
+    "TradeRecord",
     "TransferRequest",
     "TransferResult",
     "allocate",
+    "parse_split_bill",
+    "parse_trade_bill",
+    "reconcile",
+    "report_csv",
+    "yuan_to_fen",
 ]

@@ -40,3 +40,12 @@ class NotificationRefused(PaymentError):
 
     code = "payment.notification_refused"
     status = 401
+
+
+class BillMalformed(PaymentError):
+    """A provider's bill that cannot be trusted (a header, a row, an amount, or a summary that is
+    not the sum of its rows): reconciling against it would invent breaks, so it is refused whole.
+    ``line`` names the file's line."""
+
+    code = "payment.bill_malformed"
+    status = 502
