@@ -119,3 +119,38 @@ def test_a_redemption_elsewhere_is_paid_out_from_the_reserve(m: Money) -> None:
     assert queue_payouts(m.ctx, m.ctx.clock.now().date() - timedelta(days=1)) == 0  # owed nothing
     assert m.kit.balances()[f"{RESERVE}:AVAILABLE"] == 1_000 - 300
     assert verify(m.ctx.engine).ok
+
+
+def test_the_day_reconciles_matched_but_for_a_payment_jifen_never_made(m: Money) -> None:
+    from datetime import date
+
+    from jifen.funds.reconciliation import latest_report, reconcile_day
+    from jifen.payments import ReconciliationStatus
+
+    ana = member(m.ctx)
+    trades = []
+    for i, amount in enumerate((10_000, 25_000, 7_300)):
+        p = create_payment(m.ctx, m.funds, "cafe", order_ref=f"r-{i}", member_id=ana,
+                           amount_fen=amount, description="午餐")  # fmt: skip
+        m.pay(p.out_trade_no)
+        trades.append(p.out_trade_no)
+    m.step(65)
+    m.step(60)
+    m.kit.ok(m.kit.control.post(f"/sandbox/merchants/{SHOP_A}/top-up", json={"amount": 10_000}))
+    request_refund(m.ctx, "cafe", trades[1], refund_ref="back-1", refund_fen=5_000)
+    for _ in range(4):
+        m.step(60)
+    assert refunds_of(m.ctx, trades[1])[0].state == "succeeded"
+    stranger = m.kit.paid("NOTJIFEN0001", 4_200)  # the merchant's account used outside Jifen
+    m.step(86_400)  # 10:05 the next day: the bills exist
+    report, csv_text = reconcile_day(m.ctx, m.funds, date(2026, 3, 2))
+    breaks = [i for i in report.items if i.status is not ReconciliationStatus.MATCHED]
+    assert [(i.kind.value, i.status.value, i.provider_ref) for i in breaks] == [
+        ("payment", "missing_ours", stranger)
+    ], breaks
+    kinds = {i.kind.value for i in report.items}
+    assert {"payment", "refund", "split", "return"} <= kinds
+    again, csv_again = reconcile_day(m.ctx, m.funds, date(2026, 3, 2))
+    assert csv_again == csv_text  # re-running gives the same report
+    stored = latest_report(m.ctx, date(2026, 3, 2))
+    assert stored.run == 2 and stored.report_csv == csv_text

@@ -73,7 +73,7 @@ def follow_returns(ctx: Context, funds: Funds, refund: Refund, account: str) -> 
             state,
             result.return_id,
             result.fail_reason,
-            now if state != "processing" else None,
+            (result.finished_at or now) if state != "processing" else None,
         )
         if state == "failed":
             note(ctx, refund, f"分账回退失败 / return failed: {result.fail_reason}")

@@ -138,6 +138,7 @@ class Refund:
     credited_fen: int
     state: str
     refund_id: str | None
+    sent_at: datetime | None
     attempts: int
     last_error: str | None
     created_at: datetime

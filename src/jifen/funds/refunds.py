@@ -120,6 +120,7 @@ def request_refund(
             "credited_fen": credited,
             "state": "waiting",
             "refund_id": None,
+            "sent_at": None,
             "attempts": 0,
             "last_error": None,
             "created_at": now,
@@ -245,6 +246,8 @@ def _pay_back(ctx: Context, funds: Funds, refund: Refund, payment: Payment, acco
         note(ctx, refund, str(exc))  # e.g. NOT_ENOUGH: the merchant tops up, we try again
         return
     values: dict[str, object] = {"refund_id": refund_id, "updated_at": ctx.clock.now()}
+    if refund.sent_at is None and refund.customer_fen:
+        values["sent_at"] = ctx.clock.now()  # the provider took it: its trade bill's date
     if status == "SUCCESS":
         values.update(state="succeeded", last_error=None)
     elif status in ("ABNORMAL", "CLOSED"):

@@ -189,7 +189,7 @@ def record_result(ctx: Context, out_order_no: str, result: SplitResult) -> int:
                     result=found.result,
                     fail_reason=found.fail_reason,
                     detail_id=found.detail_id,
-                    finished_at=now if found.result != "PENDING" else None,
+                    finished_at=(found.finished_at or now) if found.result != "PENDING" else None,
                 )
             )
         finished = result.state == "FINISHED"

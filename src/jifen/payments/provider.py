@@ -103,6 +103,7 @@ class SplitReceiverResult:
     result: str  # PENDING | SUCCESS | CLOSED
     fail_reason: str | None = None
     detail_id: str | None = None
+    finished_at: datetime | None = None  # when the provider finished the line (its bill's date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ class ReturnResult:
     return_id: str
     result: str  # PROCESSING | SUCCESS | FAILED
     fail_reason: str | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

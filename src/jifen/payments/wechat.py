@@ -357,6 +357,7 @@ def _split_result(answer: Mapping[str, Any]) -> SplitResult:
                 result=str(r.get("result", "")),
                 fail_reason=r.get("fail_reason"),
                 detail_id=r.get("detail_id"),
+                finished_at=_time(r.get("finish_time")),
             )
             for r in answer.get("receivers") or ()
         ),
@@ -370,6 +371,7 @@ def _return_result(answer: Mapping[str, Any]) -> ReturnResult:
         return_id=str(answer.get("return_id", "")),
         result="FAILED" if result == "FAIL" else result,  # the brand doc's spelling (payments.md)
         fail_reason=answer.get("fail_reason"),
+        finished_at=_time(answer.get("finish_time")),
     )
 
 

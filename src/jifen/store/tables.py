@@ -282,6 +282,7 @@ refunds = Table(
     Column("credited_fen", BigInteger, nullable=False),  # the points' value the ledger credited
     Column("state", String(16), nullable=False),  # waiting | returning | refunding | succeeded
     Column("refund_id", String(64), nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),  # when the provider took it (its bill's date)
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -337,10 +338,11 @@ reconciliations = Table(
     "reconciliations",
     metadata,
     Column("bill_date", String(10), nullable=False),
+    Column("run", Integer, nullable=False),  # 1, 2, … per date: every run is kept
     Column("run_at", UTCDateTime, nullable=False),
-    Column("summary", Text, nullable=False),  # JSON: counts per status, totals
+    Column("summary", Text, nullable=False),  # JSON: counts per status, totals, items
     Column("report_csv", Text, nullable=False),
-    PrimaryKeyConstraint("bill_date", "run_at"),
+    PrimaryKeyConstraint("bill_date", "run"),
 )
 
 large_value_alerts = Table(

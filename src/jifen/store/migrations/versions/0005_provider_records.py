@@ -121,6 +121,7 @@ def upgrade() -> None:
         sa.Column("credited_fen", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("refund_id", sa.String(length=64), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -172,10 +173,11 @@ def upgrade() -> None:
     op.create_table(
         "reconciliations",
         sa.Column("bill_date", sa.String(length=10), nullable=False),
+        sa.Column("run", sa.Integer(), nullable=False),
         sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("report_csv", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("bill_date", "run_at"),
+        sa.PrimaryKeyConstraint("bill_date", "run"),
     )
     op.create_table(
         "large_value_alerts",
