@@ -50,6 +50,8 @@ NEVER_ANSWERED = {
     "payment.provider_refused": "no API route calls a provider yet",
     "payment.provider_unavailable": "no API route calls a provider yet",
     "payment.notification_refused": "no API route takes notifications yet",
+    "payment.not_offered": "no API route calls a provider yet",
+    "payment.merchant_not_authorized": "no API route calls a provider yet",
     "lab.error": "the scheme lab (jifen lab only): a base class",
     "lab.invalid_parameter": "jifen lab only",
     "lab.invalid_event": "jifen lab only",

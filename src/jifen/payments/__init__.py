@@ -5,7 +5,9 @@ licensed provider, which splits it among receivers registered beforehand (docs/p
 """
 
 from jifen.payments.errors import (
+    MerchantNotAuthorized,
     NotificationRefused,
+    NotOffered,
     PaymentError,
     PlanOverRatio,
     PlanTooManyReceivers,
@@ -37,6 +39,7 @@ from jifen.payments.provider import (
     ReceiverType,
     RefundRequest,
     RefundResult,
+    RefundReturn,
     ReturnRequest,
     ReturnResult,
     SplitReceiver,
@@ -56,6 +59,8 @@ __all__ = [
     "Bill",
     "BillKind",
     "Condition",
+    "MerchantNotAuthorized",
+    "NotOffered",
     "Notification",
     "NotificationRefused",
     "Part",
@@ -74,6 +79,7 @@ __all__ = [
     "ReceiverType",
     "RefundRequest",
     "RefundResult",
+    "RefundReturn",
     "ReturnRequest",
     "ReturnResult",
     "SplitPlan",

@@ -40,3 +40,19 @@ class NotificationRefused(PaymentError):
 
     code = "payment.notification_refused"
     status = 401
+
+
+class NotOffered(PaymentError):
+    """The provider has no such operation (Alipay: no split return apart from a refund, no split
+    bill): the caller takes the provider's own way instead, which the message names."""
+
+    code = "payment.not_offered"
+    status = 422
+
+
+class MerchantNotAuthorized(PaymentError):
+    """No authorization to act for this merchant at the provider (Alipay: no app_auth_token for
+    it in the credentials): nothing is sent, so no money can land in the operator's account."""
+
+    code = "payment.merchant_not_authorized"
+    status = 422
