@@ -16,12 +16,14 @@ import pytest
 from jifen.payments import (
     BillKind,
     NotificationRefused,
+    NotOffered,
     PaymentMethod,
     PaymentRequest,
     ProviderRefused,
     Receiver,
     ReceiverType,
     RefundRequest,
+    RefundReturn,
     ReturnRequest,
     SplitReceiver,
     SplitRequest,
@@ -144,6 +146,17 @@ def test_a_refusal_carries_wechats_code(kit: Kit, tmp_path: Path) -> None:
             )
         )  # fmt: skip
     assert refused.value.context["provider_code"] == "INVALID_REQUEST"
+
+
+def test_a_refund_carrying_split_returns_is_not_offered_wechat_returns_first(
+    kit: Kit, tmp_path: Path
+) -> None:
+    wx = _provider(kit, tmp_path)
+    transaction_id = kit.paid("ORDER0004", 10_000)
+    back = (RefundReturn(RESERVE, 100),)
+    with pytest.raises(NotOffered, match="return_split"):
+        wx.refund(RefundRequest(SHOP_A, transaction_id, "REFUND0004", 100, 10_000, "x", None, back))
+    assert wx.query_payment("ORDER0004", SHOP_A).state == "SUCCESS"  # nothing was refunded
 
 
 def test_a_notification_that_does_not_verify_is_refused(

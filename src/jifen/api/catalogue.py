@@ -66,6 +66,8 @@ API_ERRORS: Mapping[str, int] = {
     "payment.provider_refused": 502,
     "payment.provider_unavailable": 503,
     "payment.notification_refused": 401,
+    "payment.not_offered": 422,
+    "payment.merchant_not_authorized": 422,
     # jobs and the service
     "jobs.until_in_future": 422,
     "store.unavailable": 503,

@@ -15,8 +15,13 @@ from jifen.payments.bills import (
     yuan_to_fen,
 )
 from jifen.payments.errors import (
+<<<<<<< HEAD
     BillMalformed,
+=======
+    MerchantNotAuthorized,
+>>>>>>> issue10-alipay
     NotificationRefused,
+    NotOffered,
     PaymentError,
     PlanOverRatio,
     PlanTooManyReceivers,
@@ -48,6 +53,7 @@ from jifen.payments.provider import (
     ReceiverType,
     RefundRequest,
     RefundResult,
+    RefundReturn,
     ReturnRequest,
     ReturnResult,
     SplitReceiver,
@@ -82,6 +88,8 @@ __all__ = [
     "BillKind",
     "BillMalformed",
     "Condition",
+    "MerchantNotAuthorized",
+    "NotOffered",
     "Notification",
     "NotificationRefused",
     "OurPayment",
@@ -110,6 +118,7 @@ __all__ = [
     "ReconciliationTotal",
     "RefundRequest",
     "RefundResult",
+    "RefundReturn",
     "ReturnRequest",
     "ReturnResult",
     "SplitKind",

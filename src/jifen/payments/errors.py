@@ -42,6 +42,7 @@ class NotificationRefused(PaymentError):
     status = 401
 
 
+<<<<<<< HEAD
 class BillMalformed(PaymentError):
     """A provider's bill that cannot be trusted (a header, a row, an amount, or a summary that is
     not the sum of its rows): reconciling against it would invent breaks, so it is refused whole.
@@ -49,3 +50,19 @@ class BillMalformed(PaymentError):
 
     code = "payment.bill_malformed"
     status = 502
+=======
+class NotOffered(PaymentError):
+    """The provider has no such operation (Alipay: no split return apart from a refund, no split
+    bill): the caller takes the provider's own way instead, which the message names."""
+
+    code = "payment.not_offered"
+    status = 422
+
+
+class MerchantNotAuthorized(PaymentError):
+    """No authorization to act for this merchant at the provider (Alipay: no app_auth_token for
+    it in the credentials): nothing is sent, so no money can land in the operator's account."""
+
+    code = "payment.merchant_not_authorized"
+    status = 422
+>>>>>>> issue10-alipay

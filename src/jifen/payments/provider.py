@@ -134,6 +134,17 @@ class ReturnResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundReturn:
+    """Split money a receiver gives back *inside* a refund. Alipay returns splits this way
+    (``refund_royalty_parameters`` on the refund); WeChat Pay returns them before the refund
+    (``return_split``) and refuses a refund that carries any."""
+
+    account: str  # the receiver that gives the money back
+    fen: int
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RefundRequest:
     merchant: str
     transaction_id: str
@@ -142,6 +153,7 @@ class RefundRequest:
     total_fen: int
     reason: str
     notify_url: str | None = None
+    split_returns: tuple[RefundReturn, ...] = ()  # Alipay only: see RefundReturn
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +200,13 @@ class Bill:
 class Provider(Protocol):
     """A licensed payment institution, as Jifen uses it. Refusals raise ``ProviderRefused``
     (the provider answered no, with its code); an unreachable provider ``ProviderUnavailable``;
-    a callback that fails verification ``NotificationRefused``."""
+    a callback that fails verification ``NotificationRefused``; an operation the provider does
+    not offer ``NotOffered``.
+
+    The optional arguments are what one provider needs and another does without: Alipay finds a
+    refund only within its trade (``transaction_id``) and acts for a merchant only with that
+    merchant's authorization (``merchant`` on the amount query and the bill); WeChat Pay's
+    service-provider calls are platform-wide and ignore them."""
 
     name: str
 
@@ -206,9 +224,11 @@ class Provider(Protocol):
     def unfreeze(
         self, transaction_id: str, out_order_no: str, description: str, merchant: str
     ) -> SplitResult: ...
-    def unsplit_fen(self, transaction_id: str) -> int: ...
+    def unsplit_fen(self, transaction_id: str, merchant: str = "") -> int: ...
     def refund(self, request: RefundRequest) -> RefundResult: ...
-    def query_refund(self, out_refund_no: str, merchant: str) -> RefundResult: ...
+    def query_refund(
+        self, out_refund_no: str, merchant: str, transaction_id: str = ""
+    ) -> RefundResult: ...
     def transfer(self, request: TransferRequest) -> TransferResult: ...
     def query_transfer(self, out_transfer_no: str) -> TransferResult: ...
-    def bill(self, kind: BillKind, bill_date: date) -> Bill: ...
+    def bill(self, kind: BillKind, bill_date: date, merchant: str = "") -> Bill: ...

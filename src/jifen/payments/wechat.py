@@ -29,7 +29,12 @@ from typing import Any
 from wechatpayv3 import WeChatPay, WeChatPayType  # type: ignore[import-untyped]
 from wechatpayv3.type import RequestType  # type: ignore[import-untyped]
 
-from jifen.payments.errors import NotificationRefused, ProviderRefused, ProviderUnavailable
+from jifen.payments.errors import (
+    NotificationRefused,
+    NotOffered,
+    ProviderRefused,
+    ProviderUnavailable,
+)
 from jifen.payments.provider import (
     Bill,
     BillKind,
@@ -268,13 +273,15 @@ class WeChatPayProvider:
         )
         return _split_result(answer)
 
-    def unsplit_fen(self, transaction_id: str) -> int:
+    def unsplit_fen(self, transaction_id: str, merchant: str = "") -> int:
         answer = self._call(self._pay.profitsharing_amount_query, transaction_id)
         return int(answer["unsplit_amount"])
 
     # -- refunds, payouts, bills ----------------------------------------------------------------
 
     def refund(self, request: RefundRequest) -> RefundResult:
+        if request.split_returns:  # WeChat returns splits before the refund, not inside it
+            raise NotOffered("微信支付须先回退分账再退款 / WeChat Pay: return_split, then refund")
         answer = self._call(
             self._pay.refund,
             out_refund_no=request.out_refund_no,
@@ -286,7 +293,9 @@ class WeChatPayProvider:
         )
         return _refund_result(answer)
 
-    def query_refund(self, out_refund_no: str, merchant: str) -> RefundResult:
+    def query_refund(
+        self, out_refund_no: str, merchant: str, transaction_id: str = ""
+    ) -> RefundResult:
         return _refund_result(self._call(self._pay.query_refund, out_refund_no, sub_mchid=merchant))
 
     def transfer(self, request: TransferRequest) -> TransferResult:
@@ -307,7 +316,7 @@ class WeChatPayProvider:
         path = f"/depository/v1/payouts/{out_transfer_no}?payer_mchid={self.config.reserve_mchid}"
         return _transfer_result(self._request(path, RequestType.GET))
 
-    def bill(self, kind: BillKind, bill_date: date) -> Bill:
+    def bill(self, kind: BillKind, bill_date: date, merchant: str = "") -> Bill:
         day = bill_date.isoformat()
         if kind is BillKind.TRADE:
             answer = self._call(self._pay.trade_bill, day, bill_type="ALL")
