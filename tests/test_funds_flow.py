@@ -112,7 +112,9 @@ def test_a_redemption_elsewhere_is_paid_out_from_the_reserve(m: Money) -> None:
     redeem(m.ctx, "shop", code=code, points=300, order_ref="s-1", order_amount_fen=10_000)
     m.step(86_400)
     run_jobs(m.ctx)  # the day of the redemption is settled: the shop is owed 300 fen
-    assert [(s.merchant_id, s.net_fen) for s in statements(m.ctx, "shop", cursor=None, limit=50).items] == [("shop", 300)]
+    assert [
+        (s.merchant_id, s.net_fen) for s in statements(m.ctx, "shop", cursor=None, limit=50).items
+    ] == [("shop", 300)]
     m.step(0)
     (paid,) = payouts(m.ctx, merchant_id="shop")
     assert (paid.fen, paid.state) == (300, "succeeded"), paid
@@ -150,7 +152,7 @@ def test_the_day_reconciles_matched_but_for_a_payment_jifen_never_made(m: Money)
     ], breaks
     kinds = {i.kind.value for i in report.items}
     assert {"payment", "refund", "split", "return"} <= kinds
-    again, csv_again = reconcile_day(m.ctx, m.funds, date(2026, 3, 2))
+    _, csv_again = reconcile_day(m.ctx, m.funds, date(2026, 3, 2))
     assert csv_again == csv_text  # re-running gives the same report
     stored = latest_report(m.ctx, date(2026, 3, 2))
     assert stored.run == 2 and stored.report_csv == csv_text

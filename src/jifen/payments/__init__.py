@@ -15,11 +15,8 @@ from jifen.payments.bills import (
     yuan_to_fen,
 )
 from jifen.payments.errors import (
-<<<<<<< HEAD
     BillMalformed,
-=======
     MerchantNotAuthorized,
->>>>>>> issue10-alipay
     NotificationRefused,
     NotOffered,
     PaymentError,

@@ -42,7 +42,6 @@ class NotificationRefused(PaymentError):
     status = 401
 
 
-<<<<<<< HEAD
 class BillMalformed(PaymentError):
     """A provider's bill that cannot be trusted (a header, a row, an amount, or a summary that is
     not the sum of its rows): reconciling against it would invent breaks, so it is refused whole.
@@ -50,7 +49,8 @@ class BillMalformed(PaymentError):
 
     code = "payment.bill_malformed"
     status = 502
-=======
+
+
 class NotOffered(PaymentError):
     """The provider has no such operation (Alipay: no split return apart from a refund, no split
     bill): the caller takes the provider's own way instead, which the message names."""
@@ -65,4 +65,3 @@ class MerchantNotAuthorized(PaymentError):
 
     code = "payment.merchant_not_authorized"
     status = 422
->>>>>>> issue10-alipay

@@ -9,6 +9,9 @@ checked and a refusal becomes ``ProviderRefused`` with WeChat's code; the SDK ne
 answer's timestamp, so answers and callbacks older than five minutes are refused; and the SDK has
 no base-URL argument, so the gateway (a sandbox in tests and the demo) is set on its core.
 
+Why this module is long: one adapter answers the whole ``Provider`` protocol, and its answer
+mappers sit beside it; split, it would scatter one wire's conventions over several files.
+
 Public-key mode only (``public_key`` + ``public_key_id``): the client is built without a network
 call. The reserve's payouts go through the depository bank's instruction API
 (``/depository/v1/payouts``, docs/sandbox-provider.md), signed like every v3 request.
