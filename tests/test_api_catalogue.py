@@ -46,6 +46,7 @@ NEVER_ANSWERED = {
     "lint.unreadable": "jifen lint only",
     "payment.error": "a base class",
     "funds.error": "a base class",
+    "payment.provider_required": "jifen reconcile / jifen funds run only",
     "payment.plan_over_ratio": "allocations run when a payment is applied; a plan over the cap "
     "is cut back there, never refused to a caller (a filed plan over the cap is request.invalid)",
     "payment.plan_too_many_receivers": "a filed plan holds at most 48 parts (request.invalid)",

@@ -10,10 +10,11 @@ on top, like every write of the API.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
@@ -33,10 +34,12 @@ from jifen.api.schemas._payments import (
     ProviderAccountOut,
     ReceiverIn,
     ReceiverOut,
+    ReconciliationOut,
     SplitOrderOut,
     SplitPlanOut,
 )
 from jifen.app.context import Context
+from jifen.funds.reconciliation import latest_report
 from jifen.funds.records import split_orders
 from jifen.payments import NotificationRefused, SplitPlan
 
@@ -303,3 +306,29 @@ def all_payouts(
 def alerts(ctx: Ctx, who: Operator, cursor: str | None = None, limit: Limit = 50) -> AlertPage:
     """大额交易提示 / large-value alerts (brief §7), newest day first."""
     return AlertPage.model_validate(funds.list_alerts(ctx, cursor=cursor, limit=limit))
+
+
+@router.get(
+    "/operator/reconciliations/{bill_date}", response_model=ReconciliationOut, responses=PROBLEMS
+)
+def reconciliation(ctx: Ctx, who: Operator, bill_date: date) -> ReconciliationOut:
+    """对账报告 / the newest reconciliation report of a date (``jifen reconcile``)."""
+    stored = latest_report(ctx, bill_date)
+    return ReconciliationOut.model_validate(
+        {**stored.summary, "run": stored.run, "run_at": stored.run_at}
+    )
+
+
+@router.get(
+    "/operator/reconciliations/{bill_date}/report.csv",
+    response_class=PlainTextResponse,
+    responses=PROBLEMS,
+)
+def reconciliation_csv(ctx: Ctx, who: Operator, bill_date: date) -> PlainTextResponse:
+    """对账报告 CSV / the same report as the CSV file ``jifen reconcile`` writes."""
+    stored = latest_report(ctx, bill_date)
+    return PlainTextResponse(
+        stored.report_csv,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="reconciliation-{bill_date}.csv"'},
+    )

@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from jifen.cli import demo, jobs, lint, serve, verify
+from jifen.cli import demo, funds, jobs, lint, serve, verify
 from jifen.cli._output import plain
 from jifen.errors import JifenError
 
@@ -42,6 +42,8 @@ def _lab_app() -> typer.Typer:
 app.add_typer(_lab_app(), name="lab")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.command("serve")(serve.serve)
+app.command("reconcile")(funds.reconcile)
+app.add_typer(funds.funds_app, name="funds")
 
 
 def _sandbox_provider() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from jifen.errors import JifenError
 
-__all__ = ["DemoStoreInUse", "LintInputUnreadable"]
+__all__ = ["DemoStoreInUse", "LintInputUnreadable", "ProviderRequired"]
 
 
 class DemoStoreInUse(JifenError):
@@ -16,3 +16,10 @@ class DemoStoreInUse(JifenError):
 
 class LintInputUnreadable(JifenError):
     code = "lint.unreadable"
+
+
+class ProviderRequired(JifenError):
+    """A money-path command without the provider's credentials (docs/payments.md)."""
+
+    code = "payment.provider_required"
+    status = 422

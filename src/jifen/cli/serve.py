@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from jifen.app import SimulatedClock
-from jifen.cli._options import DbOption
+from jifen.cli._options import DbOption, ProviderOption
 from jifen.cli._output import announce_clock, err
 
 __all__ = ["serve"]
@@ -21,6 +21,17 @@ def serve(
     jobs_every: Annotated[
         float, typer.Option(help="seconds between scheduled job runs; 0 turns them off")
     ] = 60.0,
+    provider: ProviderOption = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Jifen's address as the payment provider reaches it, for its notifications "
+            "[default http://HOST:PORT]"
+        ),
+    ] = None,
+    money_every: Annotated[
+        float, typer.Option(help="seconds between passes of the money path (with --provider)")
+    ] = 5.0,
     simulated_clock: Annotated[
         str | None,
         typer.Option(
@@ -28,7 +39,8 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs run on a schedule."""
+    """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs (and, with --provider, the money
+    path) run on a schedule."""
     import os
     import secrets as pysecrets
 
@@ -38,7 +50,8 @@ def serve(
     from jifen.api import create_app
     from jifen.api.observability import configure_logging
     from jifen.app import open_alliance
-    from jifen.jobs.scheduler import Scheduler
+    from jifen.cli.funds import open_funds
+    from jifen.jobs.scheduler import MoneyLoop, Scheduler
 
     clock = _simulated_clock(simulated_clock)
     # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
@@ -50,16 +63,26 @@ def serve(
         key = "jfo_" + pysecrets.token_urlsafe(32)
         err.print(f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
     add_operator_key(ctx, key, ctx.clock.now())
-    api = create_app(ctx)
+    funds = open_funds(provider, public_url or f"http://{host}:{port}") if provider else None
+    if funds is not None:
+        err.print(
+            f"支付机构 payment provider: {funds.provider.name}, notifications at {funds.notify_url}"
+        )
+    api = create_app(ctx, funds=funds)
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:
         scheduler.observers.append(api.state.metrics.job_run)
         scheduler.start()
+    money = MoneyLoop(ctx, funds, money_every) if funds is not None and money_every > 0 else None
+    if money:
+        money.start()
     try:
         # log_config=None: uvicorn keeps the JSON logging above; its access log is off, as it
         # would print query strings (each request is logged by the app, without them)
         uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
     finally:
+        if money:
+            money.stop()
         if scheduler:
             scheduler.stop()
         ctx.engine.dispose()

@@ -1,7 +1,8 @@
 """Runs the jobs on a schedule inside ``jifen serve``: a daemon thread with a bounded wait.
 
 Every ``interval_s`` it closes the business days that are over and releases and expires what is
-due; with a payment provider it also sends due splits, follows refunds and pays payouts.
+due. With a payment provider, a ``MoneyLoop`` beside it takes the money path a step on every few
+seconds (due splits sent, refunds and payouts followed).
 A failed run is logged and retried at the next tick; because every step is idempotent, a run
 interrupted by a restart is simply finished by the next one. Each run is told to ``observers``
 (the API's metrics count runs and failures) and logged with structured fields.
@@ -32,9 +33,8 @@ class JobRun:
 
 
 class Scheduler:
-    def __init__(self, ctx: Context, interval_s: float, funds: Funds | None = None) -> None:
+    def __init__(self, ctx: Context, interval_s: float) -> None:
         self.ctx = ctx
-        self.funds = funds  # with a provider: each run also takes the money path a step on
         self.interval_s = interval_s
         self.observers: list[Callable[[JobRun], None]] = []
         """Called after every run, from the scheduler's thread."""
@@ -58,17 +58,16 @@ class Scheduler:
                 log.log(
                     logging.INFO if day.reserve_ok else logging.ERROR,
                     "closed business day",
-                    extra={"business_date": day.business_date.isoformat(),
-                           "reserve_ok": day.reserve_ok},
-                )  # fmt: skip
-            if self.funds is not None:
-                money = run_money(self.ctx, self.funds)
-                log.info("money path", extra={"splits_sent": money.splits_sent,
-                                              "refunds_open": money.refunds_open})  # fmt: skip
+                    extra={
+                        "business_date": day.business_date.isoformat(),
+                        "reserve_ok": day.reserve_ok,
+                    },
+                )
             run = JobRun(ok=True, seconds=time.perf_counter() - started, days_closed=closed)
         except Exception:
-            log.exception("scheduled jobs failed; retrying at the next tick",
-                          extra={"outcome": "failed"})  # fmt: skip
+            log.exception(
+                "scheduled jobs failed; retrying at the next tick", extra={"outcome": "failed"}
+            )
             run = JobRun(ok=False, seconds=time.perf_counter() - started, days_closed=0)
         for observer in self.observers:
             try:
@@ -80,4 +79,35 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.run_once()
+            self._stop.wait(self.interval_s)
+
+
+class MoneyLoop:
+    """The money path's passes (``jifen.funds.run_money``) every ``interval_s`` in a daemon
+    thread: a split is due a minute after payment, so this runs far more often than the jobs.
+    A failed pass is logged and the next one simply continues (every step is idempotent)."""
+
+    def __init__(self, ctx: Context, funds: Funds, interval_s: float) -> None:
+        self.ctx, self.funds, self.interval_s = ctx, funds, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="jifen-money", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                run = run_money(self.ctx, self.funds)
+                if run.splits_sent or run.splits_finished or run.applied:
+                    log.info(
+                        "money path",
+                        extra={"splits_sent": run.splits_sent, "refunds_open": run.refunds_open},
+                    )
+            except Exception:
+                log.exception("a money pass failed; the next one continues")
             self._stop.wait(self.interval_s)

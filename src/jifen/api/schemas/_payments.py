@@ -145,3 +145,30 @@ class AlertOut(_Out):
 
 class AlertPage(Page[AlertOut]):
     pass
+
+
+class ReconciliationItemOut(_Out):
+    kind: str
+    key: str
+    provider_ref: str
+    status: str = Field(description="matched | missing_ours | missing_provider | amount_differs")
+    ours_fen: int | None
+    bill_fen: int | None
+    diff_fen: int | None
+    note: str
+
+
+class ReconciliationTotalOut(_Out):
+    kind: str
+    ours_fen: int
+    bill_fen: int
+    bill_fee_fen: int | None
+
+
+class ReconciliationOut(_Out):
+    bill_date: str
+    run: int = Field(description="第几次对账 / which run of this date (every run is kept)")
+    run_at: datetime
+    counts: dict[str, int]
+    totals: list[ReconciliationTotalOut]
+    items: list[ReconciliationItemOut]
