@@ -25,6 +25,7 @@ class Money:
     funds: Funds
     kit: Kit
     inbox: Receiver
+    keys: dict[str, str]  # each merchant's API key
     seen: int = 0
 
     def deliver(self) -> int:
@@ -54,15 +55,16 @@ class Money:
         return paid
 
 
-def alliance(db_url: str) -> Context:
+def alliance(db_url: str) -> tuple[Context, dict[str, str]]:
     ctx = open_alliance(db_url, secret="funds-secret", clock=SimulatedClock(T0))
     v1 = ctx.rulebook.draft(RuleDocument(), T0)
     ctx.rulebook.publish(v1.number, effective_at=T0, reason="launch", now=T0,
                          points_outstanding=False)  # fmt: skip
+    keys = {}
     for merchant_id, category in (("cafe", "cafe"), ("shop", "retail")):
-        create_merchant(ctx=ctx, merchant=Merchant(merchant_id, merchant_id, category,
-                        MerchantStatus.ACTIVE), now=T0)  # fmt: skip
-    return ctx
+        _, keys[merchant_id] = create_merchant(ctx=ctx, merchant=Merchant(
+            merchant_id, merchant_id, category, MerchantStatus.ACTIVE), now=T0)  # fmt: skip
+    return ctx, keys
 
 
 def member(ctx: Context, phone: str = "13900139000") -> str:
@@ -71,13 +73,13 @@ def member(ctx: Context, phone: str = "13900139000") -> str:
 
 @contextmanager
 def money(db_url: str, tmp_path: Path, tmp_factory: Any) -> Iterator[Money]:
-    ctx = alliance(db_url)
+    ctx, keys = alliance(db_url)
     try:
         with sandbox(tmp_path, tmp_factory) as kit, Receiver() as inbox:
             creds = tmp_path / "sandbox" / "credentials.json"
             funds = funds_from_credentials(creds, inbox.url)
             for merchant_id, account in (("cafe", SHOP_A), ("shop", SHOP_B)):
                 link_merchant(ctx, funds, merchant_id, account=account)
-            yield Money(ctx, funds, kit, inbox)
+            yield Money(ctx, funds, kit, inbox, keys)
     finally:
         ctx.engine.dispose()

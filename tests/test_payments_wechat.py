@@ -173,3 +173,18 @@ def test_a_notification_that_does_not_verify_is_refused(
     stale = {**headers, "Wechatpay-Timestamp": str(int(headers["Wechatpay-Timestamp"]) - 600)}
     with pytest.raises(NotificationRefused):
         wx.parse_notification(stale, body)
+
+
+def test_a_notification_verifies_whatever_the_case_of_its_header_names(
+    kit: Kit, tmp_path: Path, inbox: tuple[str, list[tuple[dict[str, str], bytes]]]
+) -> None:
+    """ASGI servers hand header names over lower-cased (uvicorn, so Jifen's notify route); the
+    SDK looks them up as WeChat spells them. Before the fix every real callback was refused."""
+    notify_url, received = inbox
+    wx = _provider(kit, tmp_path)
+    kit.paid("ORDER0005", 5_000, notify_url=notify_url)
+    headers, body = kit.wait_for(lambda: received and received[0])
+    lowered = {name.lower(): value for name, value in headers.items()}
+    note = wx.parse_notification(lowered, body)
+    assert note.event_type == "TRANSACTION.SUCCESS"
+    assert note.resource["out_trade_no"] == "ORDER0005"

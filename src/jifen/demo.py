@@ -6,25 +6,45 @@ record paid orders, the return window ends and points are released, members rede
 merchants with one-time codes, some orders are refunded, lots expire, and every business day is
 closed with statements per merchant and a reserve check. Everything random comes from one seeded
 generator and every key derives from the seed, so the same seed gives the same books, hash for hash.
+
+With a ``Payer`` (``jifen demo`` starts the sandbox provider for it), the orders are paid through
+the provider as real ones are: a payment is created, the customer pays, the provider's
+notification records the order; the issue charge is split to the reserve and the fee, refunds
+return the splits before paying back, the reserve pays the merchants' nets, and every day is
+reconciled against the provider's bills the next evening.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from jifen.alliance.members import enrol
 from jifen.alliance.merchants import Merchant, MerchantStatus, Store, create_merchant
-from jifen.alliance.orders import record_order, refund_order
+from jifen.alliance.orders import get_order, record_order, refund_order
 from jifen.alliance.redemptions import new_code, redeem
 from jifen.app import Context, SimulatedClock, open_alliance
 from jifen.errors import JifenError
+from jifen.funds import (
+    Funds,
+    create_payment,
+    get_payment,
+    link_merchant,
+    out_trade_no_for,
+    payouts,
+    request_refund,
+    run_money,
+)
+from jifen.funds.reconciliation import reconcile_day
 from jifen.jobs import run_jobs
 from jifen.ledger import Report
+from jifen.payments import ReconciliationStatus
 from jifen.rules import RuleDocument
 from jifen.settlement import ReserveStatus, reserve_status, verify_books
 from jifen.store import sqlite_path
@@ -67,6 +87,23 @@ def rules_cut() -> RuleDocument:
     return RuleDocument.model_validate(doc)
 
 
+class Payer(Protocol):
+    """The provider's side of the demo: its clock follows the demo's; customers pay there."""
+
+    funds: Funds
+
+    def set_time(self, when: datetime) -> None: ...
+    def pay(self, out_trade_no: str) -> None: ...
+    def open_account(self, name: str) -> str: ...
+    def top_up(self, account: str, fen: int) -> None: ...
+
+
+PAID_WAIT_S = 15.0
+"""How long the demo waits for the provider's notification of one payment (loopback: ms)."""
+MERCHANT_FLOAT_FEN = 1_000_000
+"""What each demo merchant keeps on its provider account (¥10,000) to pay refunds from."""
+
+
 @dataclass
 class Summary:
     seed: int
@@ -87,6 +124,13 @@ class Summary:
     reimbursements_fen: int = 0
     reserve: ReserveStatus | None = None
     report: Report | None = None
+    provider: str = ""  # "" : orders recorded as paid in cash, no provider
+    collected_fen: int = 0  # issue charges collected by split
+    returned_fen: int = 0  # value returned by split return before refunds
+    paid_out_fen: int = 0  # nets paid from the reserve by the provider
+    reconciled_days: int = 0
+    reconciled_records: int = 0
+    reconciliation_breaks: int = 0
 
 
 def open_demo(db: str, *, hash_alg: str = "sha256") -> Context:
@@ -107,10 +151,11 @@ def run_demo(
     days: int = 120,
     seed: int = 7,
     on_day: Callable[[int], None] | None = None,
+    payer: Payer | None = None,
 ) -> Summary:
     assert isinstance(ctx.clock, SimulatedClock)
     summary = Summary(seed, members, len(MERCHANTS), orders, days)
-    run = _Run(ctx, ctx.clock, random.Random(seed), summary)
+    run = _Run(ctx, ctx.clock, random.Random(seed), summary, payer)
     run.open_alliance(members)
     order_days = sorted(run.rng.randrange(days) for _ in range(orders))
     next_order = 0
@@ -119,18 +164,26 @@ def run_demo(
         if day == 30:
             _announce_change(ctx, summary, today)
         next_order = run.orders(day, today, order_days, next_order)
-        run.clock.set(today + timedelta(hours=13, minutes=30))
+        run.set_time(today + timedelta(hours=13, minutes=30))
         run.refunds(day)
-        run.clock.set(today + timedelta(hours=14))
+        run.set_time(today + timedelta(hours=14))
         run.redemptions(day)
-        run.clock.set(today + timedelta(days=1, hours=1))
+        if day:
+            run.reconcile(today + timedelta(hours=14, minutes=30), (today - timedelta(days=1)))
+        run.set_time(today + timedelta(days=1, minutes=30))  # 08:30 China time
         run.close_days()
         if on_day:
             on_day(day)
+    run.reconcile(
+        START + timedelta(days=days, hours=2, minutes=30), START + timedelta(days=days - 1)
+    )
     summary.net_fen_by_merchant = dict(sorted(run.net.items()))
     summary.rule_versions = len(ctx.rulebook.published())
     summary.reserve = reserve_status(ctx)
     summary.report = verify_books(ctx.engine)
+    if payer is not None:
+        summary.provider = payer.funds.provider.name
+        summary.paid_out_fen = sum(p.fen for p in payouts(ctx) if p.state == "succeeded")
     return summary
 
 
@@ -143,6 +196,7 @@ class _Run:
     clock: SimulatedClock
     rng: random.Random
     summary: Summary
+    payer: Payer | None = None
     member_ids: list[str] = field(default_factory=list)
     merchant_ids: list[str] = field(default_factory=lambda: [m for m, _, _ in MERCHANTS])
     favourite: dict[str, str] = field(default_factory=dict)
@@ -157,9 +211,12 @@ class _Run:
         ctx = self.ctx
         v1 = ctx.rulebook.draft(RULES_V1, self.clock.now())
         ctx.rulebook.publish(
-            v1.number, effective_at=START, reason="联盟开业 launch", now=START,
+            v1.number,
+            effective_at=START,
+            reason="联盟开业 launch",
+            now=START,
             points_outstanding=False,
-        )  # fmt: skip
+        )
         for merchant_id, trade, name in MERCHANTS:
             merchant = Merchant(
                 merchant_id=merchant_id,
@@ -170,6 +227,10 @@ class _Run:
                 stores=(Store(f"{merchant_id}-01", name, "上海"),),
             )
             create_merchant(ctx, merchant, START)
+            if self.payer is not None:  # its account at the provider, with a float for refunds
+                account = self.payer.open_account(f"演示{name}有限公司")
+                link_merchant(ctx, self.payer.funds, merchant_id, account=account)
+                self.payer.top_up(account, MERCHANT_FLOAT_FEN)
         consents = {"terms": True, "privacy": True}
         self.member_ids = [
             enrol(ctx, f"138{n:08d}", consents, START).member_id for n in range(members)
@@ -187,14 +248,72 @@ class _Run:
             usual = self.rng.random() < 0.7
             merchant = self.favourite[member] if usual else self.rng.choice(self.merchant_ids)
             amount_fen = self.rng.randint(800, 60_000)
-            self.clock.set(paid_at)
-            order = record_order(
-                self.ctx, merchant, order_ref=f"o{n:06d}", member_id=member,
-                amount_fen=amount_fen, paid_at=paid_at,
-            )  # fmt: skip
-            self.summary.earned_points += order.points
-            self.placed.append((merchant, order.order_ref, amount_fen, day))
+            self.set_time(paid_at)
+            self.summary.earned_points += self._paid(merchant, f"o{n:06d}", member, amount_fen)
+            self.placed.append((merchant, f"o{n:06d}", amount_fen, day))
+        if paid:  # a minute after the last payment every split of the day is due
+            self.money(max(paid) + timedelta(seconds=65), passes=2)
         return next_order
+
+    def _paid(self, merchant: str, ref: str, member: str, amount_fen: int) -> int:
+        """One paid order: in cash, recorded by the merchant; or through the provider, recorded
+        when its notification arrives. Returns the points it earned."""
+        paid_at = self.clock.now()
+        if self.payer is None:
+            order = record_order(
+                self.ctx,
+                merchant,
+                order_ref=ref,
+                member_id=member,
+                amount_fen=amount_fen,
+                paid_at=paid_at,
+            )
+            return order.points
+        payment = create_payment(
+            self.ctx,
+            self.payer.funds,
+            merchant,
+            order_ref=ref,
+            member_id=member,
+            amount_fen=amount_fen,
+            description="演示消费 demo purchase",
+        )
+        self.payer.pay(payment.out_trade_no)
+        deadline = time.monotonic() + PAID_WAIT_S
+        while get_payment(self.ctx, payment.out_trade_no).state != "paid":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the provider's notification did not arrive")
+            time.sleep(0.01)
+        try:
+            return get_order(self.ctx, merchant, ref).points
+        except JifenError:  # below the minimum spend: paid, no points
+            return 0
+
+    def set_time(self, when: datetime) -> None:
+        self.clock.set(when)
+        if self.payer is not None:
+            self.payer.set_time(when)
+
+    def money(self, start: datetime, *, passes: int) -> None:
+        """``passes`` passes of the money path, a minute apart from ``start`` (the provider
+        resolves splits, returns, refunds and payouts a minute after it takes them)."""
+        if self.payer is None:
+            return
+        for n in range(passes):
+            self.set_time(start + timedelta(seconds=65 * n))
+            run_money(self.ctx, self.payer.funds)
+
+    def reconcile(self, at: datetime, day: datetime) -> None:
+        """The provider's bills of ``day`` against Jifen's records, the next evening."""
+        if self.payer is None:
+            return
+        self.set_time(at)
+        report, _ = reconcile_day(self.ctx, self.payer.funds, day.date())
+        self.summary.reconciled_days += 1
+        self.summary.reconciled_records += len(report.items)
+        self.summary.reconciliation_breaks += sum(
+            1 for i in report.items if i.status is not ReconciliationStatus.MATCHED
+        )
 
     def refunds(self, day: int) -> None:
         """Some orders are refunded, in part or in full, within 20 days."""
@@ -203,9 +322,15 @@ class _Run:
                 continue
             self.refunded.add(ref)
             part = amount_fen if self.rng.random() < 0.4 else self.rng.randint(1, amount_fen - 1)
-            result = refund_order(self.ctx, merchant, ref, refund_ref="r1", refund_fen=part)
             self.summary.refunds += 1
-            self.summary.shortfall_points += result.shortfall_points
+            if self.payer is None:
+                result = refund_order(self.ctx, merchant, ref, refund_ref="r1", refund_fen=part)
+                self.summary.shortfall_points += result.shortfall_points
+                continue
+            paid = out_trade_no_for(merchant, ref)
+            refund = request_refund(self.ctx, merchant, paid, refund_ref="r1", refund_fen=part)
+            self.summary.shortfall_points += refund.refund_fen - refund.customer_fen  # 1 fen each
+        self.money(self.clock.now(), passes=5)  # returns, then the refunds themselves
 
     def redemptions(self, day: int) -> None:
         """Members spend at a merchant other than their usual one, with a one-time code."""
@@ -221,9 +346,13 @@ class _Run:
             code, _ = new_code(self.ctx, member, self.clock.now(), rng=self.rng)
             try:
                 redeem(
-                    self.ctx, merchant, code=code, points=points, order_ref=f"r{day}-{member}",
+                    self.ctx,
+                    merchant,
+                    code=code,
+                    points=points,
+                    order_ref=f"r{day}-{member}",
                     order_amount_fen=points * 2 + self.rng.randint(0, 20_000),
-                )  # fmt: skip
+                )
             except JifenError:
                 continue  # e.g. over the rule's share of the order: the cashier tries less
             self.summary.redemptions += 1
@@ -236,7 +365,10 @@ class _Run:
             for s in closed.statements:
                 self.summary.charges_fen += s.charges_fen
                 self.summary.reimbursements_fen += s.reimbursements_fen
+                self.summary.collected_fen += s.collected_fen
+                self.summary.returned_fen += s.returned_fen
                 self.net[s.merchant_id] += s.net_fen
+        self.money(self.clock.now() + timedelta(seconds=65), passes=2)  # the payouts
 
 
 def _announce_change(ctx: Context, summary: Summary, today: datetime) -> None:

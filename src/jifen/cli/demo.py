@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -9,11 +13,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jifen.app import Context
 from jifen.cli._options import DbOption
 from jifen.cli._output import data, err, out, yuan
 from jifen.cli.errors import DemoStoreInUse
 from jifen.cli.verify import print_report
-from jifen.demo import MERCHANTS, Summary, open_demo, run_demo
+from jifen.demo import MERCHANTS, START, Payer, Summary, open_demo, run_demo
 from jifen.ledger import HASH_ALGORITHMS
 from jifen.settlement import coverage_text
 from jifen.store import make_engine, normalize_url, ping, sqlite_path
@@ -28,6 +33,14 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days 模拟天数")] = 120,
     seed: Annotated[int, typer.Option(help="same seed, same books")] = 7,
     hash_alg: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (国密)")] = "sha256",
+    cash: Annotated[
+        bool,
+        typer.Option(
+            "--cash/--provider",
+            help="--cash: merchants record orders paid in cash; --provider (the default): "
+            "orders are paid through the sandbox payment provider",
+        ),
+    ] = False,
 ) -> None:
     """Build the demo alliance 演示联盟 on a fresh store and print its summary."""
     if hash_alg not in HASH_ALGORITHMS:
@@ -35,15 +48,18 @@ def demo(
     url = normalize_url(db)
     _fresh_store(url)
     ctx = open_demo(url, hash_alg=hash_alg)
-    with Progress(
-        TextColumn("模拟 simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with (
+        _provider(ctx, url, cash) as payer,
+        Progress(
+            TextColumn("模拟 simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("days", total=days)
         summary = run_demo(
             ctx,
@@ -52,11 +68,30 @@ def demo(
             days=days,
             seed=seed,
             on_day=lambda _: progress.advance(task),
+            payer=payer,
         )
     ctx.engine.dispose()
     _print_summary(summary)
     if summary.report is None or not summary.report.ok:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _provider(ctx: Context, url: str, cash: bool) -> Iterator[Payer | None]:
+    """The sandbox provider for the demo: its state beside a SQLite store (``jifen.db.sandbox``,
+    replaced like the store), in a temporary directory for PostgreSQL."""
+    if cash:
+        yield None
+        return
+    from jifen.cli._demo_provider import sandbox_payer
+
+    path = sqlite_path(url)
+    with tempfile.TemporaryDirectory(prefix="jifen-sandbox-") as scratch:
+        state = Path(f"{path}.sandbox") if path is not None else Path(scratch)
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True, exist_ok=True)
+        with sandbox_payer(ctx, state, START) as payer:
+            yield payer
 
 
 def _fresh_store(url: str) -> None:
@@ -77,6 +112,22 @@ def _fresh_store(url: str) -> None:
             "the demo needs an empty store; this PostgreSQL database already holds a ledger "
             "(演示需要空库)",
         )
+
+
+def _money_rows(s: Summary) -> list[tuple[str, str]]:
+    if not s.provider:
+        return [("支付 payments", "现金 in cash (no provider)")]
+    return [
+        ("支付机构 payment provider", f"{s.provider} (sandbox)"),
+        ("分账收取发行费 collected by split", yuan(s.collected_fen)),
+        ("分账回退 returned before refunds", yuan(s.returned_fen)),
+        ("准备金付款 paid out from the reserve", yuan(s.paid_out_fen)),
+        (
+            "对账 reconciled",
+            f"{s.reconciled_days} days, {s.reconciled_records:,} records, "
+            f"{s.reconciliation_breaks} breaks",
+        ),
+    ]
 
 
 def _print_summary(s: Summary) -> None:
@@ -105,6 +156,7 @@ def _print_summary(s: Summary) -> None:
         ("结算 settlement", f"{s.closed_days} business days, {s.statements:,} statements"),
         ("发行费 issue charges", yuan(s.charges_fen)),
         ("兑付补偿 reimbursements", yuan(s.reimbursements_fen)),
+        *_money_rows(s),
         ("区块 / 分录 blocks / entries", f"{report.blocks:,} / {report.entries:,}"),
     ]
     for label, value in rows:
