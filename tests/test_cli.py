@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-SMALL = ["--members", "30", "--orders", "300", "--days", "110"]
+SMALL = ["--members", "30", "--orders", "300", "--days", "110", "--cash"]
+"""Cash orders: fast, for what does not concern the provider (tests/test_cli_funds.py pays)."""
 
 
 def jifen(*args: str) -> subprocess.CompletedProcess[str]:

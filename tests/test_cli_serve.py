@@ -14,7 +14,7 @@ import pytest
 
 from test_cli import jifen
 
-SMALL = ["--members", "20", "--orders", "120", "--days", "40"]
+SMALL = ["--members", "20", "--orders", "120", "--days", "40", "--cash"]
 OPERATOR_KEY = "jfo_serve-test-key-0123456789abc"
 
 

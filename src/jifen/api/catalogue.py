@@ -75,5 +75,7 @@ API_ERRORS: Mapping[str, int] = {
     "internal": 500,
 }
 
-START_UP_ERRORS = frozenset({"secret.mismatch", "secret.missing", "clock.mismatch"})
+START_UP_ERRORS = frozenset(
+    {"secret.mismatch", "secret.missing", "clock.mismatch", "payment.credentials_invalid"}
+)
 """Refusals of ``jifen serve`` before it answers anything (one line, exit 2), never a response."""

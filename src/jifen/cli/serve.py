@@ -54,6 +54,8 @@ def serve(
     from jifen.jobs.scheduler import MoneyLoop, Scheduler
 
     clock = _simulated_clock(simulated_clock)
+    # the provider's credentials first: a broken file refuses to start before anything opens
+    funds = open_funds(provider, public_url or f"http://{host}:{port}") if provider else None
     # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
     ctx = open_alliance(db, clock=clock)  # a refusal (wrong secret, clock) is one plain line
     configure_logging()  # from here on, JSON lines on stderr (docs/operations.md)
@@ -63,7 +65,6 @@ def serve(
         key = "jfo_" + pysecrets.token_urlsafe(32)
         err.print(f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
     add_operator_key(ctx, key, ctx.clock.now())
-    funds = open_funds(provider, public_url or f"http://{host}:{port}") if provider else None
     if funds is not None:
         err.print(
             f"支付机构 payment provider: {funds.provider.name}, notifications at {funds.notify_url}"

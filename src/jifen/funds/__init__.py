@@ -23,6 +23,7 @@ from jifen.funds.collect import apply_paid, create_payment, payment_of_order
 from jifen.funds.config import Funds, funds_from_credentials
 from jifen.funds.errors import (
     AmountMismatch,
+    CredentialsInvalid,
     FundsError,
     NoProviderAccount,
     NotConfigured,
@@ -52,6 +53,7 @@ __all__ = [
     "LINES_FEN",
     "Alert",
     "AmountMismatch",
+    "CredentialsInvalid",
     "FiledPlan",
     "Funds",
     "FundsError",

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from jifen.funds.errors import CredentialsInvalid
 from jifen.payments import Provider
 from jifen.payments.wechat import WeChatPayConfig, WeChatPayProvider
 
@@ -39,8 +40,19 @@ class Funds:
 def funds_from_credentials(path: Path, notify_url: str) -> Funds:
     """A WeChat Pay service provider's ``credentials.json`` (``jifen sandbox-provider`` writes
     one; a real account uses the same fields, pointing at its own key files)."""
-    creds: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    config = WeChatPayConfig.from_mapping(creds)
+    try:
+        creds: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if str(creds.get("provider", "wechatpay")).startswith("alipay"):
+            raise CredentialsInvalid(
+                "资金服务目前只接入微信支付 / the money path runs on WeChat Pay only for now "
+                "(the Alipay adapter is not wired into it yet: docs/payments.md)"
+            )
+        config = WeChatPayConfig.from_mapping(creds)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CredentialsInvalid(
+            f"支付机构配置不可用 / the provider's credentials {path} cannot be used: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     names = {str(m["mchid"]): str(m.get("name", "")) for m in creds.get("merchants", [])}
     names.update({str(k): str(v) for k, v in creds.get("receiver_names", {}).items()})
     return Funds(

@@ -65,3 +65,11 @@ class PaidThroughProvider(FundsError):
 
     code = "payment.refund_through_provider"
     status = 409
+
+
+class CredentialsInvalid(FundsError):
+    """The provider's credentials file cannot be read, or lacks a field, or names a key file
+    that cannot be read: the server does not start half-configured."""
+
+    code = "payment.credentials_invalid"
+    status = 422
