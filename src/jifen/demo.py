@@ -283,7 +283,7 @@ class _Run:
         while get_payment(self.ctx, payment.out_trade_no).state != "paid":
             if time.monotonic() > deadline:
                 raise RuntimeError("the provider's notification did not arrive")
-            time.sleep(0.01)
+            time.sleep(0.003)
         try:
             return get_order(self.ctx, merchant, ref).points
         except JifenError:  # below the minimum spend: paid, no points

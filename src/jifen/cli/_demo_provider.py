@@ -2,13 +2,16 @@
 the demo's, and Jifen's own API on loopback to take the sandbox's notifications — the very
 route a real deployment exposes, so the demo's orders are paid exactly as real ones are.
 
-Only the CLI may start the sandbox (import-linter); the demo itself sees a ``Payer``.
+The sandbox runs as its own process (``python -m jifen.sandbox``), as it would beside a real
+deployment; the demo itself sees a ``Payer``.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -36,9 +39,11 @@ class SandboxPayer:
 
     def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(
-            self.control_url + path, data=json.dumps(body).encode(), method=method,
+            self.control_url + path,
+            data=json.dumps(body).encode(),
+            method=method,
             headers={"Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=30) as answer:
             found: dict[str, Any] = json.loads(answer.read() or b"{}")
             return found
@@ -63,18 +68,61 @@ class SandboxPayer:
 
 
 @contextmanager
+def _sandbox_process(state_dir: Path, start: datetime) -> Iterator[dict[str, Any]]:
+    """``python -m jifen.sandbox`` in a process of its own (on the other core: the demo, Jifen's
+    notification route and the sandbox would otherwise share one interpreter lock), on a frozen
+    clock at ``start``; yields its credentials once it answers."""
+    command = [
+        sys.executable,
+        "-m",
+        "jifen.sandbox",
+        "--state",
+        str(state_dir),
+        "--port",
+        "0",
+        "--frozen",
+        "--clock-start",
+        start.isoformat(),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        creds_path = state_dir / "credentials.json"
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the sandbox provider stopped: {process.stderr.read()[-500:]}")  # type: ignore[union-attr]
+            if creds_path.exists() and (creds := _ready(creds_path)) is not None:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox provider did not start")
+            time.sleep(0.05)
+        yield creds
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _ready(creds_path: Path) -> dict[str, Any] | None:
+    try:
+        creds: dict[str, Any] = json.loads(creds_path.read_text(encoding="utf-8"))
+        with urllib.request.urlopen(f"{creds['control_url']}/clock", timeout=2):
+            return creds
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@contextmanager
 def sandbox_payer(ctx: Context, state_dir: Path, start: datetime) -> Iterator[SandboxPayer]:
     """The sandbox on a fresh state directory and Jifen's notification route, both on loopback,
     until the demo is done."""
-    from jifen.sandbox import SandboxServer
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     notify_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/providers/wechatpay/notify"
-    with SandboxServer(state_dir, start=start) as sandbox:
-        creds_path = state_dir / "credentials.json"
-        creds = json.loads(creds_path.read_text(encoding="utf-8"))
-        funds = funds_from_credentials(creds_path, notify_url)
+    with _sandbox_process(state_dir, start) as creds:
+        funds = funds_from_credentials(state_dir / "credentials.json", notify_url)
         config = uvicorn.Config(create_app(ctx, funds=funds), log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -85,7 +133,7 @@ def sandbox_payer(ctx: Context, state_dir: Path, start: datetime) -> Iterator[Sa
                 if not thread.is_alive() or time.monotonic() > deadline:
                     raise RuntimeError("the demo's notification route did not start")
                 time.sleep(0.01)
-            yield SandboxPayer(f"{sandbox.base_url}/sandbox", funds, str(creds["mchid"]))
+            yield SandboxPayer(str(creds["control_url"]), funds, str(creds["mchid"]))
         finally:
             server.should_exit = True
             thread.join(timeout=15)
