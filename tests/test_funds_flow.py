@@ -36,8 +36,15 @@ def _cny(m: Money, account: str) -> int:
 
 def test_a_paid_order_earns_once_and_its_charge_is_split_and_booked(m: Money) -> None:
     ana = member(m.ctx)
-    created = create_payment(m.ctx, m.funds, "cafe", order_ref="o-1", member_id=ana,
-                             amount_fen=10_000, description="午餐")  # fmt: skip
+    created = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="o-1",
+        member_id=ana,
+        amount_fen=10_000,
+        description="午餐",
+    )
     assert created.state == "created" and created.pay_url
     m.kit.faults(notify_duplicate=True)
     m.pay(created.out_trade_no)
@@ -53,8 +60,9 @@ def test_a_paid_order_earns_once_and_its_charge_is_split_and_booked(m: Money) ->
     (order,) = split_orders_of(m, created.out_trade_no)
     assert order.state == "finished"
     assert {(line.account, line.fen, line.result) for line in order.lines} == {
-        (RESERVE, 100, "SUCCESS"), (OPERATOR, 20, "SUCCESS"),
-    }  # fmt: skip
+        (RESERVE, 100, "SUCCESS"),
+        (OPERATOR, 20, "SUCCESS"),
+    }
     balances = m.kit.balances()
     assert balances[f"{RESERVE}:AVAILABLE"] == 100 and balances[f"{OPERATOR}:AVAILABLE"] == 20
     assert balances[f"{SHOP_A}:FROZEN"] == 0  # the remainder went to the merchant
@@ -68,8 +76,15 @@ def split_orders_of(m: Money, out_trade_no: str) -> list:  # type: ignore[type-a
 
 def test_a_refund_returns_the_split_then_pays_the_customer_back(m: Money) -> None:
     ana = member(m.ctx)
-    p = create_payment(m.ctx, m.funds, "cafe", order_ref="o-2", member_id=ana,
-                       amount_fen=20_000, description="晚餐")  # fmt: skip
+    p = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="o-2",
+        member_id=ana,
+        amount_fen=20_000,
+        description="晚餐",
+    )
     m.pay(p.out_trade_no)
     m.step(65)
     m.step(60)
@@ -101,8 +116,15 @@ def test_a_redemption_elsewhere_is_paid_out_from_the_reserve(m: Money) -> None:
     from jifen.jobs import run_jobs
 
     ana = member(m.ctx)
-    p = create_payment(m.ctx, m.funds, "cafe", order_ref="o-3", member_id=ana,
-                       amount_fen=100_000, description="宴请")  # fmt: skip
+    p = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="o-3",
+        member_id=ana,
+        amount_fen=100_000,
+        description="宴请",
+    )
     m.pay(p.out_trade_no)
     m.step(65)
     m.step(60)
@@ -132,8 +154,15 @@ def test_the_day_reconciles_matched_but_for_a_payment_jifen_never_made(m: Money)
     ana = member(m.ctx)
     trades = []
     for i, amount in enumerate((10_000, 25_000, 7_300)):
-        p = create_payment(m.ctx, m.funds, "cafe", order_ref=f"r-{i}", member_id=ana,
-                           amount_fen=amount, description="午餐")  # fmt: skip
+        p = create_payment(
+            m.ctx,
+            m.funds,
+            "cafe",
+            order_ref=f"r-{i}",
+            member_id=ana,
+            amount_fen=amount,
+            description="午餐",
+        )
         m.pay(p.out_trade_no)
         trades.append(p.out_trade_no)
     m.step(65)
@@ -156,3 +185,51 @@ def test_the_day_reconciles_matched_but_for_a_payment_jifen_never_made(m: Money)
     assert csv_again == csv_text  # re-running gives the same report
     stored = latest_report(m.ctx, date(2026, 3, 2))
     assert stored.run == 2 and stored.report_csv == csv_text
+
+
+def test_large_value_lines_raise_alerts_once_per_member_and_day(m: Money) -> None:
+    from datetime import timedelta
+
+    from jifen.alliance.orders import record_order
+    from jifen.funds import LINES_FEN, check_day, list_alerts
+    from jifen.jobs import run_jobs
+
+    ana, bo = member(m.ctx), member(m.ctx, "13900139001")
+    big = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="big-1",
+        member_id=ana,
+        amount_fen=LINES_FEN["individual_transfer"],
+        description="年会包场",
+    )
+    m.pay(big.out_trade_no)
+    small = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="small-1",
+        member_id=bo,
+        amount_fen=LINES_FEN["individual_transfer"] - 1,
+        description="宴请",
+    )
+    m.pay(small.out_trade_no)
+    for n, fen in enumerate((3_000_000, 2_000_000)):  # ¥50,000 in cash over two orders
+        record_order(
+            m.ctx,
+            "shop",
+            order_ref=f"cash-{n}",
+            member_id=bo,
+            amount_fen=fen,
+            paid_at=m.ctx.clock.now(),
+        )
+    m.step(86_400)
+    run_jobs(m.ctx)  # closing the day raises its alerts
+    alerts = list_alerts(m.ctx, cursor=None, limit=50).items
+    assert {(a.subject, a.line, a.total_fen) for a in alerts} == {
+        (f"member:{ana}", "individual_transfer", 50_000_000),
+        (f"member:{bo}", "cash", 5_000_000),
+    }  # bo's ¥499,999.99 through the provider stays under its line
+    day = (m.ctx.clock.now() - timedelta(days=1)).date()
+    assert check_day(m.ctx, day) == 2 and len(list_alerts(m.ctx, cursor=None, limit=50).items) == 2
