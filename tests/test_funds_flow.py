@@ -233,3 +233,91 @@ def test_large_value_lines_raise_alerts_once_per_member_and_day(m: Money) -> Non
     }  # bo's ¥499,999.99 through the provider stays under its line
     day = (m.ctx.clock.now() - timedelta(days=1)).date()
     assert check_day(m.ctx, day) == 2 and len(list_alerts(m.ctx, cursor=None, limit=50).items) == 2
+
+
+def test_a_plan_splits_each_part_at_its_moment_and_then_releases_the_rest(m: Money) -> None:
+    from jifen.funds import file_plan, fulfil, register_receiver
+    from jifen.payments import Condition, PlanPart, ReceiverType, SplitPlan
+
+    brand, courier = "1900000102", "1900000101"  # two sandbox merchants as the plan's partners
+    register_receiver(
+        m.ctx,
+        m.funds,
+        "cafe",
+        name="brand",
+        type=ReceiverType.MERCHANT,
+        account=brand,
+        real_name="示例零售连锁有限公司",
+    )
+    del courier
+    file_plan(
+        m.ctx,
+        "cafe",
+        SplitPlan(
+            parts=(
+                PlanPart(receiver="brand", ratio_bp=500),
+                PlanPart(receiver="brand", fixed_fen=300, when=Condition.SHIPPED),
+            )
+        ),
+    )
+    p = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="plan-1",
+        member_id=member(m.ctx),
+        amount_fen=10_000,
+        description="外卖",
+    )
+    m.pay(p.out_trade_no)
+    m.step(65)
+    m.step(60)
+    orders = {o.condition: o for o in split_orders_of(m, p.out_trade_no)}
+    assert orders["paid"].state == "finished" and orders["shipped"].state == "waiting"
+    assert {(line.receiver, line.fen) for line in orders["paid"].lines} == {
+        ("reserve", 100),
+        ("operator_fee", 20),
+        ("brand", 500),
+    }
+    assert fulfil(m.ctx, "cafe", p.out_trade_no, Condition.SHIPPED) == 1
+    assert fulfil(m.ctx, "cafe", p.out_trade_no, Condition.SHIPPED) == 0  # said twice: once
+    m.step(5)
+    m.step(60)
+    m.step(60)  # the shipped part, then the release of the remainder
+    orders = {o.condition: o for o in split_orders_of(m, p.out_trade_no)}
+    assert orders["shipped"].state == "finished" and orders["unfreeze"].state == "finished"
+    txn = m.kit.ok(
+        m.kit.control.get(
+            f"/sandbox/transactions/{get_payment(m.ctx, p.out_trade_no).transaction_id}"
+        )
+    )
+    assert txn["unsplit_fen"] == 0
+    assert m.kit.balances()["1900000102:AVAILABLE"] == 800
+
+
+def test_a_closed_receiver_leaves_its_part_with_the_merchant_and_the_charge_owed(m: Money) -> None:
+    ana = member(m.ctx)
+    m.kit.faults(closed_receivers={RESERVE: "ACCOUNT_ABNORMAL"})
+    p = create_payment(
+        m.ctx,
+        m.funds,
+        "cafe",
+        order_ref="closed-1",
+        member_id=ana,
+        amount_fen=10_000,
+        description="午餐",
+    )
+    m.pay(p.out_trade_no)
+    m.step(65)
+    m.step(60)
+    (order,) = split_orders_of(m, p.out_trade_no)
+    results = {line.receiver: (line.result, line.fail_reason) for line in order.lines}
+    assert results == {"reserve": ("CLOSED", "ACCOUNT_ABNORMAL"), "operator_fee": ("SUCCESS", None)}
+    assert m.kit.balances().get(f"{RESERVE}:AVAILABLE", 0) == 0
+    from jifen.jobs import run_jobs
+
+    m.step(86_400)
+    run_jobs(m.ctx)
+    (s,) = statements(m.ctx, "cafe", cursor=None, limit=50).items
+    assert (s.charges_fen, s.collected_fen, s.net_fen) == (120, 20, -100)  # the value is owed
+    assert verify(m.ctx.engine).ok

@@ -41,6 +41,7 @@ def run_money(ctx: Context, funds: Funds) -> MoneyRun:
     applied = poll_unpaid(ctx, funds)
     sent = send_due(ctx, funds)
     finished = refresh(ctx, funds)
+    sent += send_due(ctx, funds)  # what finishing made due (the release of a remainder)
     return MoneyRun(
         applied, sent, finished, advance_refunds(ctx, funds), advance_payouts(ctx, funds)
     )
