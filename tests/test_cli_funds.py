@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from test_cli import jifen
 
 PAID = ["--members", "12", "--orders", "80", "--days", "12", "--seed", "5"]
@@ -64,3 +66,25 @@ def test_money_commands_refuse_without_usable_credentials(tmp_path: Path) -> Non
     assert result.returncode == 2 and result.stderr.startswith("error[payment.credentials_invalid]")
     result = jifen("serve", "--db", db, "--provider", str(broken), "--port", "1")
     assert result.returncode == 2 and result.stderr.startswith("error[payment.credentials_invalid]")
+
+
+def test_the_server_tells_the_provider_its_own_notify_route(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from jifen.api import create_app
+    from jifen.app import SimulatedClock, open_alliance
+    from jifen.cli.funds import open_funds
+    from sandbox_kit import T0, sandbox
+
+    with sandbox(tmp_path, tmp_path_factory):
+        funds = open_funds(tmp_path / "sandbox" / "credentials.json", "https://jifen.example.com/")
+    assert funds.notify_url == "https://jifen.example.com/v1/providers/wechatpay/notify"
+    ctx = open_alliance(str(tmp_path / "n.db"), secret="s", clock=SimulatedClock(T0))
+    try:
+        path = funds.notify_url.removeprefix("https://jifen.example.com")
+        r = TestClient(create_app(ctx, funds=funds)).post(path, content=b"{}")
+        assert r.status_code == 401 and r.json()["code"] == "payment.notification_refused"
+    finally:
+        ctx.engine.dispose()

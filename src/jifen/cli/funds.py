@@ -33,7 +33,8 @@ def open_funds(provider: Path | None, public_url: str) -> Funds:
             "需要支付机构配置：--provider credentials.json 或 JIFEN_PROVIDER / name the payment "
             "provider's credentials with --provider or JIFEN_PROVIDER (docs/payments.md)"
         )
-    return funds_from_credentials(provider, public_url.rstrip("/") + NOTIFY_PATH)
+    notify_url = public_url.rstrip("/") + NOTIFY_PATH.format(provider="wechatpay")
+    return funds_from_credentials(provider, notify_url)
 
 
 @funds_app.command("run")
