@@ -14,13 +14,15 @@ ROLE = {
     "jifen.cli": "entry point: the jifen command",
     "jifen.demo": "entry point: the demo alliance",
     "jifen.api": "entry point: HTTP (FastAPI)",
-    "jifen.jobs": "service: the daily close",
+    "jifen.jobs": "service: the daily close, the money loop",
+    "jifen.funds": "service: the money path at the provider (payments, splits, refunds, payouts)",
     "jifen.alliance": "services: merchants, members, orders, redemptions",
     "jifen.settlement": "services: statements, reserve, liabilities",
     "jifen.app": "kernel: context, unit of work, clock, paging, secrets, rulebook",
     "jifen.compliance": "core: the linter",
     "jifen.rules": "core: rule documents, lifecycle",
-    "jifen.ledger": "ledger: pure planner + its store (owns its tables)",
+    "jifen.ledger": "ledger: pure planner + its store",
+    "jifen.payments": "provider protocol, split plans, bills; adapters",
     "jifen.store": "store: engines, migrations, alliance tables",
     "jifen.errors": "JifenError",
 }
@@ -68,8 +70,9 @@ def draw(path: Path) -> None:
     ax.annotate("", xy=(10.75, 0.3), xytext=(10.75, len(rows) + 0.3),
                 arrowprops={"arrowstyle": "->", "color": "#555"})  # fmt: skip
     ax.text(10.85, len(rows) / 2 + 0.3, "may import", rotation=270, va="center", fontsize=8)
-    ax.text(0.5, len(rows) + 0.55, "jifen.lab stands alone (imports only jifen.errors; only "
-            "jifen.cli imports it). Core: no database, no web, no terminal.", fontsize=8)  # fmt: skip
+    ax.text(0.5, len(rows) + 0.55, "jifen.lab and jifen.sandbox stand alone (they import only "
+            "jifen.errors; only jifen.cli imports them). Core: no database, no web, no terminal.",
+            fontsize=8)  # fmt: skip
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
