@@ -128,10 +128,12 @@ def request_refund(
         }
         tx.execute(t.refunds.insert().values(**fresh))
         if refunded + refund_fen == payment.amount_fen:  # a whole refund: later moments never come
+            o = t.split_orders.c  # waiting for an event, or dated later (``released``), not paid
+            later = (o.state == "due") & (o.due_at > now) & (o.condition != "paid")
             tx.execute(
                 update(t.split_orders)
-                .where(t.split_orders.c.out_trade_no == out_trade_no)
-                .where(t.split_orders.c.state == "waiting")
+                .where(o.out_trade_no == out_trade_no)
+                .where((o.state == "waiting") | later)
                 .values(state="cancelled", updated_at=now)
             )
         return get_refund(ctx, out_refund_no, conn=tx)

@@ -101,6 +101,16 @@ class WeChatPayConfig:
         )
 
 
+def _timestamp(headers: Mapping[str, str]) -> str:
+    """``Wechatpay-Timestamp`` however the web framework spelled the header: as sent, lower-cased
+    (Starlette/FastAPI, which Jifen's notify route receives) or Django's ``HTTP_WECHATPAY_…``,
+    the three spellings the SDK's own signature check accepts."""
+    for key, value in headers.items():
+        if key.lower().replace("_", "-").removeprefix("http-") == "wechatpay-timestamp":
+            return value
+    return ""
+
+
 class WeChatPayProvider:
     """A ``Provider`` for one service-provider account; each call names its sub-merchant."""
 
@@ -126,7 +136,7 @@ class WeChatPayProvider:
 
         def fresh_and_signed(headers: Mapping[str, str], body: Any) -> bool:
             try:
-                signed_at = int(headers.get("Wechatpay-Timestamp", ""))
+                signed_at = int(_timestamp(headers))
             except ValueError:
                 return False
             return abs(time.time() - signed_at) <= MAX_ANSWER_AGE_S and bool(verify(headers, body))
