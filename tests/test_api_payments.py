@@ -58,7 +58,7 @@ def test_without_a_provider_the_payment_routes_say_so(m: Money) -> None:
         content=b"{}",
         headers={"Content-Type": "application/json"},
     )
-    problem(r, 503, "payment.not_configured")
+    problem(r, 409, "payment.not_configured")
 
 
 def test_a_provider_paid_order_is_refunded_as_a_payment_not_as_cash(m: Money) -> None:

@@ -54,7 +54,7 @@ API_ERRORS: Mapping[str, int] = {
     "redemption.over_order_share": 422,
     "points.insufficient": 409,
     # the money path (docs/payments.md)
-    "payment.not_configured": 503,
+    "payment.not_configured": 409,
     "payment.not_found": 404,
     "payment.not_paid": 409,
     "payment.no_provider_account": 409,

@@ -41,6 +41,15 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/orders/{order_ref}/cancel"): frozenset({409}),  # order.not_cancellable
     ("post", "/v1/redemptions"): frozenset({409}),  # code used, points short, no rules
     ("get", "/readyz"): frozenset({503}),  # store.unavailable, store.not_ready
+    # the money path: payment.not_configured (409) wherever the provider is needed
+    ("post", "/v1/providers/{provider}/notify"): frozenset({401, 409}),  # not verified; state
+    ("post", "/v1/payments"): frozenset({404, 409}),  # member; no account, order, provider
+    ("post", "/v1/payments/{out_trade_no}/refunds"): frozenset({409}),  # not paid, in progress
+    ("post", "/v1/payments/{out_trade_no}/fulfilment"): frozenset({409}),
+    ("post", "/v1/split-receivers"): frozenset({409}),  # no provider account or provider
+    ("post", "/v1/split-plans"): frozenset({409}),  # no provider account
+    ("get", "/v1/split-plans/current"): frozenset({404}),  # none filed yet
+    ("put", "/v1/operator/merchants/{merchant_id}/provider-account"): frozenset({409}),
 }
 """Statuses the services answer beyond the ones the rules above give every operation."""
 DESCRIPTIONS = {

@@ -41,7 +41,7 @@ from jifen.api.schemas._payments import (
 from jifen.app.context import Context
 from jifen.funds.reconciliation import latest_report
 from jifen.funds.records import split_orders
-from jifen.payments import NotificationRefused, SplitPlan
+from jifen.payments import Condition, NotificationRefused, SplitPlan
 
 log = logging.getLogger("jifen.api")
 
@@ -57,6 +57,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 
 def _funds(request: Request) -> funds.Funds:
+    """The provider, asked for inside a write (after its Idempotency-Key is checked)."""
     found: funds.Funds | None = getattr(request.app.state, "funds", None)
     if found is None:
         raise funds.NotConfigured(
@@ -88,7 +89,7 @@ def payment_out(ctx: Context, payment: funds.Payment, conn: Connection | None = 
 @notify_router.post(
     "/{provider}/notify",
     status_code=204,
-    responses={401: {"model": Problem}, 404: {"model": Problem}},
+    responses={401: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
 )
 async def notify(request: Request, provider: str, ctx: Ctx, money: Funds) -> Response:
     """支付机构回调 / the provider's callback: verified and decrypted, then applied once. One that
@@ -112,7 +113,6 @@ def create_payment(
     request: Request,
     ctx: Ctx,
     who: MerchantCaller,
-    money: Funds,
     body: PaymentIn,
     key: IdemKey = None,
 ) -> JSONResponse:
@@ -122,7 +122,7 @@ def create_payment(
     def run() -> PaymentOut:
         payment = funds.create_payment(
             ctx,
-            money,
+            _funds(request),
             _merchant(who),
             order_ref=body.order_ref,
             member_id=body.member_id,
@@ -152,7 +152,6 @@ def refund_payment(
     request: Request,
     ctx: Ctx,
     who: MerchantCaller,
-    money: Funds,
     out_trade_no: TradeNo,
     body: PaymentRefundIn,
     key: IdemKey = None,
@@ -183,7 +182,6 @@ def fulfil(
     request: Request,
     ctx: Ctx,
     who: MerchantCaller,
-    money: Funds,
     out_trade_no: TradeNo,
     body: FulfilmentIn,
     key: IdemKey = None,
@@ -191,7 +189,7 @@ def fulfil(
     """确认发货或收货 / shipped or received: the plan's parts for that moment are split."""
 
     def run(tx: Connection) -> PaymentOut:
-        funds.fulfil(ctx, _merchant(who), out_trade_no, body.event, conn=tx)
+        funds.fulfil(ctx, _merchant(who), out_trade_no, Condition(body.event), conn=tx)
         return payment_out(ctx, funds.get_payment(ctx, out_trade_no, conn=tx), tx)
 
     return once(request, who, key, body, run)
@@ -202,7 +200,6 @@ def add_receiver(
     request: Request,
     ctx: Ctx,
     who: MerchantCaller,
-    money: Funds,
     body: ReceiverIn,
     key: IdemKey = None,
 ) -> JSONResponse:
@@ -215,7 +212,7 @@ def add_receiver(
         lambda: ReceiverOut.model_validate(
             funds.register_receiver(
                 ctx,
-                money,
+                _funds(request),
                 _merchant(who),
                 name=body.name,
                 type=body.type,
@@ -273,7 +270,6 @@ def link_merchant(
     request: Request,
     ctx: Ctx,
     who: Operator,
-    money: Funds,
     merchant_id: MerchantId,
     body: ProviderAccountIn,
     key: IdemKey = None,
@@ -287,7 +283,11 @@ def link_merchant(
         body,
         lambda: ProviderAccountOut.model_validate(
             funds.link_merchant(
-                ctx, money, merchant_id, account=body.account, max_ratio_bp=body.max_ratio_bp
+                ctx,
+                _funds(request),
+                merchant_id,
+                account=body.account,
+                max_ratio_bp=body.max_ratio_bp,
             )
         ),
     )

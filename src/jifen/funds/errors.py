@@ -10,10 +10,11 @@ class FundsError(JifenError):
 
 
 class NotConfigured(FundsError):
-    """The service runs without a payment provider (``jifen serve --provider``)."""
+    """The service runs without a payment provider (``jifen serve --provider``). 409, not 503:
+    it is how this deployment is set up, not an outage that a retry outlasts."""
 
     code = "payment.not_configured"
-    status = 503
+    status = 409
 
 
 class NoProviderAccount(FundsError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from jifen.alliance.members import PURPOSES
 from jifen.alliance.merchants import MERCHANT_ID, MerchantStatus
@@ -106,6 +106,14 @@ class RedemptionIn(Strict):
 
 class JobsIn(Strict):
     until: date | None = None
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _a_date_is_text(cls, value: object) -> object:
+        """``"2026-03-01"``, never a number (pydantic would read 5 as a Unix time)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("until 须为 YYYY-MM-DD / until is a YYYY-MM-DD date")
+        return value
 
 
 class ClockIn(Strict):

@@ -4,13 +4,14 @@ the values of ``jifen.funds`` as they go over the wire; amounts in integer fen."
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
 from jifen.api._types import ID, Fen, Text
 from jifen.api.schemas._in import Strict
 from jifen.api.schemas._out import Page, _Out
-from jifen.payments import Condition, PaymentMethod, ReceiverType, SplitPlan
+from jifen.payments import PaymentMethod, ReceiverType, SplitPlan
 
 
 class PaymentIn(Strict):
@@ -30,7 +31,7 @@ class PaymentRefundIn(Strict):
 
 
 class FulfilmentIn(Strict):
-    event: Condition = Field(description="shipped | received")
+    event: Literal["shipped", "received"] = Field(description="发货 shipped | 收货 received")
 
 
 class ProviderAccountIn(Strict):
