@@ -23,6 +23,7 @@ from sandbox_kit import Kit, Receiver, sandbox
 SPELLINGS: dict[str, Callable[[str], str]] = {
     "as-sent": lambda name: name,
     "lower-case": str.lower,  # Starlette / FastAPI: what Jifen's own notify route receives
+    "django": lambda name: "HTTP_" + name.upper().replace("-", "_"),
 }
 
 

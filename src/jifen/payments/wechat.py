@@ -193,11 +193,8 @@ class WeChatPayProvider:
         return _payment_state(answer)
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
-        # HTTP header names are case-insensitive and ASGI servers lower-case them; the SDK looks
-        # them up as WeChat spells them (Wechatpay-Signature, …)
-        canonical = {name.title(): value for name, value in headers.items()}
-        try:
-            opened = self._pay.callback(canonical, body)
+        try:  # the SDK takes the header names as sent, lower-cased or Django's (see _timestamp)
+            opened = self._pay.callback(dict(headers), body)
         except Exception as exc:
             raise NotificationRefused(
                 "通知解密失败 / the notification cannot be decrypted"
