@@ -81,7 +81,8 @@ def payment_out(ctx: Context, payment: funds.Payment, conn: Connection | None = 
     out = PaymentOut.model_validate(payment)
     out.splits = [SplitOrderOut.model_validate(s) for s in splits]
     out.refunds = [
-        PaymentRefundOut.model_validate(r) for r in funds.refunds_of(ctx, payment.out_trade_no)
+        PaymentRefundOut.model_validate(r)
+        for r in funds.refunds_of(ctx, payment.out_trade_no, conn=conn)
     ]
     return out
 

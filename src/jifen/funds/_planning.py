@@ -46,12 +46,9 @@ def _allocate(amount: int, plan: SplitPlan, reserve: int, fee: int) -> Allocatio
     """The plan's allocation; if the charge and the plan together pass the provider's cap, the
     charge alone (the plan's parts wait for a corrected plan); if even that passes it, nothing
     is split and the charge is netted in the daily settlement."""
-    for candidate, charge in (
-        (plan, (reserve, fee)),
-        (SplitPlan(max_ratio_bp=plan.max_ratio_bp), (reserve, fee)),
-    ):
+    for candidate in (plan, SplitPlan(max_ratio_bp=plan.max_ratio_bp)):
         try:
-            return allocate(amount, candidate, reserve_fen=charge[0], fee_fen=charge[1])
+            return allocate(amount, candidate, reserve_fen=reserve, fee_fen=fee)
         except PlanOverRatio:
             log.warning("a split plan over the provider's cap was cut back")
     return Allocation(amount, (), amount)

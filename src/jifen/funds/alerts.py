@@ -54,29 +54,26 @@ def check_day(ctx: Context, day: date) -> int:
     start, end = day_start(day), day_start(day + timedelta(days=1))
     totals: dict[tuple[str, str], int] = defaultdict(int)
     with ctx.engine.connect() as conn:
-        provider_paid = {
-            (r.merchant_id, r.order_ref)
-            for r in conn.execute(
-                select(t.payments.c.merchant_id, t.payments.c.order_ref).where(
-                    t.payments.c.paid_at >= start, t.payments.c.paid_at < end
-                )
-            )
-        }
+        provider_paid: set[tuple[str, str]] = set()
         for r in conn.execute(
-            select(t.payments.c.member_id, t.payments.c.amount_fen).where(
-                t.payments.c.paid_at >= start, t.payments.c.paid_at < end
-            )
+            select(
+                t.payments.c.merchant_id,
+                t.payments.c.order_ref,
+                t.payments.c.member_id,
+                t.payments.c.amount_fen,
+            ).where(t.payments.c.paid_at >= start, t.payments.c.paid_at < end)
         ):
+            provider_paid.add((r.merchant_id, r.order_ref))
             totals[(f"member:{r.member_id}", "individual_transfer")] += int(r.amount_fen)
         for member, merchant, ref, fen in queries.orders_paid(conn, start, end):
             if (merchant, ref) not in provider_paid:
                 totals[(f"member:{member}", "cash")] += fen
-        for r in conn.execute(
+        for merchant_id, fen in conn.execute(
             select(t.payouts.c.merchant_id, t.payouts.c.fen).where(
                 t.payouts.c.business_date == day.isoformat(), t.payouts.c.state != "failed"
             )
         ):
-            totals[(f"merchant:{r.merchant_id}", "non_individual")] += int(r.fen)
+            totals[(f"merchant:{merchant_id}", "non_individual")] += int(fen)
     found = crossings(dict(totals))
     rows = [
         {

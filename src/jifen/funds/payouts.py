@@ -9,7 +9,6 @@ so sending it again is the same instruction at the provider. A success books ``P
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,6 +17,7 @@ from sqlalchemy import Connection, func, select, update
 from jifen.app.context import Context
 from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
 from jifen.funds.config import Funds
+from jifen.funds.records import provider_number
 from jifen.ledger import PayOut
 from jifen.payments import ProviderRefused, ProviderUnavailable, TransferRequest, TransferResult
 from jifen.store import insert_missing
@@ -61,7 +61,7 @@ def queue_payouts(ctx: Context, day: date) -> int:
         for merchant_id in sorted(merchants):
             fen = owed_fen(conn, merchant_id, day)
             if fen > 0:
-                number = "PO" + hashlib.sha256(f"{merchant_id}\x1f{day}".encode()).hexdigest()[:30]
+                number = provider_number("PO", merchant_id, day.isoformat())
                 rows.append(
                     {
                         "out_payout_no": number,

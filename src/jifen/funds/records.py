@@ -33,10 +33,16 @@ class Payment:
     created_at: datetime
 
 
+def provider_number(prefix: str, *parts: str) -> str:
+    """A number the provider sees (``out_trade_no``, ``out_refund_no``, a payout's), derived from
+    what it stands for, so sending it again is the same request there (payments.md §1.4): two
+    letters and 30 hex digits, within WeChat's 32 characters."""
+    return prefix + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:30]
+
+
 def out_trade_no_for(merchant_id: str, order_ref: str) -> str:
-    """The provider's number for the order: fixed by the order, so a retried creation is the
-    same payment at the provider too (≤ 32 characters, as WeChat allows)."""
-    return "JF" + hashlib.sha256(f"{merchant_id}\x1f{order_ref}".encode()).hexdigest()[:30]
+    """The provider's number for the order: a retried creation is the same payment there too."""
+    return provider_number("JF", merchant_id, order_ref)
 
 
 def get_payment(
@@ -155,8 +161,8 @@ def get_refund(ctx: Context, out_refund_no: str, *, conn: Connection | None = No
     return refund_of_row(row)
 
 
-def refunds_of(ctx: Context, out_trade_no: str) -> list[Refund]:
-    with ctx.engine.connect() as conn:
+def refunds_of(ctx: Context, out_trade_no: str, *, conn: Connection | None = None) -> list[Refund]:
+    with ctx.reading(conn) as conn:
         rows = conn.execute(
             select(t.refunds)
             .where(t.refunds.c.out_trade_no == out_trade_no)

@@ -19,8 +19,6 @@ processing fee. A PERSONAL_OPENID receiver cannot be returned from: the merchant
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import Connection, func, select, update
 
 from jifen.alliance.errors import OrderNotFound
@@ -36,6 +34,7 @@ from jifen.funds.records import (
     Refund,
     get_payment,
     get_refund,
+    provider_number,
     refund_of_row,
     split_orders,
 )
@@ -51,7 +50,7 @@ from jifen.store import tables as t
 
 
 def out_refund_no_for(out_trade_no: str, refund_ref: str) -> str:
-    return "RF" + hashlib.sha256(f"{out_trade_no}\x1f{refund_ref}".encode()).hexdigest()[:30]
+    return provider_number("RF", out_trade_no, refund_ref)
 
 
 def request_refund(

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jifen.app.context import Context
-from jifen.funds import Funds, run_money
+from jifen.funds import Funds, MoneyRun, run_money
 from jifen.jobs.daily import run_jobs
 
 log = logging.getLogger("jifen.jobs")
@@ -32,14 +32,14 @@ class JobRun:
     days_closed: int  # business days this run closed (0 if it failed or none was due)
 
 
-class Scheduler:
-    def __init__(self, ctx: Context, interval_s: float) -> None:
-        self.ctx = ctx
+class _Every:
+    """``run_once`` every ``interval_s`` in a daemon thread, until ``stop``; ``run_once`` never
+    raises (a failure is logged and the next run simply continues: every step is idempotent)."""
+
+    def __init__(self, interval_s: float, name: str) -> None:
         self.interval_s = interval_s
-        self.observers: list[Callable[[JobRun], None]] = []
-        """Called after every run, from the scheduler's thread."""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="jifen-jobs", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -47,6 +47,22 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+    def run_once(self) -> object:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.interval_s)
+
+
+class Scheduler(_Every):
+    def __init__(self, ctx: Context, interval_s: float) -> None:
+        super().__init__(interval_s, "jifen-jobs")
+        self.ctx = ctx
+        self.observers: list[Callable[[JobRun], None]] = []
+        """Called after every run, from the scheduler's thread."""
 
     def run_once(self) -> JobRun:
         """One run: close what is due, log each day, tell the observers. Never raises."""
@@ -76,38 +92,26 @@ class Scheduler:
                 log.exception("a job observer failed")
         return run
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval_s)
 
-
-class MoneyLoop:
+class MoneyLoop(_Every):
     """The money path's passes (``jifen.funds.run_money``) every ``interval_s`` in a daemon
     thread: a split is due a minute after payment, so this runs far more often than the jobs.
     A failed pass is logged and the next one simply continues (every step is idempotent)."""
 
     def __init__(self, ctx: Context, funds: Funds, interval_s: float) -> None:
-        self.ctx, self.funds, self.interval_s = ctx, funds, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="jifen-money", daemon=True)
+        super().__init__(interval_s, "jifen-money")
+        self.ctx, self.funds = ctx, funds
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                run = run_money(self.ctx, self.funds)
-                if run.splits_sent or run.splits_finished or run.applied:
-                    log.info(
-                        "money path",
-                        extra={"splits_sent": run.splits_sent, "refunds_open": run.refunds_open},
-                    )
-            except Exception:
-                log.exception("a money pass failed; the next one continues")
-            self._stop.wait(self.interval_s)
+    def run_once(self) -> MoneyRun | None:
+        """One pass; never raises."""
+        try:
+            run = run_money(self.ctx, self.funds)
+        except Exception:
+            log.exception("a money pass failed; the next one continues")
+            return None
+        if run.splits_sent or run.splits_finished or run.applied:
+            log.info(
+                "money path",
+                extra={"splits_sent": run.splits_sent, "refunds_open": run.refunds_open},
+            )
+        return run
