@@ -41,6 +41,7 @@ from jifen.funds.records import (
 from jifen.ledger.errors import IdempotencyConflict
 from jifen.ledger.model import ID_PATTERN
 from jifen.payments import (
+    FEE_RECEIVER,
     RESERVE_RECEIVER,
     ProviderRefused,
     ProviderUnavailable,
@@ -174,7 +175,7 @@ def _returns_for(
         if receiver == RESERVE_RECEIVER:
             amount = min(left, reserve_due)
             reserve_due -= amount
-        elif receiver in ("operator_fee",):
+        elif receiver == FEE_RECEIVER:  # the operator keeps its margin
             amount = 0
         else:
             amount = min(left, fen * int(refunded) // payment.amount_fen - (fen - left))
