@@ -72,7 +72,8 @@ def test_jobs_run_on_the_demo_store_runs_on_its_simulated_clock(demo_db: str) ->
     future = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
     assert future.returncode == 2
     notice, refusal = future.stderr.splitlines()
-    assert notice.startswith("模拟时钟 simulated clock") and "2026-02-10T01:00:00" in notice
+    # each day closes at 08:30 China time (00:30 UTC), before the next day's first order
+    assert notice.startswith("模拟时钟 simulated clock") and "2026-02-10T00:30:00" in notice
     assert refusal.startswith("error[jobs.until_in_future]") and "2026-02-09" in refusal
     assert "Traceback" not in future.stderr
     again = jifen("jobs", "run", "--db", demo_db)
