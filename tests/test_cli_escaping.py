@@ -17,7 +17,7 @@ from jifen.ledger import _tables as t
 from jifen.store import make_engine
 from test_cli import jifen
 
-TINY = ["--members", "8", "--orders", "60", "--days", "12"]
+TINY = ["--members", "8", "--orders", "60", "--days", "12", "--cash"]  # escaping, not money
 EVIL = "[red]x\x1b[31mevil\u202e:cinema:"  # markup, an ANSI escape, a bidi override, an emoji
 SHOWN = "[red]x\\x1b[31mevil\\u202e:cinema:"  # how it must appear: every character visible
 FAKE_TIP = "f" * 64
