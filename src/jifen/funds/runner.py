@@ -37,11 +37,15 @@ class MoneyRun:
 
 
 def run_money(ctx: Context, funds: Funds) -> MoneyRun:
-    """One pass: lost payments, due splits, splits in flight, refunds, payouts."""
+    """One pass: lost payments, splits in flight, due splits, refunds, payouts.
+
+    The splits in flight are asked about before the due ones are sent: the provider answers an
+    instruction a while after it takes it, so asking about one sent a moment ago would only
+    cost a call; what finishing makes due (the release of a remainder) is sent in the same pass.
+    """
     applied = poll_unpaid(ctx, funds)
-    sent = send_due(ctx, funds)
     finished = refresh(ctx, funds)
-    sent += send_due(ctx, funds)  # what finishing made due (the release of a remainder)
+    sent = send_due(ctx, funds)
     return MoneyRun(
         applied, sent, finished, advance_refunds(ctx, funds), advance_payouts(ctx, funds)
     )
