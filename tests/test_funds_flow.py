@@ -321,3 +321,29 @@ def test_a_closed_receiver_leaves_its_part_with_the_merchant_and_the_charge_owed
     (s,) = statements(m.ctx, "cafe", cursor=None, limit=50).items
     assert (s.charges_fen, s.collected_fen, s.net_fen) == (120, 20, -100)  # the value is owed
     assert verify(m.ctx.engine).ok
+
+
+def test_the_money_loop_reconciles_each_day_once_when_its_bills_are_out(m: Money) -> None:
+    from datetime import date, timedelta
+
+    from jifen.funds.reconciliation import latest_report
+    from jifen.jobs.scheduler import MoneyLoop
+    from jifen.store import tables as t
+
+    p = create_payment(m.ctx, m.funds, "cafe", order_ref="d-1", member_id=member(m.ctx),
+                       amount_fen=12_000, description="午餐")  # fmt: skip
+    m.pay(p.out_trade_no)
+    loop = MoneyLoop(m.ctx, m.funds, interval_s=1)
+    before_bills = m.ctx.clock.now().replace(hour=2, minute=29) + timedelta(days=1)  # 10:29 China
+    m.step((before_bills - m.ctx.clock.now()).total_seconds())
+    assert loop.run_once() is not None
+    with m.ctx.engine.connect() as conn:
+        assert conn.execute(t.reconciliations.select()).first() is None  # the bills are not out
+    m.step(120)  # 10:31 China time: the 2nd's bills are out
+    loop.run_once()
+    loop.run_once()
+    report = latest_report(m.ctx, date(2026, 3, 2))
+    assert report.run == 1, "reconciled once, however many passes follow"
+    counts = report.summary["counts"]
+    assert counts.pop("matched") == len(report.summary["items"]) > 0, report.summary  # type: ignore[attr-defined]
+    assert set(counts.values()) == {0}, counts  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from jifen.app.clock import day_start
+from jifen.app.clock import business_date, day_start
 from jifen.app.context import Context
 from jifen.funds.config import Funds
 from jifen.funds.errors import PaymentNotFound
@@ -184,3 +184,29 @@ def latest_report(ctx: Context, day: date) -> StoredReport:
     if row is None:
         raise PaymentNotFound(f"{day} 尚未对账 / {day} has not been reconciled yet")
     return StoredReport(row.bill_date, row.run, row.run_at, json.loads(row.summary), row.report_csv)
+
+
+BILLS_READY = timedelta(
+    hours=10, minutes=30
+)  # after a day's China-time start + 1 day (payments.md)
+MAX_DAYS_PER_PASS = 7  # a long outage is caught up a week per pass, oldest first
+
+
+def reconcile_due(ctx: Context, funds: Funds) -> list[ReconciliationReport]:
+    """The daily job: every day since the first payment whose bills are out (10:30 China time
+    the next day) and which has no report yet is reconciled once, oldest first. A day already
+    reconciled is left alone (``jifen reconcile --date`` runs one again on purpose)."""
+    now = ctx.clock.now()
+    with ctx.engine.connect() as conn:
+        first = conn.execute(select(func.min(t.payments.c.created_at))).scalar_one()
+        done = set(conn.execute(select(t.reconciliations.c.bill_date).distinct()).scalars())
+    if first is None:
+        return []
+    day, reports = business_date(first), []
+    while day_start(day + timedelta(days=1)) + BILLS_READY <= now:
+        if day.isoformat() not in done:
+            reports.append(reconcile_day(ctx, funds, day)[0])
+            if len(reports) == MAX_DAYS_PER_PASS:
+                break
+        day += timedelta(days=1)
+    return reports

@@ -2,7 +2,8 @@
 
 Every ``interval_s`` it closes the business days that are over and releases and expires what is
 due. With a payment provider, a ``MoneyLoop`` beside it takes the money path a step on every few
-seconds (due splits sent, refunds and payouts followed).
+seconds (due splits sent, refunds and payouts followed) and reconciles each day once its bills
+are out.
 A failed run is logged and retried at the next tick; because every step is idempotent, a run
 interrupted by a restart is simply finished by the next one. Each run is told to ``observers``
 (the API's metrics count runs and failures) and logged with structured fields.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from jifen.app.context import Context
 from jifen.funds import Funds, MoneyRun, run_money
+from jifen.funds.reconciliation import reconcile_due
 from jifen.jobs.daily import run_jobs
 
 log = logging.getLogger("jifen.jobs")
@@ -103,9 +105,16 @@ class MoneyLoop(_Every):
         self.ctx, self.funds = ctx, funds
 
     def run_once(self) -> MoneyRun | None:
-        """One pass; never raises."""
+        """One pass, then the days whose bills are out are reconciled; never raises."""
         try:
             run = run_money(self.ctx, self.funds)
+            for report in reconcile_due(self.ctx, self.funds):
+                breaks = sum(n for s, n in report.counts.items() if s != "matched")
+                log.log(
+                    logging.WARNING if breaks else logging.INFO,
+                    "reconciled a day",
+                    extra={"bill_date": report.bill_date.isoformat(), "breaks": breaks},
+                )
         except Exception:
             log.exception("a money pass failed; the next one continues")
             return None
