@@ -1,7 +1,8 @@
 """A real Jifen HTTP server for tests: uvicorn on 127.0.0.1 in a background thread.
 
 ``served(db_url)`` opens the alliance at ``db_url`` on a simulated clock starting at ``T0``,
-registers ``OPERATOR_KEY``, and serves ``create_app(ctx)`` on a port the OS picked. Clients talk
+registers ``OPERATOR_KEY``, and serves ``create_app(ctx)`` on a port the OS picked (with a
+payment provider's ``credentials.json``, its notifications come to the served route). Clients talk
 to it over real HTTP with ``ApiClient``, which adds a fresh ``Idempotency-Key`` to every write
 (unless the test passes its own, to replay a request on purpose).
 """
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from jifen.alliance.merchants import add_operator_key
 from jifen.api import create_app
 from jifen.api.catalogue import API_ERRORS
 from jifen.app import Context, SimulatedClock, open_alliance
+from jifen.funds import Funds, funds_from_credentials
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
 OPERATOR_KEY = "jfo_test-operator-key-0123456789"
@@ -52,6 +55,7 @@ class Server:
     base_url: str
     ctx: Context
     clock: SimulatedClock
+    funds: Funds | None = None
 
     def client(self, token: str | None = None) -> ApiClient:
         """A client with ``token`` as its bearer credential (None: unauthenticated)."""
@@ -70,7 +74,7 @@ class Server:
 
 
 @contextmanager
-def served(db_url: str, start: datetime = T0) -> Iterator[Server]:
+def served(db_url: str, start: datetime = T0, provider: Path | None = None) -> Iterator[Server]:
     clock = SimulatedClock(start)
     ctx = open_alliance(db_url, secret=SECRET, clock=clock)
     add_operator_key(ctx, OPERATOR_KEY, start)
@@ -80,7 +84,12 @@ def served(db_url: str, start: datetime = T0) -> Iterator[Server]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # the OS picks a free port; no race with another test
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(ctx), log_level="warning", lifespan="off")
+    funds = None
+    if provider is not None:
+        notify_url = f"http://127.0.0.1:{port}/v1/providers/wechatpay/notify"
+        funds = funds_from_credentials(provider, notify_url)
+    app = create_app(ctx, funds=funds)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="jifen-test-api", daemon=True
@@ -92,7 +101,7 @@ def served(db_url: str, start: datetime = T0) -> Iterator[Server]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test API server did not start")
             time.sleep(0.01)
-        yield Server(f"http://127.0.0.1:{port}", ctx, clock)
+        yield Server(f"http://127.0.0.1:{port}", ctx, clock, funds)
     finally:
         server.should_exit = True
         thread.join(timeout=SHUTDOWN_TIMEOUT_S)
