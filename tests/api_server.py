@@ -85,10 +85,12 @@ def served(db_url: str, start: datetime = T0, provider: Path | None = None) -> I
     sock.bind(("127.0.0.1", 0))  # the OS picks a free port; no race with another test
     port = sock.getsockname()[1]
     funds = None
-    if provider is not None:
+    if provider is None:
+        app = create_app(ctx)
+    else:
         notify_url = f"http://127.0.0.1:{port}/v1/providers/wechatpay/notify"
         funds = funds_from_credentials(provider, notify_url)
-    app = create_app(ctx, funds=funds)
+        app = create_app(ctx, funds=funds)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(
