@@ -8,7 +8,6 @@ schedule, on the served alliance's context; ``Till`` is what one merchant's chec
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from sqlalchemy import func, select
 
 from alliance_http import Alliance, open_alliance_over_http
 from api_server import Server, served
+from jifen.app import Context
 from jifen.funds import run_money
 from jifen.store import tables as t
 from sandbox_kit import SP, Kit, sandbox
@@ -40,7 +40,7 @@ class Money:
     receivers: dict[str, str] = field(default_factory=dict)  # receiver name → its account
 
     @property
-    def ctx(self) -> Any:
+    def ctx(self) -> Context:
         return self.server.ctx
 
     def now(self) -> datetime:
@@ -90,15 +90,9 @@ class Money:
                 conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
             )
 
-    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + WAIT_S
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.02)
-
     def wait_paid(self, n: int) -> None:
-        self.wait_for(lambda: self.count(t.payments, t.payments.c.state == "paid") >= n, "payments")
+        paid = t.payments.c.state == "paid"
+        self.kit.wait_for(lambda: self.count(t.payments, paid) >= n, timeout_s=WAIT_S)
 
 
 @dataclass

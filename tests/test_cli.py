@@ -14,9 +14,13 @@ SMALL = ["--members", "30", "--orders", "300", "--days", "110", "--cash"]
 """Cash orders: fast, for what does not concern the provider (tests/test_cli_funds.py pays)."""
 
 
-def jifen(*args: str) -> subprocess.CompletedProcess[str]:
+def jifen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jifen", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "jifen", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 

@@ -12,9 +12,7 @@ import csv
 import io
 import os
 import random
-import subprocess
-import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,8 +25,10 @@ from jifen.sandbox._payments import fee_of
 from jifen.settlement import reserve_status
 from jifen.store import tables as t
 from sandbox_kit import OPERATOR, RESERVE, SP
+from test_cli import jifen
 
 pytestmark = pytest.mark.slow
+ENV = os.environ | {"JIFEN_SECRET": SECRET}  # the served store's secret, as in production
 
 MERCHANTS = {"cafe": "cafe", "books": "books", "cinema": "cinema", "gym": "fitness"}
 ORDERS, MEMBERS, REFUNDS, REDEMPTIONS = 1_000, 80, 30, 40
@@ -97,15 +97,13 @@ def test_a_thousand_orders_reconcile_and_agree_to_the_fen(
         report = tmp_path / "report.csv"
         result = jifen("reconcile", "--date", day_one.isoformat(), "--db", db_url,
                        "--provider", str(tmp_path / "sandbox" / "credentials.json"),
-                       "--out", str(report))  # fmt: skip
+                       "--out", str(report), env=ENV)  # fmt: skip
         assert result.returncode == 1, result.stderr  # the payments made outside Jifen
         rows = _report(report)
         breaks = sorted((r["kind"], r["status"], r["provider_ref"])
                         for r in rows if r["status"] != "matched")  # fmt: skip
         assert breaks == sorted(("payment", "missing_ours", n) for n in strangers.values())
-        kinds = defaultdict(int)
-        for row in rows:
-            kinds[row["kind"]] += 1
+        kinds = Counter(row["kind"] for row in rows)
         assert kinds["payment"] == ORDERS + len(STRANGERS) and kinds["refund"] == REFUNDS
         assert kinds["split"] >= ORDERS and kinds["return"] >= REFUNDS
 
@@ -120,15 +118,8 @@ def test_a_thousand_orders_reconcile_and_agree_to_the_fen(
 
         _books_agree_with_the_provider(m, spent)
         assert m.count(t.reconciliations) == 1
-    check = jifen("verify", "--db", db_url)
+    check = jifen("verify", "--db", db_url, env=ENV)
     assert check.returncode == 0, check.stdout + check.stderr
-
-
-def jifen(*args: str) -> subprocess.CompletedProcess[str]:
-    """The command line on the served store (its secret from the environment, as in production)."""
-    env = os.environ | {"JIFEN_SECRET": SECRET}
-    return subprocess.run([sys.executable, "-m", "jifen", *args], capture_output=True, text=True,
-                          timeout=300, env=env)  # fmt: skip
 
 
 def _report(path: Path) -> list[dict[str, str]]:

@@ -186,27 +186,29 @@ def latest_report(ctx: Context, day: date) -> StoredReport:
     return StoredReport(row.bill_date, row.run, row.run_at, json.loads(row.summary), row.report_csv)
 
 
-BILLS_READY = timedelta(
-    hours=10, minutes=30
-)  # after a day's China-time start + 1 day (payments.md)
+BILLS_READY = timedelta(hours=10, minutes=30)  # into the next China-time day (payments.md)
 MAX_DAYS_PER_PASS = 7  # a long outage is caught up a week per pass, oldest first
 
 
-def reconcile_due(ctx: Context, funds: Funds) -> list[ReconciliationReport]:
-    """The daily job: every day since the first payment whose bills are out (10:30 China time
-    the next day) and which has no report yet is reconciled once, oldest first. A day already
-    reconciled is left alone (``jifen reconcile --date`` runs one again on purpose)."""
-    now = ctx.clock.now()
+def last_day_with_bills(now: datetime) -> date:
+    """The latest China-time date whose bills are out at ``now`` (10:30 the next day)."""
+    return business_date(now - BILLS_READY) - timedelta(days=1)
+
+
+def reconcile_due(ctx: Context, funds: Funds, through: date) -> list[ReconciliationReport]:
+    """The daily job: every day from the first payment to ``through`` (see
+    ``last_day_with_bills``) which has no report yet is reconciled once, oldest first, at most
+    ``MAX_DAYS_PER_PASS`` of them. A day already reconciled is left alone (``jifen reconcile
+    --date`` runs one again on purpose)."""
     with ctx.engine.connect() as conn:
         first = conn.execute(select(func.min(t.payments.c.created_at))).scalar_one()
         done = set(conn.execute(select(t.reconciliations.c.bill_date).distinct()).scalars())
     if first is None:
         return []
-    day, reports = business_date(first), []
-    while day_start(day + timedelta(days=1)) + BILLS_READY <= now:
+    day = business_date(first)
+    reports: list[ReconciliationReport] = []
+    while day <= through and len(reports) < MAX_DAYS_PER_PASS:
         if day.isoformat() not in done:
             reports.append(reconcile_day(ctx, funds, day)[0])
-            if len(reports) == MAX_DAYS_PER_PASS:
-                break
         day += timedelta(days=1)
     return reports

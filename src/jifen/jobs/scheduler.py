@@ -16,11 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from jifen.app.context import Context
 from jifen.funds import Funds, MoneyRun, run_money
-from jifen.funds.reconciliation import reconcile_due
+from jifen.funds.reconciliation import MAX_DAYS_PER_PASS, last_day_with_bills, reconcile_due
 from jifen.jobs.daily import run_jobs
+from jifen.payments import ReconciliationStatus
 
 log = logging.getLogger("jifen.jobs")
 
@@ -103,18 +105,15 @@ class MoneyLoop(_Every):
     def __init__(self, ctx: Context, funds: Funds, interval_s: float) -> None:
         super().__init__(interval_s, "jifen-money")
         self.ctx, self.funds = ctx, funds
+        self._reconciled_through: date | None = None
+        """The last day with bills that the job has caught up to: until the next day's bills
+        are out there is nothing to reconcile, so the passes in between read nothing for it."""
 
     def run_once(self) -> MoneyRun | None:
         """One pass, then the days whose bills are out are reconciled; never raises."""
         try:
             run = run_money(self.ctx, self.funds)
-            for report in reconcile_due(self.ctx, self.funds):
-                breaks = sum(n for s, n in report.counts.items() if s != "matched")
-                log.log(
-                    logging.WARNING if breaks else logging.INFO,
-                    "reconciled a day",
-                    extra={"bill_date": report.bill_date.isoformat(), "breaks": breaks},
-                )
+            self._reconcile()
         except Exception:
             log.exception("a money pass failed; the next one continues")
             return None
@@ -124,3 +123,18 @@ class MoneyLoop(_Every):
                 extra={"splits_sent": run.splits_sent, "refunds_open": run.refunds_open},
             )
         return run
+
+    def _reconcile(self) -> None:
+        through = last_day_with_bills(self.ctx.clock.now())
+        if through == self._reconciled_through:
+            return
+        reports = reconcile_due(self.ctx, self.funds, through)
+        for report in reports:
+            breaks = len(report.items) - len(report.of(ReconciliationStatus.MATCHED))
+            log.log(
+                logging.WARNING if breaks else logging.INFO,
+                "reconciled a day",
+                extra={"bill_date": report.bill_date.isoformat(), "breaks": breaks},
+            )
+        if len(reports) < MAX_DAYS_PER_PASS:  # caught up; else the next pass goes on
+            self._reconciled_through = through
