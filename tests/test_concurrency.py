@@ -128,7 +128,6 @@ def _sum(reports: list[dict[str, Any]], field: str) -> Counter[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("heavy")  # its writers have a time budget: not beside the e2e
 @pytest.mark.parametrize(
     "db_url", [b for b in BACKENDS if b == "postgresql"], indirect=True, ids=str
 )

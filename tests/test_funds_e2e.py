@@ -27,7 +27,7 @@ from jifen.store import tables as t
 from sandbox_kit import OPERATOR, RESERVE, SP
 from test_cli import jifen
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]
+pytestmark = pytest.mark.slow
 ENV = os.environ | {"JIFEN_SECRET": SECRET}  # the served store's secret, as in production
 
 MERCHANTS = {"cafe": "cafe", "books": "books", "cinema": "cinema", "gym": "fitness"}
