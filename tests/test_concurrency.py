@@ -46,7 +46,12 @@ from writer_proc import MEMBERS, MERCHANTS, stored_digests
 WRITERS = 8
 TOTAL_OPS = 20_000
 SEED = 20260101
-WRITER_BUDGET = 90.0  # seconds each writer may take; the whole test stays under two minutes
+WRITER_BUDGET = 240.0
+"""Seconds each writer may take: a liveness bound (a writer stuck in a lock cycle or a retry loop
+runs out of it), not a speed target — speed is bench/ledger.py's. Beside the rest of the suite
+(pytest-xdist on 2 cores) one CI run needed 99 s and failed the old 90 s bound with no writer
+stuck (zero deadlocks, every writer still advancing), so the bound leaves room for a shared
+machine."""
 GRACE = 20.0  # then the writers are killed
 WRITER = Path(__file__).with_name("writer_proc.py")
 REFUSALS = {"points.insufficient", "lot.not_due", "lot.invalid_state", "refund.exceeds_order"}
