@@ -26,7 +26,7 @@ import uvicorn
 from jifen.alliance.merchants import add_operator_key
 from jifen.api import create_app
 from jifen.api.catalogue import API_ERRORS
-from jifen.app import Context, SimulatedClock, open_alliance
+from jifen.app import Context, GroupSettings, SimulatedClock, open_alliance
 from jifen.funds import Funds, funds_from_credentials
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
@@ -74,7 +74,13 @@ class Server:
 
 
 @contextmanager
-def served(db_url: str, start: datetime = T0, provider: Path | None = None) -> Iterator[Server]:
+def served(
+    db_url: str,
+    start: datetime = T0,
+    provider: Path | None = None,
+    group: GroupSettings | None = None,
+) -> Iterator[Server]:
+    """``group``: the API's group commit settings (default: ``create_app``'s)."""
     clock = SimulatedClock(start)
     ctx = open_alliance(db_url, secret=SECRET, clock=clock)
     add_operator_key(ctx, OPERATOR_KEY, start)
@@ -86,7 +92,7 @@ def served(db_url: str, start: datetime = T0, provider: Path | None = None) -> I
     port = sock.getsockname()[1]
     funds = None
     if provider is None:
-        app = create_app(ctx)
+        app = create_app(ctx) if group is None else create_app(ctx, group=group)
     else:
         notify_url = f"http://127.0.0.1:{port}/v1/providers/wechatpay/notify"
         funds = funds_from_credentials(provider, notify_url)

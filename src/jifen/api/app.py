@@ -29,6 +29,7 @@ from jifen.api.limits import MAX_BODY_BYTES, BodyLimit, FailedAuthLimiter
 from jifen.api.observability import Metrics, RequestObserver
 from jifen.app.clock import SimulatedClock
 from jifen.app.context import Context
+from jifen.app.group import GroupCommit, GroupSettings
 from jifen.funds import Funds
 
 
@@ -39,10 +40,13 @@ def create_app(
     auth_limiter: FailedAuthLimiter | None = None,
     readiness_checks: Sequence[health.ReadinessCheck] | None = None,
     funds: Funds | None = None,
+    group: GroupSettings | None = GroupSettings(),  # noqa: B008 - frozen, shared safely
 ) -> FastAPI:
     """The API over ``ctx``. ``auth_limiter`` defaults to ``FailedAuthLimiter()`` (the limits in
     ``jifen.api.limits``); ``readiness_checks`` to ``health.READINESS_CHECKS``. ``funds``: the
-    provider the money path uses (without one, its routes answer ``payment.not_configured``)."""
+    provider the money path uses (without one, its routes answer ``payment.not_configured``).
+    ``group``: how concurrent writes are group-committed (``jifen.app.group``); ``None`` runs
+    each write in a transaction of its own."""
     app = FastAPI(
         title="Jifen 积分联盟 API",
         version=__version__,
@@ -59,6 +63,9 @@ def create_app(
     metrics = Metrics(ctx, app.state.auth_limiter)
     app.state.metrics = metrics
     ctx.ledger.observers.append(metrics.batch_committed)
+    app.state.group = GroupCommit(ctx, group) if group is not None else None
+    if app.state.group is not None:
+        app.state.group.observers.append(metrics.group_committed)
     problems.install(app)
     security.install_docs(app)
 

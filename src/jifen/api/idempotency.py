@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jifen.api.auth import Caller
 from jifen.api.errors import KeyRequired
+from jifen.app import GroupCommit
 from jifen.app.context import Context
 from jifen.app.paging import MAX_PAGE
 from jifen.ledger import IdempotencyConflict
@@ -115,7 +116,8 @@ def once(
         tx.execute(update(t.idempotency).where(*where).values(response=stored))
         return content, None
 
-    content, stored = ctx.atomic(None, work)
+    group: GroupCommit | None = request.app.state.group
+    content, stored = group.run(work) if group is not None else ctx.atomic(None, work)
     if content is not None:
         return JSONResponse(content, status)
     return _answer(stored, digest)

@@ -38,6 +38,7 @@ from jifen.api.auth import ROLE_STATE
 from jifen.api.limits import FailedAuthLimiter
 from jifen.api.problems import INTERNAL_DETAIL, problem_response
 from jifen.app.context import Context
+from jifen.app.group import GroupCommitted
 from jifen.jobs.scheduler import JobRun
 from jifen.ledger import BatchCommitted
 from jifen.settlement import ReserveStatus, reserve_status
@@ -138,6 +139,18 @@ class Metrics:
             "jifen_ledger_batch_retries", "Attempts past the first, over all committed batches",
             registry=r,
         )  # fmt: skip
+        self.group_works = Histogram(
+            "jifen_group_commit_works", "Requests' units of work per group commit",
+            registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+        )  # fmt: skip
+        self.group_seconds = Histogram(
+            "jifen_group_commit_seconds", "From a group's first attempt to its commit",
+            registry=r, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+        )  # fmt: skip
+        self.group_carried = Counter(
+            "jifen_group_commit_carried", "Units of work carried into the next group "
+            "(a transient database error, e.g. a deadlock with another group)", registry=r,
+        )  # fmt: skip
         self.job_runs = Counter(
             "jifen_job_runs", "Scheduled job runs by outcome (ok, failed)", ["outcome"],
             registry=r,
@@ -178,6 +191,12 @@ class Metrics:
         self.batch_entries.observe(event.entries)
         self.batch_seconds.observe(event.seconds)
         self.batch_retries.inc(max(0, event.attempts - 1))
+
+    def group_committed(self, event: GroupCommitted) -> None:
+        """A group committer observer (``GroupCommit.observers``): it must not raise."""
+        self.group_works.observe(event.works)
+        self.group_seconds.observe(event.seconds)
+        self.group_carried.inc(event.again)
 
     def job_run(self, run: JobRun) -> None:
         """A scheduler observer (``Scheduler.observers``)."""

@@ -7,6 +7,7 @@ from jifen.app._secrets import Secrets
 from jifen.app.clock import Clock, SimulatedClock, SystemClock, business_date, last_valid_day
 from jifen.app.context import Context
 from jifen.app.errors import ClockMismatch, SecretMismatch
+from jifen.app.group import GroupCommit, GroupCommitted, GroupSettings
 from jifen.app.paging import Page
 from jifen.app.rulebook import Rulebook
 from jifen.ledger import Ledger
@@ -51,6 +52,9 @@ __all__ = [
     "Clock",
     "ClockMismatch",
     "Context",
+    "GroupCommit",
+    "GroupCommitted",
+    "GroupSettings",
     "Page",
     "Rulebook",
     "SecretMismatch",

@@ -15,6 +15,7 @@ with another secret is refused (``secret.mismatch``) before anything is read or 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select, update
@@ -139,8 +140,12 @@ class _Persist:
 
 
 class _RealOnFirstEntry:
-    """A fresh store opened on the real clock is marked ``real`` when its first entries commit
-    (until then a simulated clock may still claim it). Once per process; never raises."""
+    """A fresh store opened on the real clock is marked ``real`` when its first entries are
+    written (until then a simulated clock may still claim it). Once per process; never raises.
+
+    The mark is written from a thread of its own: the observer is called inside the writer's
+    transaction (a request's unit of work, a group commit), and on SQLite a second writer opened
+    by the thread that holds the write lock would wait for itself until its busy timeout."""
 
     def __init__(self, engine: Engine) -> None:
         self._writer = writer(engine)
@@ -150,6 +155,9 @@ class _RealOnFirstEntry:
         if self._done or not event.entries:
             return
         self._done = True
+        threading.Thread(target=self._mark, name="jifen-mark-real", daemon=True).start()
+
+    def _mark(self) -> None:
         try:
             with self._writer.begin() as conn:
                 if _put_missing(conn, CLOCK, REAL) != REAL:

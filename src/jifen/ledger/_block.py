@@ -37,10 +37,69 @@ def write_block(
     ``max(now, lane.open_from)``, never into a business day already closed. The block's
     ``committed_at`` stays ``now``, the real time of the commit."""
     lane = take_lane(conn, sqlite=sqlite)
-    at = booked_at(now, lane.open_from)
+    entries, hashes = _booked(hash_alg, entries, now, lane.open_from)
+    writes = bulk.Writes()
+    _tip(writes, lane, hashes, now, hash_alg)  # the block first, then what it holds
+    _journal(writes, entries, hashes, lane.chain_id, lane.height + 1)
+    _caches(writes, book, lane.chain_id)
+    bulk.execute(conn, writes)
+    return entries
+
+
+class OpenBlock:
+    """One block for many batches of one transaction: group commit (``Ledger.one_block``).
+
+    Each batch writes its entries, legs and caches at once, so the rest of its unit of work
+    reads them, on the lane the first batch took (held to the commit); the block row and the
+    lane's tip are written by ``close``, over the entries still there. A unit of work rolled back
+    to its savepoint takes its rows with it, and ``rollback_to`` forgets their hashes, so the
+    block covers exactly what commits and its entries' ``seq`` stay 0, 1, 2, …"""
+
+    def __init__(self, hash_alg: str, *, sqlite: bool) -> None:
+        self.hash_alg = hash_alg
+        self._sqlite = sqlite
+        self._lane: Any = None
+        self._hashes: list[str] = []
+        self._committed_at: datetime | None = None
+
+    def mark(self) -> int:
+        return len(self._hashes)
+
+    def rollback_to(self, mark: int) -> None:
+        del self._hashes[mark:]
+
+    def add(self, conn: Connection, book: Book, entries: list[Entry], now: datetime) -> list[Entry]:
+        if self._lane is None:
+            self._lane = take_lane(conn, sqlite=self._sqlite)
+        lane = self._lane
+        entries, hashes = _booked(self.hash_alg, entries, now, lane.open_from)
+        writes = bulk.Writes()
+        _journal(writes, entries, hashes, lane.chain_id, lane.height + 1, first=len(self._hashes))
+        _caches(writes, book, lane.chain_id)
+        bulk.execute(conn, writes)
+        self._hashes.extend(hashes)
+        self._committed_at = max(now, self._committed_at or now)
+        return entries
+
+    def close(self, conn: Connection) -> None:
+        """Write the block and move the lane's tip (nothing if every batch was rolled back)."""
+        if self._hashes and self._committed_at is not None:
+            writes = bulk.Writes()
+            _tip(writes, self._lane, self._hashes, self._committed_at, self.hash_alg)
+            bulk.execute(conn, writes)
+
+
+def _booked(
+    hash_alg: str, entries: list[Entry], now: datetime, open_from: datetime | None
+) -> tuple[list[Entry], list[str]]:
+    at = booked_at(now, open_from)
     entries = [e if e.at == at else dataclasses.replace(e, at=at) for e in entries]
+    return entries, [chain.entry_hash(hash_alg, e) for e in entries]
+
+
+def _tip(writes: bulk.Writes, lane: Any, hashes: list[str], now: datetime, hash_alg: str) -> None:
+    """The block over ``hashes`` at the lane's next height, and the lane's new tip."""
     height = lane.height + 1
-    hashes = [chain.entry_hash(hash_alg, e) for e in entries]
     block_hash = chain.block_hash(
         hash_alg,
         chain_id=lane.chain_id,
@@ -55,23 +114,22 @@ def write_block(
         "prev_hash": lane.tip_hash,
         "hash_alg": hash_alg,
         "committed_at": now,
-        "entry_count": len(entries),
+        "entry_count": len(hashes),
         "block_hash": block_hash,
     }
-    writes = bulk.Writes().insert(t.blocks, [block])  # the block first, then what it holds
-    _journal(writes, entries, hashes, lane.chain_id, height)
-    _caches(writes, book, lane.chain_id)
-    writes.update(
-        t.chains,
-        "chain_id",
-        [{"chain_id": lane.chain_id, "height": height, "tip_hash": block_hash}],
-    )
-    bulk.execute(conn, writes)
-    return entries
+    writes.insert(t.blocks, [block])
+    tip = {"chain_id": lane.chain_id, "height": height, "tip_hash": block_hash}
+    writes.update(t.chains, "chain_id", [tip])
 
 
 def _journal(
-    writes: bulk.Writes, entries: list[Entry], hashes: list[str], lane: int, height: int
+    writes: bulk.Writes,
+    entries: list[Entry],
+    hashes: list[str],
+    lane: int,
+    height: int,
+    *,
+    first: int = 0,
 ) -> None:
     """The append-only rows: entries (in key order for every writer, so racing inserts of a
     reused key cannot deadlock) and their legs."""
@@ -89,7 +147,7 @@ def _journal(
             "seq": seq,
             "entry_hash": h,
         }
-        for seq, (e, h) in enumerate(zip(entries, hashes, strict=True))
+        for seq, (e, h) in enumerate(zip(entries, hashes, strict=True), start=first)
     ]
     leg_rows = [
         {

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from jifen.ledger import _bulk as bulk
 from jifen.ledger import _tables as t
 from jifen.ledger import chain
-from jifen.ledger._block import write_block
+from jifen.ledger._block import OpenBlock, write_block
 from jifen.ledger._loading import load_book, receipt, stored_receipts
 from jifen.ledger._rows import load_entries, lot_from_row
 from jifen.ledger.errors import (
@@ -52,6 +52,8 @@ from jifen.ledger.plan import Book, Planner, member_debt
 from jifen.store import make_engine, migrate, retryable, writer
 
 MAX_ATTEMPTS = 12
+_OPEN_BLOCK = "jifen.open_block"
+"""Where ``one_block`` leaves the transaction's open block, in the connection's ``info``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +242,26 @@ class Ledger:
                 if len(fresh) > 1:
                     exc.context.setdefault("key", op.key)
                 raise
-        entries = write_block(conn, book, entries, now, self.hash_alg, sqlite=self._sqlite)
+        block: OpenBlock | None = conn.info.get(_OPEN_BLOCK)
+        if block is not None:
+            entries = block.add(conn, book, entries, now)
+        else:
+            entries = write_block(conn, book, entries, now, self.hash_alg, sqlite=self._sqlite)
         receipts.update({e.key: receipt(e) for e in entries})
         return receipts
+
+    @contextmanager
+    def one_block(self, conn: Connection) -> Iterator[OpenBlock]:
+        """Every batch submitted on ``conn`` until the end of this block goes into one block
+        (group commit: many requests, one transaction, one block). Leave it before committing:
+        its end writes the block; an error inside leaves the transaction to be rolled back."""
+        block = OpenBlock(self.hash_alg, sqlite=self._sqlite)
+        conn.info[_OPEN_BLOCK] = block
+        try:
+            yield block
+        finally:
+            del conn.info[_OPEN_BLOCK]
+        block.close(conn)
 
     def fence(self, open_from: datetime) -> None:
         """The day fence: from now on nothing is booked before ``open_from`` (the start of the
