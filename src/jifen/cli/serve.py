@@ -10,6 +10,7 @@ import typer
 from jifen.app import SimulatedClock
 from jifen.cli._options import DbOption, ProviderOption
 from jifen.cli._output import announce_clock, err
+from jifen.cli._serve_app import ENV, WorkerConfig
 
 __all__ = ["serve"]
 
@@ -38,6 +39,22 @@ def serve(
             help="demo/test only: start a settable clock at this ISO time (PUT /v1/clock)"
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="HTTP worker processes (the jobs run in this one process only)"
+        ),
+    ] = 1,
+    group_window_ms: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1000, help="group commit: how long a group of writes waits for company"
+        ),
+    ] = 2.0,
+    group_max: Annotated[
+        int,
+        typer.Option(min=1, max=1000, help="group commit: writes per group at most (1: off)"),
+    ] = 64,
 ) -> None:
     """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs (and, with --provider, the money
     path) run on a schedule."""
@@ -69,7 +86,21 @@ def serve(
         err.print(
             f"支付机构 payment provider: {funds.provider.name}, notifications at {funds.notify_url}"
         )
-    api = create_app(ctx, funds=funds)
+    config = WorkerConfig(
+        db=ctx.engine.url.render_as_string(hide_password=False),
+        provider=str(provider) if provider else None,
+        public_url=public_url or f"http://{host}:{port}",
+        group_window_s=group_window_ms / 1000,
+        group_max=group_max,
+    )
+    if workers > 1 and isinstance(ctx.clock, SimulatedClock):
+        ctx.engine.dispose()
+        raise typer.BadParameter(
+            "--workers > 1 needs the real clock: a simulated clock lives in one process "
+            "(模拟时钟只能单进程)",
+            param_hint="--workers",
+        )
+    api = create_app(ctx, funds=funds, group=config.group())
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:
         scheduler.observers.append(api.state.metrics.job_run)
@@ -80,7 +111,14 @@ def serve(
     try:
         # log_config=None: uvicorn keeps the JSON logging above; its access log is off, as it
         # would print query strings (each request is logged by the app, without them)
-        uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
+        if workers == 1:
+            uvicorn.run(api, host=host, port=port, log_config=None, access_log=False)
+        else:  # each worker builds its own app (and group committer) from the same config
+            os.environ[ENV] = config.to_env()
+            uvicorn.run(
+                "jifen.cli._serve_app:worker_app", factory=True, workers=workers,
+                host=host, port=port, log_config=None, access_log=False,
+            )  # fmt: skip
     finally:
         if money:
             money.stop()
