@@ -30,9 +30,10 @@ RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
 def retryable(exc: DBAPIError) -> bool:
-    """Deadlocks, serialization failures, a busy SQLite, and the same key inserted concurrently
-    (the retry reads what the other writer stored, and replays or refuses)."""
-    if isinstance(exc, IntegrityError):
+    """Deadlocks, serialization failures, a busy SQLite, the same key inserted concurrently
+    (the retry reads what the other writer stored, and replays or refuses), and a connection
+    the server dropped (the pool has been invalidated; the retry takes a fresh one)."""
+    if isinstance(exc, IntegrityError) or exc.connection_invalidated:
         return True
     return getattr(
         exc.orig, "sqlstate", None
@@ -97,8 +98,11 @@ _SQLITE_BEGIN = "jifen_sqlite_begin"
 
 def writer(engine: Engine) -> Engine:
     """The engine to write with: on SQLite its transactions take the write lock when they
-    begin (BEGIN IMMEDIATE), so writers queue instead of failing to upgrade a read lock. Reads
-    use the plain engine and never wait for writers (WAL)."""
+    begin (BEGIN IMMEDIATE), so writers queue instead of failing to upgrade a read lock; on
+    PostgreSQL they are READ COMMITTED transactions. Reads use the plain engine and never wait
+    for writers (SQLite: WAL; PostgreSQL: autocommit, see ``make_engine``)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="READ COMMITTED")
     return engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
 
 
@@ -108,7 +112,13 @@ def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _sqlite_setup(engine)
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        # Reads run in autocommit: no BEGIN and no ROLLBACK around a SELECT (each statement of
+        # a READ COMMITTED transaction takes its own snapshot anyway, so a reader sees nothing
+        # different); writes get their transactions from ``writer``, and a reader that needs
+        # one snapshot asks for REPEATABLE READ on its connection (``jifen verify``). No ping
+        # before each checkout: a connection the server dropped fails its first statement, the
+        # pool is invalidated, and ``retryable`` has the unit of work run again.
+        kwargs.setdefault("isolation_level", "AUTOCOMMIT")
         engine = create_engine(url, **kwargs)
     return engine
 
