@@ -15,7 +15,7 @@ from jifen.ledger import _bulk as bulk
 from jifen.ledger import _tables as t
 from jifen.ledger import chain
 from jifen.ledger._rows import detail_text, lot_figures, lot_row
-from jifen.ledger.model import Entry, owner_of
+from jifen.ledger.model import Entry, available_account, member_account_kind, owner_of
 from jifen.ledger.plan import Book
 
 _FREE_LANE = (
@@ -53,20 +53,40 @@ class OpenBlock:
     reads them, on the lane the first batch took (held to the commit); the block row and the
     lane's tip are written by ``close``, over the entries still there. A unit of work rolled back
     to its savepoint takes its rows with it, and ``rollback_to`` forgets their hashes, so the
-    block covers exactly what commits and its entries' ``seq`` stay 0, 1, 2, …"""
+    block covers exactly what commits and its entries' ``seq`` stay 0, 1, 2, …
+
+    Merchant and system balance changes wait for ``close`` too, summed: every order of a
+    merchant adds to that merchant's row, and a group holding the row from its first order to
+    its commit would make every other group (another committer, another worker) queue behind
+    it. Written once at the end, the row is held only for the commit. Until then those rows lag
+    the group's own entries; the ledger's only read of them (a debit check, ``flush_balances``)
+    brings them up to date first."""
 
     def __init__(self, hash_alg: str, *, sqlite: bool) -> None:
         self.hash_alg = hash_alg
         self._sqlite = sqlite
         self._lane: Any = None
         self._hashes: list[str] = []
+        self._deltas: list[tuple[str, int, int]] = []  # (account, bucket, amount), not yet written
+        self._flushed = 0  # how many of ``_deltas`` are written
         self._committed_at: datetime | None = None
 
-    def mark(self) -> int:
-        return len(self._hashes)
+    def mark(self) -> tuple[int, int, int]:
+        return len(self._hashes), len(self._deltas), self._flushed
 
-    def rollback_to(self, mark: int) -> None:
-        del self._hashes[mark:]
+    def rollback_to(self, mark: tuple[int, int, int]) -> None:
+        """Forget what a unit of work rolled back to its savepoint: its entries, its balance
+        changes, and any flush it made (the savepoint undid those rows too)."""
+        hashes, deltas, flushed = mark
+        del self._hashes[hashes:]
+        del self._deltas[deltas:]
+        self._flushed = flushed
+
+    def flush_balances(self, conn: Connection) -> None:
+        """Write the balance changes held so far (before a batch reads those rows)."""
+        if self._flushed < len(self._deltas):
+            bulk.execute(conn, _summed(self._deltas[self._flushed :]))
+            self._flushed = len(self._deltas)
 
     def add(self, conn: Connection, book: Book, entries: list[Entry], now: datetime) -> list[Entry]:
         if self._lane is None:
@@ -75,18 +95,29 @@ class OpenBlock:
         entries, hashes = _booked(self.hash_alg, entries, now, lane.open_from)
         writes = bulk.Writes()
         _journal(writes, entries, hashes, lane.chain_id, lane.height + 1, first=len(self._hashes))
-        _caches(writes, book, lane.chain_id)
+        _caches(writes, book, lane.chain_id, deferred=self._deltas)
         bulk.execute(conn, writes)
         self._hashes.extend(hashes)
         self._committed_at = max(now, self._committed_at or now)
         return entries
 
     def close(self, conn: Connection) -> None:
-        """Write the block and move the lane's tip (nothing if every batch was rolled back)."""
+        """Write the block, the lane's tip and the balance changes held (nothing if every
+        batch was rolled back)."""
         if self._hashes and self._committed_at is not None:
-            writes = bulk.Writes()
+            writes = _summed(self._deltas[self._flushed :])
             _tip(writes, self._lane, self._hashes, self._committed_at, self.hash_alg)
             bulk.execute(conn, writes)
+
+
+def _summed(deltas: list[tuple[str, int, int]]) -> bulk.Writes:
+    """Balance changes as one write: each (account, bucket) once, in key order (lock order)."""
+    total: dict[tuple[str, int], int] = {}
+    for account, bucket, amount in deltas:
+        total[account, bucket] = total.get((account, bucket), 0) + amount
+    writes = bulk.Writes()
+    writes.add_to_balances = [(a, b, d) for (a, b), d in sorted(total.items()) if d]
+    return writes
 
 
 def _booked(
@@ -165,12 +196,24 @@ def _journal(
     writes.insert(t.legs, leg_rows)
 
 
-def _caches(writes: bulk.Writes, book: Book, lane: int) -> None:
+def _caches(
+    writes: bulk.Writes,
+    book: Book,
+    lane: int,
+    *,
+    deferred: list[tuple[str, int, int]] | None = None,
+) -> None:
     """The caches ``jifen verify`` re-derives: balances (member and merchant rows in bucket 0,
-    system accounts in this lane's bucket), lots and caps."""
-    writes.add_to_balances = sorted(
-        (a, 0 if owner_of(a) else lane, d) for a, d in book.deltas.items() if d
-    )
+    system accounts in this lane's bucket), lots and caps. With ``deferred``, merchant and
+    system balance changes go there instead (an open block writes them at its end)."""
+    by_row = {(a, 0 if owner_of(a) else lane): d for a, d in book.deltas.items() if d}
+    for lot in book.new_lots.values():  # a member's accounts open with their first earn
+        by_row.setdefault((available_account(lot.member_id), 0), 0)
+    changes = sorted((a, b, d) for (a, b), d in by_row.items())
+    if deferred is not None:
+        deferred.extend(c for c in changes if member_account_kind(c[0]) is None)
+        changes = [c for c in changes if member_account_kind(c[0]) is not None]
+    writes.add_to_balances = changes
     writes.insert(t.lots, [lot_row(book.new_lots[i]) for i in sorted(book.new_lots)])
     writes.update(
         t.lots,

@@ -1,9 +1,11 @@
 """What a batch needs before the planner decides: the receipts of keys already applied, and the
 slice of the ledger its operations touch, read and locked in one order for every writer.
 
-The lock order (docs/ledger.md, "Batches, lanes and the hot row"): every member row (and every
-merchant row a debit must check) in one statement in account-id order, then every cap row in
-key order; the lane comes last, when the block is written (``_block``).
+The lock order (docs/ledger.md, "Batches, lanes and the hot row"): every member row a batch reads
+(and every merchant row a debit must check) in one statement in account-id order, then every cap
+row in key order; the lane comes last, when the block is written (``_block``). Rows a batch only
+adds to (an earn's member, every merchant's and system row) are not read and are locked only
+by the write itself, in account order, just before the commit.
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ def load_book(conn: Connection, ops: list[Operation], known: dict[str, Asset]) -
         )
     members |= {owner_id(a) for a in needs.accounts if a.startswith("member:")}
     accounts = {a for a in needs.accounts if not a.startswith("member:")}
-    _lock(conn, book, members | needs.earners, needs)
+    # earn-only batches lock no member row: an earn only adds to a member's pending balance, at
+    # write time (docs/ledger.md, "Batches, lanes and the hot row")
+    _lock(conn, book, members if needs.only_earns else members | needs.earners, needs)
     _learn(conn, accounts, known)
     book.accounts = {a: known[a] for a in accounts if a in known}
     book.accounts.update({a: s for a, (_, s) in SYSTEM_ACCOUNTS.items()})
