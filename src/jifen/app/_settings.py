@@ -143,9 +143,9 @@ class _RealOnFirstEntry:
     """A fresh store opened on the real clock is marked ``real`` when its first entries are
     written (until then a simulated clock may still claim it). Once per process; never raises.
 
-    The mark is written from a thread of its own: the observer is called inside the writer's
-    transaction (a request's unit of work, a group commit), and on SQLite a second writer opened
-    by the thread that holds the write lock would wait for itself until its busy timeout."""
+    A batch applied inside a caller's transaction (a request's unit of work, a group commit)
+    is marked from a thread of its own: on SQLite a second writer opened by the thread that holds
+    the write lock would wait for itself until its busy timeout."""
 
     def __init__(self, engine: Engine) -> None:
         self._writer = writer(engine)
@@ -155,7 +155,10 @@ class _RealOnFirstEntry:
         if self._done or not event.entries:
             return
         self._done = True
-        threading.Thread(target=self._mark, name="jifen-mark-real", daemon=True).start()
+        if event.joined:
+            threading.Thread(target=self._mark, name="jifen-mark-real", daemon=True).start()
+        else:
+            self._mark()
 
     def _mark(self) -> None:
         try:

@@ -30,9 +30,8 @@ import queue
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,16 +46,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class GroupSettings:
-    """How long a group waits for company after its first unit of work, and how big it gets."""
+    """How long a group waits for company after its first unit of work, how big it gets, and
+    how many groups may run at once (each on its own connection and lane: while one waits on the
+    database, the next is being run; so a process is not held to one group's round trips)."""
 
     window_s: float = 0.002
     max_works: int = 64
+    committers: int = 4
 
     def __post_init__(self) -> None:
         if not 0 <= self.window_s <= 1:
             raise ValueError("the group window must be between 0 and 1 second")
         if not 1 <= self.max_works <= 1000:
             raise ValueError("a group holds 1 to 1000 units of work")
+        if not 1 <= self.committers <= 32:
+            raise ValueError("1 to 32 groups may run at once")
 
 
 @dataclass(eq=False)
@@ -78,15 +82,18 @@ class GroupCommitted:
 
 
 class GroupCommit:
-    """One committer thread per process and store; ``run`` blocks its caller until answered."""
+    """A collector thread forms the groups; ``committers`` threads commit them, each group on its
+    own connection (and lane). While every committer is busy the next group keeps filling, so
+    the busier the server, the bigger its groups. ``run`` blocks its caller until answered."""
 
     def __init__(self, ctx: Context, settings: GroupSettings | None = None) -> None:
         self.ctx = ctx
         self.settings = settings or GroupSettings()
         self.observers: list[Callable[[GroupCommitted], None]] = []
         self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
-        self._again: deque[_Work] = deque()
-        self._thread: threading.Thread | None = None
+        self._free = threading.BoundedSemaphore(self.settings.committers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._collector: threading.Thread | None = None
         self._start = threading.Lock()
         self._closed = False
 
@@ -101,47 +108,51 @@ class GroupCommit:
         return result
 
     def close(self) -> None:
-        """Finish what is queued, then stop the committer thread."""
+        """Finish what is queued, then stop the threads."""
         self._closed = True
-        if self._thread is not None:
+        if self._collector is not None:
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            self._collector.join(timeout=30)
 
     def _ensure_started(self) -> None:
         with self._start:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="jifen-group-commit", daemon=True
+            if self._collector is None:
+                self._pool = ThreadPoolExecutor(
+                    self.settings.committers, thread_name_prefix="jifen-group-commit"
                 )
-                self._thread.start()
+                self._collector = threading.Thread(
+                    target=self._collect, name="jifen-group-collect", daemon=True
+                )
+                self._collector.start()
 
-    def _loop(self) -> None:
-        while True:
-            group = self._next_group()
-            if group is None:
-                return
+    def _collect(self) -> None:
+        assert self._pool is not None
+        while (group := self._next_group()) is not None:
+            self._free.acquire()  # a committer is free: the group may still grow meanwhile
+            self._top_up(group)
+            self._pool.submit(self._commit_safely, group)
+        self._pool.shutdown(wait=True)
+        while True:  # carried back after the stop: refused, never left waiting
             try:
-                self._commit(group)
-            except BaseException as exc:  # never leave a caller waiting on a dead thread
-                for work in group:
-                    if not work.future.done():
-                        work.future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item.future.set_exception(RuntimeError("the group committer is closed"))
 
     def _next_group(self) -> list[_Work] | None:
-        """The carried-over units of work first, then what arrives within the window."""
-        group = [self._again.popleft() for _ in range(len(self._again))]
-        if not group:
-            first = self._queue.get()
-            if first is None:
-                return None
-            group.append(first)
+        """The first unit of work, then what arrives within the window (None: closing)."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        group = [first]
         deadline = time.monotonic() + self.settings.window_s
         while len(group) < self.settings.max_works:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                break
             try:
-                wait = deadline - time.monotonic()
-                item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+                item = self._queue.get(timeout=wait)
             except queue.Empty:
                 break
             if item is None:
@@ -149,6 +160,28 @@ class GroupCommit:
                 break
             group.append(item)
         return group
+
+    def _top_up(self, group: list[_Work]) -> None:
+        """What arrived while the group waited for a committer joins it, up to the bound."""
+        while len(group) < self.settings.max_works:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                self._queue.put(None)
+                return
+            group.append(item)
+
+    def _commit_safely(self, group: list[_Work]) -> None:
+        try:
+            self._commit(group)
+        except BaseException as exc:  # never leave a caller waiting on a dead committer
+            for work in group:
+                if not work.future.done():
+                    work.future.set_exception(exc)
+        finally:
+            self._free.release()
 
     def _commit(self, group: list[_Work]) -> None:
         started = time.perf_counter()
@@ -170,7 +203,8 @@ class GroupCommit:
                 work.future.set_exception(answer)
             else:
                 work.future.set_result(answer)
-        self._again.extend(again)
+        for work in again:  # into the next group, after this one released its locks
+            self._queue.put(work)
         self._report(group, answers, again, started)
 
     def _each(

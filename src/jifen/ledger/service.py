@@ -39,7 +39,9 @@ from jifen.ledger.model import (
     Asset,
     Entry,
     Operation,
+    Post,
     Receipt,
+    Reverse,
     available_account,
     check_id,
     member_accounts,
@@ -52,8 +54,7 @@ from jifen.ledger.plan import Book, Planner, member_debt
 from jifen.store import make_engine, migrate, retryable, writer
 
 MAX_ATTEMPTS = 12
-_OPEN_BLOCK = "jifen.open_block"
-"""Where ``one_block`` leaves the transaction's open block, in the connection's ``info``."""
+_OPEN_BLOCK = "jifen.open_block"  # where ``one_block`` leaves its block, in ``Connection.info``
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class BatchCommitted:
     entries: int  # entries written (0: every operation was a replay)
     seconds: float  # from the first attempt's start to the commit
     attempts: int
+    joined: bool = False  # applied inside the caller's transaction (``conn=``), not yet committed
 
 
 class _LookFirst(Exception):
@@ -201,7 +203,7 @@ class Ledger:
         started = time.perf_counter()
         if conn is not None:
             by_key = self._apply(conn, list(unique.values()), now, optimistic=False)
-            self._notify(_committed(ops, by_key, started, 1))
+            self._notify(_committed(ops, by_key, started, 1, joined=True))
             return [by_key[op.key] for op in ops]
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -230,6 +232,9 @@ class Ledger:
         fresh = [op for op in ops if op.key not in receipts]
         if not fresh:
             return receipts
+        block: OpenBlock | None = conn.info.get(_OPEN_BLOCK)
+        if block is not None and any(isinstance(op, Post | Reverse) for op in fresh):
+            block.flush_balances(conn)  # the only ops that read merchant and system rows
         book = load_book(conn, fresh, self._accounts)
         planner = Planner(book)
         entries: list[Entry] = []
@@ -242,7 +247,6 @@ class Ledger:
                 if len(fresh) > 1:
                     exc.context.setdefault("key", op.key)
                 raise
-        block: OpenBlock | None = conn.info.get(_OPEN_BLOCK)
         if block is not None:
             entries = block.add(conn, book, entries, now)
         else:
@@ -384,11 +388,8 @@ class Ledger:
 
 
 def _committed(
-    ops: Sequence[Operation], by_key: dict[str, Receipt], started: float, attempts: int
-) -> BatchCommitted:
-    return BatchCommitted(
-        operations=len(ops),
-        entries=sum(1 for r in by_key.values() if not r.replayed),
-        seconds=time.perf_counter() - started,
-        attempts=attempts,
-    )
+    ops: Sequence[Operation], by_key: dict[str, Receipt], started: float, attempts: int,
+    *, joined: bool = False,
+) -> BatchCommitted:  # fmt: skip
+    entries = sum(1 for r in by_key.values() if not r.replayed)
+    return BatchCommitted(len(ops), entries, time.perf_counter() - started, attempts, joined)
