@@ -63,6 +63,11 @@ def test_one_window_of_good_bad_retried_and_same_member_orders(db_url: str) -> N
         assert [x.status_code for x in s] == [201] * 4
         assert sorted(x.json()["points"] for x in s) == [0, 50, 100, 100]  # the cap, to the point
 
+        with a.merchant("cafe") as m:  # each answer is the order as stored, read back alone
+            for x in [x for x in g + r[:1] + s if x.json()["points"]]:
+                stored = m.get(f"/v1/orders/{x.json()['order_ref']}").json()
+                assert stored == {**x.json(), "capped_by": None}  # capped_by: the answer's only
+
         blocks = _blocks(server.ctx.engine)[before:]
         assert len(blocks) == 1, "one window, one transaction, one block"
         assert blocks[0].entry_count == 8 + 1 + 3

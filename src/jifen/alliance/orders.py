@@ -176,10 +176,16 @@ def record_order(
                 cap=Cap(cap_key, daily_cap) if daily_cap else None,
             )
             try:
-                ctx.ledger.submit(earn, now, conn=tx)
+                booked = ctx.ledger.submit(earn, now, conn=tx)
             except CapExceeded as exc:
                 used = int(exc.context["used_points"])  # counted under lock: quote again
                 continue
+            if not booked.replayed:  # a new lot is what the earn says: no need to read it back
+                return Order(
+                    merchant_id, order_ref, member_id, amount_fen, 0, paid_at, version.number,
+                    points, LotStatus.PENDING.value, points, 0, earn.release_at, earn.expires_at,
+                    quote.capped_by,
+                )  # fmt: skip
             lot = ctx.ledger.lot(lot_id, conn=tx)
             assert lot is not None
             return dataclasses.replace(_order(lot), capped_by=quote.capped_by)
