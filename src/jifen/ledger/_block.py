@@ -15,7 +15,7 @@ from jifen.ledger import _bulk as bulk
 from jifen.ledger import _tables as t
 from jifen.ledger import chain
 from jifen.ledger._rows import detail_text, lot_figures, lot_row
-from jifen.ledger.model import Entry, available_account, member_account_kind, owner_of
+from jifen.ledger.model import Entry, available_account, owner_of
 from jifen.ledger.plan import Book
 
 _FREE_LANE = (
@@ -55,12 +55,14 @@ class OpenBlock:
     to its savepoint takes its rows with it, and ``rollback_to`` forgets their hashes, so the
     block covers exactly what commits and its entries' ``seq`` stay 0, 1, 2, …
 
-    Merchant and system balance changes wait for ``close`` too, summed: every order of a
-    merchant adds to that merchant's row, and a group holding the row from its first order to
-    its commit would make every other group (another committer, another worker) queue behind
-    it. Written once at the end, the row is held only for the commit. Until then those rows lag
-    the group's own entries; the ledger's only read of them (a debit check, ``flush_balances``)
-    brings them up to date first."""
+    Balance changes wait for ``close`` too, summed, and are written there in account order:
+    every order of a merchant adds to that merchant's row, and a group holding it from its first
+    order to its commit would make every other group (another committer, another worker) queue
+    behind it; and groups that took member rows one order at a time, in arrival order, could
+    each hold a row the other waits for (a deadlock). Written once at the end, in one order, a
+    row is held only for the commit and two groups can only wait, never deadlock, on balances.
+    Until then the rows lag the group's entries; every read of them (the planner's, for
+    anything but an earn, and ``Ledger.balance``) calls ``flush_balances`` first."""
 
     def __init__(self, hash_alg: str, *, sqlite: bool) -> None:
         self.hash_alg = hash_alg
@@ -111,12 +113,13 @@ class OpenBlock:
 
 
 def _summed(deltas: list[tuple[str, int, int]]) -> bulk.Writes:
-    """Balance changes as one write: each (account, bucket) once, in key order (lock order)."""
+    """Balance changes as one write: each (account, bucket) once, in key order (lock order).
+    A zero stays: it opens a member's account row (the first earn's ``available``)."""
     total: dict[tuple[str, int], int] = {}
     for account, bucket, amount in deltas:
         total[account, bucket] = total.get((account, bucket), 0) + amount
     writes = bulk.Writes()
-    writes.add_to_balances = [(a, b, d) for (a, b), d in sorted(total.items()) if d]
+    writes.add_to_balances = [(a, b, d) for (a, b), d in sorted(total.items())]
     return writes
 
 
@@ -204,15 +207,15 @@ def _caches(
     deferred: list[tuple[str, int, int]] | None = None,
 ) -> None:
     """The caches ``jifen verify`` re-derives: balances (member and merchant rows in bucket 0,
-    system accounts in this lane's bucket), lots and caps. With ``deferred``, merchant and
-    system balance changes go there instead (an open block writes them at its end)."""
+    system accounts in this lane's bucket), lots and caps. With ``deferred``, the balance
+    changes go there instead (an open block writes them at its end)."""
     by_row = {(a, 0 if owner_of(a) else lane): d for a, d in book.deltas.items() if d}
     for lot in book.new_lots.values():  # a member's accounts open with their first earn
         by_row.setdefault((available_account(lot.member_id), 0), 0)
     changes = sorted((a, b, d) for (a, b), d in by_row.items())
     if deferred is not None:
-        deferred.extend(c for c in changes if member_account_kind(c[0]) is None)
-        changes = [c for c in changes if member_account_kind(c[0]) is not None]
+        deferred.extend(changes)
+        changes = []
     writes.add_to_balances = changes
     writes.insert(t.lots, [lot_row(book.new_lots[i]) for i in sorted(book.new_lots)])
     writes.update(

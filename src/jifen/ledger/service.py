@@ -37,11 +37,10 @@ from jifen.ledger.model import (
     MAX_BATCH,
     SYSTEM_ACCOUNTS,
     Asset,
+    Earn,
     Entry,
     Operation,
-    Post,
     Receipt,
-    Reverse,
     available_account,
     check_id,
     member_accounts,
@@ -233,8 +232,8 @@ class Ledger:
         if not fresh:
             return receipts
         block: OpenBlock | None = conn.info.get(_OPEN_BLOCK)
-        if block is not None and any(isinstance(op, Post | Reverse) for op in fresh):
-            block.flush_balances(conn)  # the only ops that read merchant and system rows
+        if block is not None and not all(isinstance(op, Earn) for op in fresh):
+            block.flush_balances(conn)  # an earn reads no balance; every other operation may
         book = load_book(conn, fresh, self._accounts)
         planner = Planner(book)
         entries: list[Entry] = []
@@ -302,6 +301,8 @@ class Ledger:
 
     def balance(self, member_id: str, *, conn: Connection | None = None) -> MemberBalance:
         with self._reading(conn) as c:
+            if (block := c.info.get(_OPEN_BLOCK)) is not None:
+                block.flush_balances(c)  # a group's balance changes wait for its end
             rows = {
                 r[0]: r[1]
                 for r in c.execute(
