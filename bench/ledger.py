@@ -17,11 +17,8 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import queue
 import random
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +29,21 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from _common import (
+    DEFAULT_ADMIN_URL,
+    PGBENCH,
+    checkpoint,
+    code_version,
+    drop_database,
+    fresh_database,
+    loadavg,
+    log,
+    machine_info,
+    percentile,
+    run_pgbench,
+    server_facts,
+)
+
 BATCH_SIZES = (1, 100, 1000)
 WRITERS = 8
 MEMBER_POOL = 100_000
@@ -40,12 +52,6 @@ MAX_BATCHES_PER_WRITER = 1_000_000
 """A count bound beside the time bound, so no loop can run away."""
 TARGETS = {1: 0.5, 100: 2.0, 1000: 2.0}
 """Issue 2: batched earn throughput ≥ 2× pgbench tps; batch size 1 with 8 writers ≥ 0.5×."""
-PGBENCH = {"scale": 10, "clients": 4, "threads": 2, "seconds": 20, "quick_seconds": 5}
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- one writer process ----------------------------------------------------------------------------
@@ -141,16 +147,10 @@ def run_config(ctx: Any, db: str, batch_size: int, warmup: float, seconds: float
         "batches": len(samples),
         "events": events,
         "events_per_s": round(events / seconds, 1),
-        "p50_ms": _percentile(latencies, 0.50),
-        "p99_ms": _percentile(latencies, 0.99),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
         **({"errors": errors} if errors else {}),
     }
-
-
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    return round(sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))], 2)
 
 
 def prepare(db: str) -> None:
@@ -161,54 +161,6 @@ def prepare(db: str) -> None:
     for merchant in MERCHANTS:
         ledger.open_merchant(merchant)
     ledger.engine.dispose()
-
-
-# -- PostgreSQL housekeeping -----------------------------------------------------------------------
-
-
-def admin_sql(admin: URL, sql: str) -> list[Any]:
-    """Run one statement in autocommit on the admin database (CREATE/DROP DATABASE need it)."""
-    import psycopg
-
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
-        cur = conn.execute(sql)
-        return list(cur.fetchall()) if cur.description else []
-
-
-def fresh_database(admin: URL, name: str) -> str:
-    admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin_sql(admin, f'CREATE DATABASE "{name}"')
-    return admin.set(database=name).render_as_string(hide_password=False)
-
-
-def checkpoint(admin: URL) -> None:
-    """Flush dirty pages first, so no run pays for the previous one's checkpoint."""
-    try:
-        admin_sql(admin, "CHECKPOINT")
-    except Exception as exc:  # needs superuser; the run is still valid without it
-        log(f"CHECKPOINT skipped: {exc}")
-
-
-def run_pgbench(admin: URL, name: str, seconds: int) -> dict[str, Any]:
-    """pgbench -i -s 10, then the TPC-B-like run; tps is the figure without connection time."""
-    env = {**os.environ, "PGHOST": admin.host or "127.0.0.1", "PGPORT": str(admin.port or 5432)}
-    env |= {"PGUSER": admin.username or "postgres", "PGCONNECT_TIMEOUT": "5"}
-    if admin.password:
-        env["PGPASSWORD"] = str(admin.password)
-    fresh_database(admin, name)
-    init = ["pgbench", "-i", "-q", "-s", str(PGBENCH["scale"]), name]
-    subprocess.run(init, env=env, check=True, capture_output=True, text=True, timeout=600)
-    checkpoint(admin)
-    c, j = PGBENCH["clients"], PGBENCH["threads"]
-    cmd = ["pgbench", "-c", str(c), "-j", str(j), "-T", str(seconds), name]
-    out = subprocess.run(
-        cmd, env=env, check=True, capture_output=True, text=True, timeout=seconds + 120
-    ).stdout
-    found = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
-    if not found:
-        raise RuntimeError(f"no tps line in pgbench output:\n{out}")
-    return {"command": " ".join(cmd), "init": " ".join(init), "tps": round(float(found[1]), 1)}
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -230,9 +182,7 @@ def postgres_part(
 ) -> dict[str, Any]:
     """Earn runs and pgbench on the same server; scratch databases are dropped in any case."""
     scratch, pgbench_db = f"jifen_bench_{os.getpid()}", f"jifen_bench_pgbench_{os.getpid()}"
-    part: dict[str, Any] = {"server_version": admin_sql(admin, "SHOW server_version")[0][0]}
-    others = "SELECT count(*) - 1 FROM pg_stat_activity WHERE backend_type = 'client backend'"
-    part["other_sessions_at_start"] = admin_sql(admin, others)[0][0]  # others' load skews us
+    part: dict[str, Any] = server_facts(admin)  # others' sessions skew us: reported
 
     def fresh() -> str:
         url = fresh_database(admin, scratch)
@@ -264,22 +214,7 @@ def postgres_part(
         return part
     finally:
         for name in (scratch, pgbench_db):
-            admin_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def code_version() -> str:
-    """The commit measured (``-dirty`` if src has uncommitted edits): the code moves fast."""
-
-    def git(*args: str) -> str:
-        run = subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True)
-        return run.stdout.decode().strip()
-
-    try:
-        return git("rev-parse", "--short", "HEAD") + (
-            "-dirty" if git("status", "-s", "--", ":/src") else ""
-        )
-    except OSError:
-        return "unknown"
+            drop_database(admin, name)
 
 
 def main() -> int:
@@ -295,12 +230,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "benchmark": "jifen ledger earn ingestion",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine_info(),
         "code": code_version(),
         "settings": {
             "writers": WRITERS,
@@ -329,7 +259,7 @@ def main() -> int:
     except Exception as exc:  # unreachable server, missing pgbench: report, keep SQLite figures
         log(f"PostgreSQL part failed: {exc}")
         report["postgresql"] = {"error": f"{type(exc).__name__}: {exc}"}
-    report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"]["loadavg_at_end"] = loadavg()
     print(json.dumps(report, indent=2))
     return 0
 

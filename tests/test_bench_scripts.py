@@ -1,0 +1,40 @@
+"""The benchmark scripts start (they share bench/_common.py, and bench/http.py must not stand in
+for the standard library's http package), and bench/http.py says in one line what is missing
+when wrk is not installed. They measure nothing here: the figures come from docs/benchmark.md's
+runs on an idle machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent.parent / "bench"
+
+
+def _run(
+    script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("script", ["ledger.py", "http.py"])
+def test_bench_script_shows_its_options(script: str) -> None:
+    result = _run(script, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--seconds" in result.stdout and "--quick" in result.stdout
+
+
+def test_http_bench_says_in_one_line_that_wrk_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # an empty folder: no wrk on it
+    result = _run("http.py", "--quick", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert "apt-get install wrk" in result.stderr
