@@ -36,6 +36,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -179,8 +180,22 @@ def serve_args(args: argparse.Namespace, supported: list[str]) -> list[str]:
     return chosen + list(args.serve_arg)
 
 
-def jifen_part(admin: URL, args: argparse.Namespace, tmp: Path, members: Path) -> Any:
-    """``jifen serve`` on a scratch database: set up over the API, then the wrk runs."""
+Hook = Callable[[str], dict[str, Any]]
+"""Given the scratch database's URL, do something to it and say what (bench/scale.py)."""
+
+
+def jifen_part(
+    admin: URL,
+    args: argparse.Namespace,
+    tmp: Path,
+    members: Path,
+    *,
+    preload: Hook | None = None,
+    after: Hook | None = None,
+) -> Any:
+    """``jifen serve`` on a scratch database: set up over the API, then the wrk runs.
+    ``preload`` runs once the alliance is set up, before the runs; ``after`` once the server
+    has stopped, before the database is dropped."""
     name = f"jifen_bench_http_{os.getpid()}"
     supported = serve_options()
     extra = serve_args(args, supported)
@@ -207,8 +222,12 @@ def jifen_part(admin: URL, args: argparse.Namespace, tmp: Path, members: Path) -
             part["setup_s"] = round(time.monotonic() - began, 1)
             log(f"  alliance set up over HTTP in {part['setup_s']} s ({args.members} members)")
             members.write_text("\n".join(member_ids) + "\n")
+            if preload is not None:
+                part["preload"] = preload(url)
             checkpoint(admin)
             part["orders"] = measure(port, merchant_key, members, "jifen", args)
+        if after is not None:
+            part["after"] = after(url)
         return part
     finally:
         drop_quietly(admin, name)
