@@ -20,6 +20,8 @@ CORE = (
     "ledger/lots.py",
     "ledger/chain.py",
     "ledger/_rederive.py",
+    "ledger/_checks.py",
+    "ledger/_checkpoint.py",
     "settlement/statement.py",
 )
 

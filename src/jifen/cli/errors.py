@@ -1,12 +1,18 @@
-"""The CLI's own refusals, each with a stable code (docs: ``demo.store_in_use`` in ledger.md,
-``lint.unreadable`` in compliance.md). ``jifen.cli.main`` prints any ``JifenError`` as one line
-``error[code]: message`` and exits 2."""
+"""The CLI's own refusals, each with a stable code (docs: ``demo.store_in_use`` and
+``verify.checkpoint_*`` in ledger.md, ``lint.unreadable`` in compliance.md). ``jifen.cli.main``
+prints any ``JifenError`` as one line ``error[code]: message`` and exits 2."""
 
 from __future__ import annotations
 
 from jifen.errors import JifenError
 
-__all__ = ["DemoStoreInUse", "LintInputUnreadable", "ProviderRequired"]
+__all__ = [
+    "CheckpointInvalid",
+    "CheckpointUnwritable",
+    "DemoStoreInUse",
+    "LintInputUnreadable",
+    "ProviderRequired",
+]
 
 
 class DemoStoreInUse(JifenError):
@@ -23,3 +29,15 @@ class ProviderRequired(JifenError):
 
     code = "payment.provider_required"
     status = 422
+
+
+class CheckpointInvalid(JifenError):
+    """``jifen verify --resume FILE`` with a file that is not a readable verify checkpoint."""
+
+    code = "verify.checkpoint_invalid"
+
+
+class CheckpointUnwritable(JifenError):
+    """``jifen verify --checkpoint FILE`` could not write the file after a clean run."""
+
+    code = "verify.checkpoint_unwritable"

@@ -4,7 +4,8 @@ Callers import from here; underscore modules are private.
 """
 
 from jifen.ledger import queries
-from jifen.ledger._rederive import Finding, Report
+from jifen.ledger._checkpoint import Checkpoint
+from jifen.ledger._rederive import Finding, LaneTip, Report
 from jifen.ledger.audit import verify
 from jifen.ledger.chain import HASH_ALGORITHMS
 from jifen.ledger.errors import CapExceeded, IdempotencyConflict, LedgerError
@@ -41,11 +42,13 @@ __all__ = [
     "BatchCommitted",
     "Cap",
     "CapExceeded",
+    "Checkpoint",
     "Collect",
     "Earn",
     "Expire",
     "Finding",
     "IdempotencyConflict",
+    "LaneTip",
     "Ledger",
     "LedgerError",
     "Leg",

@@ -1,29 +1,49 @@
-"""Re-deriving the books from the journal alone, and judging what was found: pure functions over
-plain values (entries, block rows already read), so each check is a rule an auditor can name and
-a unit test can drive. ``audit`` reads the store and feeds them.
+"""Re-deriving the books from the journal alone: pure functions over plain values (entries
+already read), and the values a verification reports (``Finding``, ``Report``). ``_checks`` judges
+what was found; ``audit`` reads the store and feeds both, never holding more than a page of the
+journal and one range of derived figures at a time.
+
+Every re-derived figure is an order-independent sum (booleans are "ever set"), so ``Replay`` can
+hand what it has summed so far to the shell at any point (``drain``) and start again from zero:
+the shell adds the partial sums up later, one key at a time.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from jifen.ledger import chain
 from jifen.ledger.lots import LotStatus
 from jifen.ledger.model import (
-    CLAWBACK,
-    EXPIRED,
-    ISSUANCE,
-    MAX_LEGS,
-    RESERVE,
-    AccountKind,
-    Asset,
     Entry,
-    member_account_kind,
 )
 
 MAX_FINDINGS = 100
+LOT_TERMS = (
+    "member_id",
+    "merchant_id",
+    "order_ref",
+    "amount_fen",
+    "points",
+    "rule_version",
+    "value_fen_per_point",
+    "paid_at",
+    "release_at",
+    "expires_at",
+)
+"""What a stored lot must say exactly as its earn entry did (times as UTC text)."""
+LOT_FIGURES = (
+    "pending",
+    "available",
+    "redeemed",
+    "expired",
+    "refunded_fen",
+    "refund_clawed",
+    "recovered",
+)
+TOTALS = ("issued", "redeemed", "expired", "clawed_back", "pending", "available", "outstanding")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +63,15 @@ class Finding:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class LaneTip:
+    """How far one lane was walked: its last block and the entries up to it."""
+
+    height: int
+    block_hash: str
+    entries: int
+
+
 @dataclass
 class Report:
     hash_alg: str = "sha256"
@@ -50,6 +79,9 @@ class Report:
     entries: int = 0
     findings: list[Finding] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    lanes: dict[int, LaneTip] = field(default_factory=dict)
+    checked_blocks: int = 0  # blocks whose hashes were recomputed (all of them unless resumed)
+    resumed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -74,146 +106,75 @@ class Derived:
     released: bool = False
     expired_entry: bool = False
     reversed: bool = False
+    earned: bool = False  # an earn entry with this lot's id was replayed
     terms: dict[str, Any] = field(default_factory=dict)
 
 
-def check_block(
-    report: Report, block: Any, entries: list[tuple[Any, Entry]], where: dict[str, Any]
-) -> None:
-    if block.entry_count != len(entries):
-        report.add(
-            Finding(
-                "block.entry_count",
-                f"block says {block.entry_count} entries, the journal holds {len(entries)}",
-                **where,
-            )
-        )
-    recomputed = chain.block_hash(
-        block.hash_alg,
-        chain_id=block.chain_id,
-        height=block.height,
-        prev_hash=block.prev_hash,
-        committed_at=block.committed_at,
-        entry_hashes=[row.entry_hash for row, _ in entries],
-    )
-    if recomputed != block.block_hash:
-        report.add(
-            Finding(
-                "block.hash_mismatch",
-                "block hash does not match its entries and predecessor",
-                **where,
-                entry_id=entries[0][1].entry_id if entries else None,
-            )
-        )
+@dataclass
+class Spill:
+    """Partial sums handed to the shell, as rows: accounts (account, amount, lot-less amount),
+    lots (lot id, the ``LOT_FIGURES``, released, expired, earned, terms JSON, fen per point),
+    reversal targets (entry id) and capped entries (entry id, cap key, points, limit)."""
 
-
-def check_lotless(report: Report, lotless: dict[str, int]) -> None:
-    for account, amount in sorted(lotless.items()):
-        if amount > 0:
-            report.add(
-                Finding(
-                    "balance.points_without_lot",
-                    f"{account} holds {amount} "
-                    "points that belong to no lot (more debt repaid than owed)",
-                )
-            )
-
-
-def tip_difference(tip_height: int, tip_hash: str, last_height: int, last_hash: str) -> str:
-    """Say what differs between a lane's tip and its last block: the height, the hash, or both."""
-    differ = []
-    if tip_height != last_height:
-        differ.append(f"height {tip_height} but the last block is {last_height}")
-    if tip_hash != last_hash:
-        differ.append(f"hash {tip_hash} but the last block's is {last_hash}")
-    return "lane tip says " + "; ".join(differ)
-
-
-def check_reserve(report: Report, balances: dict[str, int], lots: dict[str, Derived]) -> None:
-    """brief §4: the reserve covers every outstanding point at the value it was issued with."""
-    liability = sum(
-        (lot.pending + lot.available) * int(lot.terms.get("value_fen_per_point") or 0)
-        for lot in lots.values()
-        if not lot.reversed
-    )
-    reserve = balances.get(RESERVE, 0)
-    report.totals["reserve_fen"], report.totals["liability_fen"] = reserve, liability
-    if reserve < liability:
-        report.add(
-            Finding(
-                "reserve.short",
-                f"reserve {reserve} fen < outstanding points' value {liability} fen",
-            )
-        )
-
-
-def check_entry(
-    report: Report, kinds: dict[str, Any], block: Any, row: Any, entry: Entry, where: dict[str, Any]
-) -> None:
-    here = {**where, "entry_id": entry.entry_id}
-    if chain.entry_hash(block.hash_alg, entry) != row.entry_hash:
-        report.add(Finding("entry.hash_mismatch", "entry content does not match its hash", **here))
-    if chain.entry_id_for(entry.key) != entry.entry_id:
-        report.add(Finding("entry.id_mismatch", "entry id does not derive from its key", **here))
-    if (row.reverses or None) != (
-        entry.detail.get("reverses") if entry.kind == "reverse" else None
-    ):
-        report.add(
-            Finding("entry.reverses_mismatch", "reverses column disagrees with the entry", **here)
-        )
-    totals: dict[str, int] = defaultdict(int)
-    for leg in entry.legs:
-        totals[leg.asset.value] += leg.amount
-        known = kinds.get(leg.account) or member_account_kind(leg.account)
-        if known is None:
-            report.add(
-                Finding("leg.unknown_account", f"leg names unknown account {leg.account}", **here)
-            )
-        elif known[1] is not leg.asset:
-            report.add(
-                Finding("leg.asset_mismatch", f"{leg.account} holds {known[1].value}", **here)
-            )
-        if leg.amount == 0:
-            report.add(Finding("leg.zero", "leg moves nothing", **here))
-    if any(totals.values()):
-        report.add(Finding("entry.unbalanced", f"legs sum to {dict(totals)}", **here))
-    if len(entry.legs) == 1 or (not entry.legs and entry.kind != "refund"):
-        report.add(
-            Finding("entry.legs", f"a {entry.kind} entry has {len(entry.legs)} legs", **here)
-        )
-    if entry.kind == "post" and len(entry.legs) > MAX_LEGS:
-        report.add(Finding("entry.legs", "manual entry over the leg limit", **here))
+    accounts: list[tuple[str, int, int]]
+    lots: list[tuple[Any, ...]]
+    targets: list[tuple[str]]
+    capped: list[tuple[str, str, int, int | None]]
 
 
 @dataclass
 class Replay:
     """The books re-derived from the journal alone, one entry at a time (order-independent
-    sums, so lanes may be walked in any order)."""
+    sums, so lanes may be walked in any order and the sums drained at any point)."""
 
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lots: dict[str, Derived] = field(default_factory=lambda: defaultdict(Derived))
-    reversals: dict[str, Entry] = field(default_factory=dict)  # reversed id → its reversal
-    earns: dict[str, Entry] = field(default_factory=dict)
+    targets: set[str] = field(default_factory=set)  # ids of reversed entries
     lotless: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    capped: dict[str, tuple[str, Entry]] = field(default_factory=dict)  # entry id → its cap
+    capped: dict[str, tuple[str, int, int | None]] = field(default_factory=dict)
 
     def apply(self, entry: Entry) -> None:
-        derive(entry, self.balances, self.lots, self.reversals, self.earns, self.lotless)
-        if entry.detail.get("cap") and entry.kind in ("earn", "redeem"):
-            self.capped[entry.entry_id] = (str(entry.detail["cap"]), entry)
+        derive(entry, self.balances, self.lots, self.targets, self.lotless)
+        d = entry.detail
+        if d.get("cap") and entry.kind in ("earn", "redeem"):
+            limit = d.get("cap_limit_points")
+            self.capped[entry.entry_id] = (
+                str(d["cap"]),
+                int(d["points"]),
+                None if limit is None else int(limit),
+            )
 
-    def close_reversed_lots(self) -> None:
-        for lot_id in self.reversals:  # reversing an earn closes its lot
-            if lot_id in self.earns:
-                self.lots[lot_id].reversed = True
+    def size(self) -> int:
+        return len(self.balances) + len(self.lots) + len(self.targets) + len(self.capped)
+
+    def drain(self) -> Spill:
+        """What was summed so far, as rows; the replay starts again from zero."""
+        spill = Spill(
+            accounts=[(a, n, self.lotless.get(a, 0)) for a, n in self.balances.items()],
+            lots=[_lot_row(lot_id, lot) for lot_id, lot in self.lots.items()],
+            targets=[(entry_id,) for entry_id in self.targets],
+            capped=[(entry_id, *cap) for entry_id, cap in self.capped.items()],
+        )
+        self.balances.clear()
+        self.lots.clear()
+        self.targets.clear()
+        self.lotless.clear()
+        self.capped.clear()
+        return spill
+
+
+def _lot_row(lot_id: str, lot: Derived) -> tuple[Any, ...]:
+    terms = json.dumps(lot.terms, sort_keys=True) if lot.terms else None
+    value = int(lot.terms.get("value_fen_per_point") or 0) if lot.terms else 0
+    figures = tuple(getattr(lot, f) for f in LOT_FIGURES)
+    return (lot_id, *figures, lot.released, lot.expired_entry, lot.earned, terms, value)
 
 
 def derive(
     entry: Entry,
     balances: dict[str, int],
     lots: dict[str, Derived],
-    reversals: dict[str, Entry],
-    earns: dict[str, Entry],
+    targets: set[str],
     lotless: dict[str, int],
 ) -> None:
     """Replay one entry's effect on balances and lot figures (order-independent sums)."""
@@ -242,7 +203,7 @@ def derive(
             lot.expired -= leg.amount
     if entry.kind == "earn":
         lots[entry.entry_id].terms = dict(d)
-        earns[entry.entry_id] = entry
+        lots[entry.entry_id].earned = True
     elif entry.kind == "release":
         lots[own].released = True
         lots[own].redeemed += d["debt_repaid"]
@@ -254,7 +215,7 @@ def derive(
         lot.refund_clawed += d["clawback_points"]
         lot.recovered += d["recovered_points"]
     elif entry.kind == "reverse":
-        reversals[d["reverses"]] = entry
+        targets.add(d["reverses"])
 
 
 def lot_status(lot: Derived) -> LotStatus:
@@ -265,33 +226,3 @@ def lot_status(lot: Derived) -> LotStatus:
     if lot.released:
         return LotStatus.RELEASED
     return LotStatus.PENDING if lot.pending else LotStatus.VOIDED
-
-
-def point_totals(report: Report, balances: dict[str, int], kinds: dict[str, Any]) -> dict[str, int]:
-    """issued = redeemed + expired + clawed back + outstanding (brief §5), from the journal."""
-    by_kind: dict[AccountKind, int] = defaultdict(int)
-    for account, amount in balances.items():
-        kind = kinds.get(account) or member_account_kind(account)
-        if kind and kind[1] is Asset.POINTS:
-            by_kind[kind[0]] += amount
-    totals = {
-        "issued": -balances.get(ISSUANCE, 0),
-        "redeemed": by_kind[AccountKind.MERCHANT_ACCEPTED],
-        "expired": balances.get(EXPIRED, 0),
-        "clawed_back": balances.get(CLAWBACK, 0),
-        "pending": by_kind[AccountKind.MEMBER_PENDING],
-        "available": by_kind[AccountKind.MEMBER_AVAILABLE],
-    }
-    totals["outstanding"] = totals["pending"] + totals["available"]
-    accounted = (
-        totals["redeemed"] + totals["expired"] + totals["clawed_back"] + totals["outstanding"]
-    )
-    if totals["issued"] != accounted:
-        report.add(
-            Finding(
-                "invariant.issued",
-                f"issued {totals['issued']} ≠ redeemed + expired + "
-                f"clawed back + outstanding = {accounted}",
-            )
-        )
-    return totals

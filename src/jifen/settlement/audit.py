@@ -4,25 +4,24 @@ belongs to exactly one statement, and every statement's net was moved to clearin
 For each closed day (a ``job_runs`` row of the closing job) the statements are re-derived from
 that day's movements with the same pure ``statement()`` that made them, and compared with the
 stored ones. Days not yet closed are not checked: their movements will be settled when they
-close. The ledger's ``verify`` knows nothing of statements; ``verify_books`` runs both.
+close. The ledger's ``verify`` knows nothing of statements; ``verify_books`` runs both. Closed days
+are checked one at a time, in day order, from one stream of the journal's movements.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
-from jifen.app.clock import day_start
-from jifen.ledger import Finding, Report, queries, verify
+from jifen.app.clock import business_date, day_start
+from jifen.ledger import Checkpoint, Finding, Report, queries, verify
 from jifen.ledger.chain import entry_id_for
-from jifen.settlement.service import (
-    CLOSING_JOB,
-    _statement,
-    movements_by_day,
-    settle_key,
-)
+from jifen.ledger.queries import MerchantMovement
+from jifen.settlement.service import CLOSING_JOB, _statement, settle_key
 from jifen.settlement.statement import Movement, Statement, statement
 from jifen.store import tables as t
 
@@ -42,7 +41,11 @@ _DAY = timedelta(days=1)
 
 def check_statements(engine: Engine) -> list[Finding]:
     """Findings (``statement.missing``, ``statement.extra``, ``statement.mismatch``,
-    ``statement.unsettled``), each naming the merchant and the business day."""
+    ``statement.unsettled``), each naming the merchant and the business day.
+
+    A day at a time, in day order: the journal's movements stream in booking order, so what is
+    held is one day's sums per merchant and that day's statements, however long the history."""
+    findings: list[Finding] = []
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":  # one snapshot: a day closing meanwhile is whole
             conn.execution_options(isolation_level="REPEATABLE READ")
@@ -54,21 +57,63 @@ def check_statements(engine: Engine) -> list[Finding]:
         )
         if not closed:
             return []
-        stored: dict[tuple[date, str], Statement] = {}
-        for row in conn.execute(
-            select(t.statements).where(t.statements.c.business_date.in_([str(d) for d in closed]))
-        ):
-            s = _statement(row)
-            stored[s.business_date, s.merchant_id] = s
-        by_day = movements_by_day(conn, day_start(closed[0]), day_start(closed[-1] + _DAY))
-        settled = queries.settled_fen(conn)
+        moved = _days(
+            queries.merchant_movements_in_order(
+                conn, day_start(closed[0]), day_start(closed[-1] + _DAY)
+            )
+        )
+        day_moved = next(moved, None)
+        for day in closed:
+            while day_moved is not None and day_moved[0] < day:  # a day not closed yet
+                day_moved = next(moved, None)
+            day_movements: list[Movement] = []
+            if day_moved is not None and day_moved[0] == day:
+                day_movements, day_moved = day_moved[1], next(moved, None)
+            findings += _check_day(conn, day, day_movements)
+    return findings
+
+
+def _days(movements: Iterator[MerchantMovement]) -> Iterator[tuple[date, list[Movement]]]:
+    """Movements in booking order → each business day's, summed per merchant, kind and figure."""
+    day: date | None = None
+    sums: dict[tuple[str, str, str], int] = defaultdict(int)
+    for m in movements:
+        booked = business_date(m.at)
+        if booked != day:
+            if day is not None:
+                yield day, _movements(sums)
+            day, sums = booked, defaultdict(int)
+        for figure in ("fen", "points_accepted", "points_issued"):
+            if getattr(m, figure):
+                sums[m.merchant_id, m.kind, figure] += getattr(m, figure)
+    if day is not None:
+        yield day, _movements(sums)
+
+
+def _movements(sums: dict[tuple[str, str, str], int]) -> list[Movement]:
+    return [
+        Movement(merchant_id, kind, **{figure: amount})
+        for (merchant_id, kind, figure), amount in sorted(sums.items())
+    ]
+
+
+def _check_day(conn: Connection, day: date, day_movements: list[Movement]) -> list[Finding]:
+    """One closed day: its statements re-derived and compared with the stored ones."""
+    stored = {
+        s.merchant_id: s
+        for s in map(
+            _statement,
+            conn.execute(
+                select(t.statements).where(t.statements.c.business_date == day.isoformat())
+            ),
+        )
+    }
+    settled = queries.settled_fen(conn, [s.entry_id for s in stored.values() if s.entry_id])
+    derived = _statements(day, day_movements)
     findings: list[Finding] = []
-    for day in closed:
-        derived = _statements(day, by_day.get(day, []))
-        here = {m for d, m in stored if d == day}
-        for merchant_id in sorted(set(derived) | here):
-            findings += _compare(day, merchant_id, stored.get((day, merchant_id)),
-                                 derived.get(merchant_id), settled)  # fmt: skip
+    for merchant_id in sorted(set(derived) | set(stored)):
+        findings += _compare(day, merchant_id, stored.get(merchant_id),
+                             derived.get(merchant_id), settled)  # fmt: skip
     return findings
 
 
@@ -119,9 +164,11 @@ def _compare(
     return findings
 
 
-def verify_books(engine: Engine) -> Report:
-    """``jifen verify``: the ledger's checks and the statements', in one report."""
-    report = verify(engine)
+def verify_books(engine: Engine, *, resume: Checkpoint | None = None, **options: Any) -> Report:
+    """``jifen verify``: the ledger's checks and the statements', in one report (``resume`` and
+    the page sizes, ``options``, go to the ledger's ``verify``). Statements are always checked
+    whole: a checkpoint covers the hash chain, not the days."""
+    report = verify(engine, resume=resume, **options)
     for finding in check_statements(engine):
         report.add(finding)
     return report
