@@ -44,6 +44,8 @@ NEVER_ANSWERED = {
     "chain.unsupported_hash": "chosen when a store is created (jifen demo --hash)",
     "demo.store_in_use": "jifen demo only",
     "lint.unreadable": "jifen lint only",
+    "verify.checkpoint_invalid": "jifen verify --resume only",
+    "verify.checkpoint_unwritable": "jifen verify --checkpoint only",
     "payment.error": "a base class",
     "funds.error": "a base class",
     "payment.provider_required": "jifen reconcile / jifen funds run only",
