@@ -6,6 +6,7 @@ lands in one group; the answers must be the ones each request would get alone.""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, func, select
 from alliance_http import RULES, open_alliance_over_http, order_body, post, together
 from api_server import problem, served
 from jifen.alliance import orders
+from jifen.api.auth import KeyCache
 from jifen.app import GroupCommit, GroupCommitted, GroupSettings
 from jifen.ledger import _tables as lt
 from jifen.settlement import verify_books
@@ -142,3 +144,16 @@ def test_a_closed_committer_refuses_new_work(db_url: str) -> None:
 def test_group_settings_are_bounded(window_s: float, max_works: int) -> None:
     with pytest.raises(ValueError):
         GroupSettings(window_s=window_s, max_works=max_works)
+
+
+def test_the_key_cache_forgets_a_key_after_its_time_and_on_clear() -> None:
+    """Issue 11: API keys are cached per process (no store read per till request), for a bound
+    time; a suspension in this process clears them at once (tests/test_api_authz.py)."""
+    cache = KeyCache(ttl_s=0.05)
+    cache.put("jfm_k", ("merchant", "cafe"))
+    assert cache.get("jfm_k") == ("merchant", "cafe")
+    time.sleep(0.06)
+    assert cache.get("jfm_k") is None
+    cache.put("jfm_k", ("merchant", "cafe"))
+    cache.clear()
+    assert cache.get("jfm_k") is None

@@ -25,6 +25,7 @@ from jifen.api import (
     routes_public,
     security,
 )
+from jifen.api.auth import KeyCache
 from jifen.api.limits import MAX_BODY_BYTES, BodyLimit, FailedAuthLimiter
 from jifen.api.observability import Metrics, RequestObserver
 from jifen.app.clock import SimulatedClock
@@ -57,6 +58,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.funds = funds
     app.state.auth_limiter = auth_limiter or FailedAuthLimiter()
+    app.state.key_cache = KeyCache()
     app.state.readiness_checks = list(
         health.READINESS_CHECKS if readiness_checks is None else readiness_checks
     )

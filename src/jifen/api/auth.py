@@ -7,10 +7,13 @@ credentials is refused for a while (``limits.FailedAuthLimiter``) before its nex
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jifen.alliance.merchants import key_owner
@@ -36,16 +39,53 @@ class Caller:
         )
 
 
-def context(request: Request) -> Context:
+async def context(request: Request) -> Context:
+    """Async, like the role checks below: a dependency that does no I/O runs on the event loop,
+    not on a thread of the pool (each hop there costs more than the check itself)."""
     ctx: Context = request.app.state.ctx
     return ctx
+
+
+KEY_CACHE_S = 5.0
+"""How long a process trusts an API key it has looked up. The process that suspends a merchant
+(and so revokes its keys) forgets every key at once; another worker may accept a revoked key for
+at most this long, and a suspended merchant's writes are refused by the service anyway."""
+
+
+class KeyCache:
+    """Live API keys by their hash, for ``KEY_CACHE_S``: the till's every request names its key,
+    and reading it from the store each time was a round trip and a pool thread per request."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, ttl_s: float = KEY_CACHE_S) -> None:
+        self.ttl_s = ttl_s
+        self._keys: dict[str, tuple[float, tuple[str, str | None]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[str, str | None] | None:
+        with self._lock:
+            hit = self._keys.get(token)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, token: str, owner: tuple[str, str | None]) -> None:
+        with self._lock:
+            if len(self._keys) >= self.MAX_KEYS:
+                self._keys.clear()
+            self._keys[token] = (time.monotonic() + self.ttl_s, owner)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
 
 
 ROLE_STATE = "jifen.role"
 """Where the request's ``state`` keeps the caller's role, for the request log (never the key)."""
 
 
-def caller(
+async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
@@ -62,7 +102,7 @@ def caller(
                 retry_after_s=wait_s,
             )
     try:
-        who = _identify(context(request), credentials.credentials)
+        who = await _identify(request, credentials.credentials)
     except JifenError as exc:
         if exc.status == 401 and limiter is not None:  # a credential presented and refused
             limiter.failed(address)
@@ -71,9 +111,15 @@ def caller(
     return who
 
 
-def _identify(ctx: Context, token: str) -> Caller:
+async def _identify(request: Request, token: str) -> Caller:
+    ctx: Context = request.app.state.ctx
     if token.startswith("jf"):
-        owner = key_owner(ctx, token)
+        cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+        owner = cache.get(token) if cache is not None else None
+        if owner is None:  # the store is read on a pool thread, never on the event loop
+            owner = await run_in_threadpool(key_owner, ctx, token)
+            if owner is not None and cache is not None:
+                cache.put(token, owner)
         if owner is None:
             raise Unauthenticated("API 密钥无效 / invalid API key")
         return Caller(owner[0], merchant_id=owner[1])
@@ -81,7 +127,7 @@ def _identify(ctx: Context, token: str) -> Caller:
 
 
 def _role(role: str) -> object:
-    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if who.role != role:
             raise Forbidden("无权访问 / not allowed")
         return who

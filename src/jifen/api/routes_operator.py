@@ -159,12 +159,14 @@ def set_merchant_status(
     request: Request, ctx: Ctx, who: Operator, merchant_id: str, body: StatusIn, key: IdemKey = None
 ) -> JSONResponse:
     """暂停、恢复或关闭商家 / suspend, reactivate or close a merchant."""
-    return once(
+    answer = once(
         request, who, key, body,
         lambda tx: MerchantOut.model_validate(
             merchants.set_status(ctx, merchant_id, body.status, ctx.clock.now(), conn=tx)
         ),
     )  # fmt: skip
+    request.app.state.key_cache.clear()  # a suspension revoked the merchant's keys
+    return answer
 
 
 @router.post("/members", response_model=MemberOut, status_code=201)
