@@ -38,9 +38,7 @@ NAMES = {
     RESERVE: "积分联盟积分备付金存管账户",
     SHOP_A: "示例餐饮管理有限公司",
 }
-WAIT_S = 30.0
-"""How long ``wait_for`` waits for the sandbox: a bound for a stuck sandbox, not a speed target
-(one CI-like run, with two-worker servers of other tests beside it, needed more than 10 s)."""
+WAIT_S = 10.0
 _TEMPLATE: dict[str, Path] = {}
 
 

@@ -86,11 +86,19 @@ def test_delayed_callbacks_wait_on_the_sandbox_clock(kit: Kit) -> None:
         kit.wait_for(lambda: receiver.received)
 
 
+def _attempts(kit: Kit) -> int:
+    return sum(len(n["attempts"]) for n in kit.notifications())
+
+
 def test_a_callback_answered_500_is_retried_15_times_then_given_up(kit: Kit) -> None:
     with Receiver(statuses=[500] * 100) as receiver:
         kit.paid("T00001", 100, notify_url=receiver.url)
         for attempt, delay_s in enumerate(RETRY_SCHEDULE_S, start=1):
-            kit.wait_for(lambda n=attempt: len(receiver.received) == n)
+            # the sandbox must have *recorded* the attempt (and so scheduled the next one from
+            # its clock) before the clock moves: the receiver's count alone is seen earlier, and
+            # a move in between would schedule the retry from the moved clock, one delay late
+            kit.wait_for(lambda n=attempt: _attempts(kit) == n)
+            assert len(receiver.received) == attempt
             kit.advance(delay_s)
         kit.wait_for(lambda: len(receiver.received) == 16)
         kit.advance(86_400)
