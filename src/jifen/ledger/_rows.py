@@ -11,20 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from jifen.ledger import _tables as t
+from jifen.ledger._rederive import LOT_FIGURES as DERIVED_FIGURES
 from jifen.ledger.chain import utc_text
 from jifen.ledger.lots import Lot, LotStatus
 from jifen.ledger.model import Asset, Entry, Leg
 
-LOT_FIGURES = (
-    "status",
-    "pending",
-    "available",
-    "redeemed",
-    "expired",
-    "refunded_fen",
-    "refund_clawed",
-    "recovered",
-)
+LOT_FIGURES = ("status", *DERIVED_FIGURES)
 
 
 def detail_text(detail: Mapping[str, Any]) -> str:
