@@ -90,16 +90,21 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
-    """Send every logger (Jifen's and uvicorn's) to ``stream`` as JSON lines. ``jifen serve``
-    calls this and turns uvicorn's own access log off: it would print query strings."""
+    """Send every logger (Jifen's and uvicorn's) to ``stream`` as JSON lines, except uvicorn's
+    access log, which is off: it would print query strings (each request is logged by the app,
+    without them)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn's access log stays off (it would print query strings), whether uvicorn configured
+    # its loggers before this (a --workers process) or does so after (one process)
+    logging.getLogger("uvicorn.access").handlers[:] = []
+    logging.getLogger("uvicorn.access").propagate = False
 
 
 # -- metrics -----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ fill the logs with refusals)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +51,4 @@ def worker_app() -> FastAPI:
     funds = open_funds(Path(config.provider), config.public_url) if config.provider else None
     ctx = open_alliance(config.db)
     configure_logging()
-    # uvicorn applied access_log=False before this reset it: off again (query strings)
-    logging.getLogger("uvicorn.access").propagate = False
     return create_app(ctx, funds=funds, group=config.group())
