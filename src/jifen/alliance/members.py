@@ -37,7 +37,9 @@ def normalize_phone(phone: str) -> str:
     digits = re.sub(r"[ \t-]", "", unicodedata.normalize("NFKC", phone or ""))
     digits = digits.removeprefix("+86").removeprefix("0086")
     if not PHONE.fullmatch(digits):
-        raise InvalidRequest("手机号格式不正确 / not a mainland mobile number", field="phone")
+        raise InvalidRequest(
+            "手机号格式不正确 / not a mainland mobile number", field="phone", detail_key="phone"
+        )
     return digits
 
 
@@ -66,7 +68,11 @@ def enrol(
     number = normalize_phone(phone)
     unknown = set(consents) - set(PURPOSES)
     if unknown:
-        raise InvalidRequest(f"未知的同意项 / unknown consent purpose {sorted(unknown)}")
+        raise InvalidRequest(
+            f"未知的同意项 / unknown consent purpose {sorted(unknown)}",
+            purposes=sorted(unknown),
+            detail_key="consent_purpose",
+        )
     if not (consents.get("terms") and consents.get("privacy")):
         raise ConsentRequired(
             "须同意会员条款与隐私政策 / terms and privacy consent are required", field="consents"

@@ -68,12 +68,16 @@ def create_merchant(
         raise InvalidRequest(
             "商家编号须为 1-32 位小写字母、数字、_ 或 - / merchant_id: 1-32 of a-z 0-9 _ -",
             field="merchant_id",
+            detail_key="merchant_id",
         )
     key = new_api_key(f"jfm_{merchant.merchant_id}")
 
     def work(conn: Connection) -> tuple[Merchant, str]:
         if _row(conn, merchant.merchant_id) is not None:
-            raise MerchantExists(f"商家 {merchant.merchant_id} 已存在 / merchant exists")
+            raise MerchantExists(
+                f"商家 {merchant.merchant_id} 已存在 / merchant exists",
+                merchant_id=merchant.merchant_id,
+            )
         conn.execute(
             t.merchants.insert().values(
                 merchant_id=merchant.merchant_id,
@@ -108,7 +112,7 @@ def get_merchant(ctx: Context, merchant_id: str, *, conn: Connection | None = No
     with ctx.reading(conn) as c:
         row = _row(c, merchant_id)
     if row is None:
-        raise MerchantNotFound("没有这个商家 / no such merchant")
+        raise MerchantNotFound("没有这个商家 / no such merchant", merchant_id=merchant_id)
     return _merchant(row)
 
 
@@ -117,7 +121,8 @@ def active_merchant(ctx: Context, merchant_id: str, *, conn: Connection | None =
     if merchant.status is not MerchantStatus.ACTIVE:
         raise MerchantInactive(
             f"商家状态为 {merchant.status.value}，不能记录订单、登记会员或核销积分 / "
-            f"merchant is {merchant.status.value}: no new orders, members or redemptions"
+            f"merchant is {merchant.status.value}: no new orders, members or redemptions",
+            status=merchant.status.value,
         )
     return merchant
 
@@ -152,9 +157,11 @@ def set_status(
     def work(conn: Connection) -> Merchant:
         row = _row(conn, merchant_id)
         if row is None:
-            raise MerchantNotFound("没有这个商家 / no such merchant")
+            raise MerchantNotFound("没有这个商家 / no such merchant", merchant_id=merchant_id)
         if row.status == MerchantStatus.CLOSED.value and status is not MerchantStatus.CLOSED:
-            raise MerchantInactive("已关闭的商家不能重新启用 / a closed merchant stays closed")
+            raise MerchantInactive(
+                "已关闭的商家不能重新启用 / a closed merchant stays closed", detail_key="closed"
+            )
         conn.execute(
             t.merchants.update()
             .where(t.merchants.c.merchant_id == merchant_id)

@@ -95,6 +95,7 @@ def _check_ref(order_ref: str) -> None:
         raise InvalidRequest(
             "订单号须为 1-64 位字母、数字、. _ - / order_ref: 1-64 of A-Z a-z 0-9 . _ -",
             field="order_ref",
+            detail_key="order_ref",
         )
 
 
@@ -131,6 +132,7 @@ def record_order(
         raise PaidTooLongAgo(
             "订单支付已超过 30 天，不能补记积分 / paid more than 30 days ago: too late to earn",
             field="paid_at",
+            max_days=LATE_ORDER_LIMIT.days,
         )
 
     def work(tx: Connection) -> Order:

@@ -174,6 +174,7 @@ def redeem(
                 f"most {left} more points",
                 points=points,
                 limit_points=left,
+                detail_key="more",
             ) from exc
         return _redemption(receipt.entry_id, receipt.at, dict(receipt.detail), receipt.replayed)
 

@@ -10,6 +10,10 @@ so pydantic reports it as ``request.invalid`` at the field's path: a time the ca
 Plain ``datetime`` rather than ``AwareDatetime`` underneath, so that a time without a zone is
 refused with the same bilingual message as the rest, by the one check.
 
+Every type a person may get wrong names its plain description (``hinted``: "a mainland mobile
+number, 11 digits starting with 1"), so that a refusal says what the field must be in the caller's
+language (``jifen.api._fields``) instead of which check failed in pydantic's English.
+
 Limits are the services' own where the services have one (the id pattern is the ledger's
 ``ID_PATTERN``); where the API is deliberately tighter than the ledger, the bound is named for
 what it bounds and asserted against the ledger's here, at import, so the two cannot drift apart
@@ -20,9 +24,18 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 from jifen.ledger.model import ID_PATTERN, MAX_FEN, MAX_POINTS
 from jifen.rules import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, supported_utc
@@ -50,10 +63,39 @@ def _nfkc(value: object) -> object:
     return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
 
 
+def hinted(hint: str) -> WrapValidator:
+    """A field described in plain words: any failure of the checks it wraps (the type's and
+    its ``Field`` constraints') is reported as pydantic error ``jifen_hint`` naming the hint
+    (the catalogue's ``hint.<hint>``) and the check that failed (``cause``). Put it last in the
+    ``Annotated``, after the constraints it describes."""
+
+    def describe(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise PydanticCustomError(
+                "jifen_hint", "{hint}: {cause}", {"hint": hint, "cause": first["type"]}
+            ) from None
+
+    return WrapValidator(describe)
+
+
 Text = Annotated[str, BeforeValidator(_nfkc)]
 """An identifier, phone number or code from a caller, normalised before any check."""
-Fen = Annotated[StrictInt, Field(gt=0, le=MAX_REQUEST_FEN)]
+Ref = Annotated[Text, hinted("id")]
+"""An order ref, refund ref, member id or store id; the field says ``Field(pattern=ID)``.
+
+Text constraints go in the field's ``Field(...)``, not in the ``Annotated``: after the
+normalising validator pydantic checks an ``Annotated`` pattern itself and leaves it out of the
+JSON Schema, while a field's own constraints reach the string check (and the OpenAPI document);
+the hint wraps them either way."""
+Phone = Annotated[Text, hinted("phone")]
+"""A mainland mobile number as people type it; the field gives the pattern."""
+Fen = Annotated[StrictInt, Field(gt=0, le=MAX_REQUEST_FEN), hinted("fen")]
 """Money in fen: a JSON integer. ``"100"``, ``100.0`` and ``true`` are refused, never coerced."""
+Points = Annotated[StrictInt, Field(gt=0, le=MAX_REQUEST_POINTS), hinted("points")]
+"""Points one request spends: a JSON integer, at least 1."""
 
 UtcDatetime = Annotated[
     datetime,
@@ -62,7 +104,19 @@ UtcDatetime = Annotated[
         description=f"ISO 8601, 须带时区 / with a zone; UTC {FIRST_SUPPORTED_YEAR}–"
         f"{LAST_SUPPORTED_YEAR}; 以 UTC 保存 / kept in UTC"
     ),
+    hinted("instant"),
 ]
 """An incoming instant: zone required, supported years only, normalised to UTC."""
 
-__all__ = ["ID", "MAX_REQUEST_FEN", "MAX_REQUEST_POINTS", "Fen", "Text", "UtcDatetime"]
+__all__ = [
+    "ID",
+    "MAX_REQUEST_FEN",
+    "MAX_REQUEST_POINTS",
+    "Fen",
+    "Phone",
+    "Points",
+    "Ref",
+    "Text",
+    "UtcDatetime",
+    "hinted",
+]

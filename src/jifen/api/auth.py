@@ -121,7 +121,7 @@ async def _identify(request: Request, token: str) -> Caller:
             if owner is not None and cache is not None:
                 cache.put(token, owner)
         if owner is None:
-            raise Unauthenticated("API 密钥无效 / invalid API key")
+            raise Unauthenticated("API 密钥无效 / invalid API key", detail_key="invalid_key")
         return Caller(owner[0], merchant_id=owner[1])
     return Caller("member", member_id=ctx.secrets.member_of(token, ctx.clock.now()))
 

@@ -156,8 +156,9 @@ def readyz(request: Request, ctx: Ctx) -> JSONResponse:
     return problem(
         503,
         failed[0].code or NotReady.code,
-        f"服务未就绪 / not ready: {', '.join(c.name for c in failed)}",
         request,
+        detail_key="checks",
+        failed=", ".join(c.name for c in failed),
         checks=listed,
     )
 

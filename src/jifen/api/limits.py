@@ -18,7 +18,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jifen.api.problems import problem_response
+from jifen.api.problems import language_of, problem_response
 
 MAX_BODY_BYTES = 1 << 20
 """1 MiB: the largest request body accepted. The largest legitimate body, a rule document or a
@@ -39,11 +39,8 @@ class BodyTooLarge(HTTPException):
     code = "request.too_large"
 
     def __init__(self, limit_bytes: int) -> None:
-        super().__init__(413, _too_large_detail(limit_bytes))
-
-
-def _too_large_detail(limit_bytes: int) -> str:
-    return f"请求体超过 {limit_bytes} 字节 / the request body exceeds {limit_bytes} bytes"
+        super().__init__(413, f"the request body exceeds {limit_bytes} bytes")
+        self.context = {"max_bytes": limit_bytes}  # what the catalogue's detail names
 
 
 class BodyLimit:
@@ -96,7 +93,11 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, BodyTooLarge.code, _too_large_detail(self.max_bytes), scope.get("path")
+            413,
+            BodyTooLarge.code,
+            scope.get("path"),
+            lang=language_of(scope),
+            context={"max_bytes": self.max_bytes},
         )
         response.headers["Connection"] = "close"  # the unread body is not drained
         await response(scope, receive, send)

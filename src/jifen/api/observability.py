@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jifen.api.auth import ROLE_STATE
 from jifen.api.limits import FailedAuthLimiter
-from jifen.api.problems import INTERNAL_DETAIL, problem_response
+from jifen.api.problems import language_of, problem_response
 from jifen.app.context import Context
 from jifen.app.group import GroupCommitted
 from jifen.jobs.scheduler import JobRun
@@ -304,7 +304,7 @@ class RequestObserver:
             log.exception("unexpected error", extra={"route": self._route(scope)})
             if started:
                 raise  # the answer is half sent: all that is left is to drop the connection
-            response = problem_response(500, "internal", INTERNAL_DETAIL, scope.get("path"))
+            response = problem_response(500, "internal", scope.get("path"), lang=language_of(scope))
             await response(scope, receive, tagged_send)
         finally:
             seconds = time.perf_counter() - started_at

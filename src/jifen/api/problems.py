@@ -1,17 +1,23 @@
 """Every refusal as RFC 9457 problem details (``application/problem+json``) with a stable code.
 
 Jifen's own errors carry their code and status; request validation (and a body that cannot be
-parsed at all) becomes ``request.invalid`` with the offending fields; the HTTP layer's own
-refusals (no such path, method not allowed) keep their status and headers (``Allow``); a store
-that does not answer is a 503 ``store.unavailable``. Anything unexpected is a 500 ``internal``
-that names no internals: the request middleware answers it (see ``observability``), so that it
-carries the request id and is logged once, as one JSON line.
+parsed at all) becomes ``request.invalid`` with the offending fields in plain words
+(``jifen.api._fields``); the HTTP layer's own refusals (no such path, method not allowed) keep
+their status and headers (``Allow``); a store that does not answer is a 503 ``store.unavailable``.
+Anything unexpected is a 500 ``internal`` that names no internals: the request middleware answers
+it (see ``observability``), so that it carries the request id and is logged once, as one JSON line.
+
+``title`` and ``detail`` are in the caller's language (``Accept-Language``, zh-CN by default;
+``jifen.i18n``), from the message catalogue formatted with the error's context; ``code`` is the
+same in every language, and the answer says which language it chose (``Content-Language``,
+``Vary: Accept-Language``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,7 +26,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
+from jifen import i18n
+from jifen.api._fields import field_errors
 from jifen.api.catalogue import API_ERRORS
 from jifen.errors import JifenError
 
@@ -29,9 +38,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 STORE_RETRY_AFTER_S = 5
 """What a 503 asks a client to wait before it retries (the store may be restarting)."""
 log = logging.getLogger("jifen.api")
-INTERNAL_DETAIL = "内部错误 / internal error"
 
 TITLES = {
+    # HTTP's own names of the statuses (the OpenAPI document's response descriptions)
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -45,47 +54,77 @@ TITLES = {
     503: "Service Unavailable",
 }
 
-HTTP_REFUSALS: dict[int, tuple[int, str, str]] = {
-    # the HTTP layer's status → (status we answer, stable code, bilingual detail)
-    404: (404, "not_found", "无此路径 / no such path"),
-    405: (405, "method_not_allowed", "该路径不支持此方法 / method not allowed on this path"),
+HTTP_REFUSALS: dict[int, tuple[int, str, str | None]] = {
+    # the HTTP layer's status → (status we answer, stable code, the catalogue's detail_key)
+    404: (404, "not_found", None),
+    405: (405, "method_not_allowed", None),
     # FastAPI's only 400: a body it could not decode (deep nesting, a number past Python's
     # digit limit, bytes that are not UTF-8). To a client that is an invalid request like any.
-    400: (422, "request.invalid", "请求体无法解析为 JSON / the request body is not valid JSON"),
+    400: (422, "request.invalid", "body"),
 }
+
+
+def language_of(scope: Scope) -> str:
+    """The language a request asked for (``Accept-Language``), for answers made outside a
+    route (the middlewares have a scope, not a ``Request``)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            return i18n.negotiate(value.decode("latin-1"))
+    return i18n.DEFAULT_LANGUAGE
 
 
 def problem_response(
     status: int,
     code: str,
-    detail: str,
     instance: str | None,
+    *,
+    lang: str,
     headers: Mapping[str, str] | None = None,
+    context: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem as a response, for handlers and for the middlewares that answer by themselves.
-    Only catalogued codes are answered (``catalogue.API_ERRORS``); any other is a bug in the
-    server, logged and answered as ``internal``."""
+    """A problem as a response, for handlers and for the middlewares that answer by themselves:
+    ``title`` and ``detail`` from the message catalogue in ``lang``, the detail formatted with
+    ``context``. Only catalogued codes are answered (``catalogue.API_ERRORS``); any other is a
+    bug in the server, logged and answered as ``internal``."""
     if API_ERRORS.get(code) != status:
         log.error("refusal outside the error catalogue: %s (%s)", code, status)
-        status, code, detail, headers, extra = 500, "internal", INTERNAL_DETAIL, None, {}
+        status, code, context, headers, extra = 500, "internal", None, None, {}
     body = {
         "type": PROBLEM_TYPE + code,
-        "title": TITLES.get(status, "Error"),
+        "title": i18n.title(code, lang),
         "status": status,
-        "detail": detail,
+        "detail": i18n.message(code, lang, **_readable(context or {})),
         "code": code,
         "instance": instance,
         **{k: v for k, v in extra.items() if v is not None},
     }
-    merged = dict(headers or {})
+    merged = {**(headers or {}), "Content-Language": lang, "Vary": "Accept-Language"}
     if status == 401:
         merged.setdefault("WWW-Authenticate", "Bearer")
-    return JSONResponse(body, status, headers=merged or None, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(body, status, headers=merged, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def problem(status: int, code: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
-    return problem_response(status, code, detail, request.url.path, **extra)
+def problem(status: int, code: str, request: Request, **context: Any) -> JSONResponse:
+    """A problem answering ``request`` in its language; ``context`` fills the detail, and a
+    ``checks`` or ``errors`` list in it is also given in the body."""
+    extra = {k: context[k] for k in ("checks", "errors") if k in context}
+    return problem_response(
+        status, code, request.url.path, lang=language_of(request.scope), context=context, **extra
+    )
+
+
+def _readable(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Context values as a message shows them: times in ISO 8601, lists joined."""
+    shown: dict[str, Any] = {}
+    for name, value in context.items():
+        if isinstance(value, datetime | date):
+            shown[name] = value.isoformat()
+        elif isinstance(value, list | tuple | set | frozenset):
+            shown[name] = ", ".join(str(v) for v in value)
+        else:
+            shown[name] = value
+    return shown
 
 
 def _safe(value: Any) -> Any:
@@ -123,38 +162,50 @@ def install(app: FastAPI) -> None:
         retry_after_s = exc.context.get("retry_after_s")
         headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
         return problem_response(
-            exc.status, exc.code, exc.message, request.url.path, headers, errors=_safe(errors)
+            exc.status,
+            exc.code,
+            request.url.path,
+            lang=language_of(request.scope),
+            headers=headers,
+            context=exc.context,
+            errors=_safe(errors),
         )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"path": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg"))}
-            for e in exc.errors()
-        ]
-        first = errors[0] if errors else {"path": "", "message": "invalid request"}
+        lang = language_of(request.scope)
+        errors = field_errors(exc.errors(), lang)
+        first = errors[0] if errors else {"path": "", "message": ""}
         return problem(
             422,
             "request.invalid",
-            f"请求无效 / invalid request: {first['path']}: {first['message']}",
             request,
+            detail_key="fields",
+            path=first["path"],
+            message=first["message"],
             errors=errors,
         )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         own_code = getattr(exc, "code", None)  # our own HTTP-level refusals (request.too_large)
-        status, code, detail = (
-            (exc.status_code, own_code, str(exc.detail))
+        status, code, detail_key = (
+            (exc.status_code, own_code, None)
             if isinstance(own_code, str)
-            else HTTP_REFUSALS.get(
-                exc.status_code, (exc.status_code, "http.error", f"请求被拒绝 / {exc.detail}")
-            )
+            else HTTP_REFUSALS.get(exc.status_code, (exc.status_code, "http.error", None))
         )
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
-        return problem_response(status, code, detail, request.url.path, headers)
+        context = {**getattr(exc, "context", {}), "detail_key": detail_key}
+        return problem_response(
+            status,
+            code,
+            request.url.path,
+            lang=language_of(request.scope),
+            headers=headers,
+            context=context,
+        )
 
     @app.exception_handler(OperationalError)
     async def store_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -162,7 +213,7 @@ def install(app: FastAPI) -> None:
         return problem_response(
             503,
             "store.unavailable",
-            "数据库暂不可用，请稍后重试 / the store is unavailable; retry later",
             request.url.path,
-            {"Retry-After": str(STORE_RETRY_AFTER_S)},
+            lang=language_of(request.scope),
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
         )

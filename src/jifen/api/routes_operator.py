@@ -241,5 +241,5 @@ clock_router = APIRouter(prefix="/v1", tags=["operator 平台方"])
 def set_clock(ctx: Ctx, who: Operator, body: Annotated[ClockIn, Body()]) -> ClockOut:
     """Move the simulated clock (mounted only by ``jifen serve --simulated-clock``)."""
     if not isinstance(ctx.clock, SimulatedClock):
-        raise InvalidRequest("时钟不可调 / the clock is real", field="now")
+        raise InvalidRequest("时钟不可调 / the clock is real", field="now", detail_key="clock_real")
     return ClockOut(now=ctx.clock.set(body.now))

@@ -97,7 +97,9 @@ async def notify(request: Request, provider: str, ctx: Ctx, money: Funds) -> Res
     does not verify is refused (401) and logged, and changes nothing."""
     body = await request.body()
     if provider != money.provider.name:
-        raise funds.PaymentNotFound("没有这个支付机构 / no such provider", provider=provider)
+        raise funds.PaymentNotFound(
+            "没有这个支付机构 / no such provider", provider=provider, detail_key="provider"
+        )
     try:
         await run_in_threadpool(funds.handle_notification, ctx, money, dict(request.headers), body)
     except NotificationRefused:
@@ -245,7 +247,9 @@ def file_plan(
 def current_plan(ctx: Ctx, who: MerchantCaller) -> SplitPlanOut:
     found = funds.plan_version(ctx, _merchant(who))
     if found is None:
-        raise funds.PaymentNotFound("尚未报备分账方案 / no split plan filed yet")
+        raise funds.PaymentNotFound(
+            "尚未报备分账方案 / no split plan filed yet", detail_key="split_plan"
+        )
     return SplitPlanOut.model_validate(found)
 
 

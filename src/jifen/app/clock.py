@@ -68,7 +68,9 @@ class SimulatedClock:
             later = self.now() + delta
         except OverflowError as exc:  # past year 9999
             raise InvalidRequest(
-                "时钟 / clock: 超出支持的年份 / beyond the supported years", field="delta"
+                "时钟 / clock: 超出支持的年份 / beyond the supported years",
+                field="delta",
+                detail_key="clock_range",
             ) from exc
         return self.set(later)
 
@@ -77,7 +79,7 @@ def _supported(when: datetime, field: str) -> datetime:
     try:
         return supported_utc(when)
     except ValueError as exc:
-        raise InvalidRequest(f"时钟 / clock: {exc}", field=field) from exc
+        raise InvalidRequest(f"时钟 / clock: {exc}", field=field, detail_key="clock_range") from exc
 
 
 def business_date(at: datetime) -> date:

@@ -61,7 +61,7 @@ def _cursor_field(kind: type, value: Any) -> CursorValue:
                 return date.fromisoformat(value)
         except (ValueError, OverflowError):
             pass
-    raise InvalidRequest(_INVALID_CURSOR, field="cursor")
+    raise InvalidRequest(_INVALID_CURSOR, field="cursor", detail_key="cursor")
 
 
 def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> tuple[CursorValue, ...] | None:
@@ -71,13 +71,13 @@ def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> tuple[CursorVa
     if not cursor:
         return None
     if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidRequest(_INVALID_CURSOR, field="cursor")
+        raise InvalidRequest(_INVALID_CURSOR, field="cursor", detail_key="cursor")
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidRequest(_INVALID_CURSOR, field="cursor") from exc
+        raise InvalidRequest(_INVALID_CURSOR, field="cursor", detail_key="cursor") from exc
     if not isinstance(value, list) or len(value) != len(shape):
-        raise InvalidRequest(_INVALID_CURSOR, field="cursor")
+        raise InvalidRequest(_INVALID_CURSOR, field="cursor", detail_key="cursor")
     return tuple(_cursor_field(kind, item) for kind, item in zip(shape, value, strict=True))
 
 
@@ -107,5 +107,10 @@ def older_than(
 
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"limit 须在 1 到 {MAX_PAGE} 之间 / limit must be 1-{MAX_PAGE}")
+        raise InvalidRequest(
+            f"limit 须在 1 到 {MAX_PAGE} 之间 / limit must be 1-{MAX_PAGE}",
+            field="limit",
+            max_page=MAX_PAGE,
+            detail_key="limit",
+        )
     return limit

@@ -102,7 +102,9 @@ def _locked(conn: Connection, number: int) -> tuple[list[Version], Version]:
     versions = [_version(r) for r in rows]
     target = next((v for v in versions if v.number == number), None)
     if target is None:
-        raise RuleVersionNotFound(f"没有第 {number} 版规则 / no rule version {number}")
+        raise RuleVersionNotFound(
+            f"没有第 {number} 版规则 / no rule version {number}", version=number
+        )
     return versions, target
 
 
@@ -167,7 +169,9 @@ class Rulebook:
                 select(t.rule_versions).where(t.rule_versions.c.number == number)
             ).first()
             if row is None:
-                raise RuleVersionNotFound(f"没有第 {number} 版规则 / no rule version {number}")
+                raise RuleVersionNotFound(
+                    f"没有第 {number} 版规则 / no rule version {number}", version=number
+                )
             version = _version(row)
             if version.published_at is None:
                 version = _current_diff(version, self.published(conn=c))
@@ -215,7 +219,9 @@ class Rulebook:
                         "（已撤回，请另起草稿）/ (withdrawn: draft its terms again)"
                         if target.withdrawn_at is not None
                         else ""
-                    )
+                    ),
+                    version=number,
+                    detail_key="withdrawn" if target.withdrawn_at is not None else None,
                 )
             findings = lint_rules(target.document)
             if refused(findings):

@@ -76,6 +76,8 @@ def link_merchant(
             raise InvalidRequest(
                 f"商家已关联商户号 {existing.account} / already linked to {existing.account}",
                 field="account",
+                account=existing.account,
+                detail_key="account_linked",
             )
         return existing
     for receiver_account, name in (
@@ -126,7 +128,9 @@ def register_receiver(
     """Add a receiver of the merchant's own plan with the provider (分账接收方), under a short
     name the plan uses. The real name goes to the provider (encrypted) and is not stored."""
     if name in (RESERVE_RECEIVER, FEE_RECEIVER):
-        raise InvalidRequest("该名称为系统保留 / that name is Jifen's own", field="name")
+        raise InvalidRequest(
+            "该名称为系统保留 / that name is Jifen's own", field="name", detail_key="name_reserved"
+        )
     linked = provider_account(ctx, merchant_id)
     assert linked is not None
     funds.provider.add_receiver(Receiver(type, account, real_name, relation), linked.account)
@@ -173,6 +177,8 @@ def file_plan(
             f"最大分账比例超过支付机构授予的 {linked.max_ratio_bp} 基点 / max_ratio_bp is over "
             f"the provider's {linked.max_ratio_bp} bp for this merchant",
             field="max_ratio_bp",
+            max_ratio_bp=linked.max_ratio_bp,
+            detail_key="ratio_over",
         )
 
     def work(conn: Connection) -> FiledPlan:

@@ -76,6 +76,7 @@ def create_payment(
                 "该订单已以其他金额或会员发起支付 / the order was put to payment with another "
                 "amount or member",
                 out_trade_no=out_trade_no,
+                detail_key="payment",
             )
         return known
     active_merchant(ctx, merchant_id)
@@ -128,6 +129,8 @@ def apply_paid(ctx: Context, funds: Funds, state: PaymentState) -> Payment:
             raise AmountMismatch(
                 f"支付机构通知金额 {state.amount_fen} 分与订单 {payment.amount_fen} 分不符 / "
                 "the provider paid another amount than the payment asked",
+                paid_fen=state.amount_fen,
+                amount_fen=payment.amount_fen,
             )
         paid_at = state.success_time or ctx.clock.now()
         won = tx.execute(

@@ -182,7 +182,11 @@ def latest_report(ctx: Context, day: date) -> StoredReport:
             .limit(1)
         ).first()
     if row is None:
-        raise PaymentNotFound(f"{day} 尚未对账 / {day} has not been reconciled yet")
+        raise PaymentNotFound(
+            f"{day} 尚未对账 / {day} has not been reconciled yet",
+            day=day.isoformat(),
+            detail_key="reconciliation",
+        )
     return StoredReport(row.bill_date, row.run, row.run_at, json.loads(row.summary), row.report_csv)
 
 

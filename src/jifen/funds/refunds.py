@@ -82,7 +82,9 @@ def request_refund(
             if row.refund_ref == refund_ref:
                 if row.refund_fen != refund_fen:
                     raise IdempotencyConflict(
-                        "退款号已用于其他金额 / refund_ref used for another amount"
+                        "退款号已用于其他金额 / refund_ref used for another amount",
+                        refund_ref=refund_ref,
+                        detail_key="refund",
                     )
                 return refund_of_row(row)
         if any(row.state != "succeeded" for row in mine):

@@ -161,6 +161,7 @@ def run_jobs(ctx: Context, until: date | None = None) -> list[DayResult]:
             f"{until} 尚未结束，最多可结算到 {last_closable} / "
             f"{until} is not over yet; days up to {last_closable} can be closed",
             until=until.isoformat(),
+            last_closable=last_closable.isoformat(),
         )
     last = until or last_closable
     results = []

@@ -313,7 +313,9 @@ class Planner:
         self._require_account(accepted_account(op.merchant_id))
         self._check_cap(op.cap, op.points)
         if account not in self.book.accounts:  # never had available points: nothing to spend
-            raise InsufficientPoints(f"{op.points} points asked, 0 available", available=0)
+            raise InsufficientPoints(
+                f"{op.points} points asked, 0 available", points=op.points, available=0
+            )
         lots = [lot for lot in self.book.lots.values() if lot.member_id == op.member_id]
         plan = draw(lots, op.points, now)
         spendable = sum(take for _, take in plan)
@@ -321,6 +323,7 @@ class Planner:
         if spendable < op.points or balance < op.points:
             raise InsufficientPoints(
                 f"{op.points} points asked, {min(spendable, max(balance, 0))} available",
+                points=op.points,
                 available=min(spendable, max(balance, 0)),
             )
         if len(plan) + 1 > MAX_GENERATED_LEGS:

@@ -273,6 +273,7 @@ def withdraw(
             f"{version.number} was withdrawn at {version.withdrawn_at.isoformat()}",
             version=version.number,
             status=status.value,
+            withdrawn_at=version.withdrawn_at,
         )
     if status is VersionStatus.DRAFT:
         raise NotWithdrawable(
@@ -280,6 +281,7 @@ def withdraw(
             "draft: it was never announced, leave it unpublished",
             version=version.number,
             status=status.value,
+            detail_key="draft",
         )
     if status is not VersionStatus.PUBLISHED:
         raise NotWithdrawable(
@@ -287,5 +289,6 @@ def withdraw(
             "has taken effect and cannot be withdrawn: publish a new version instead",
             version=version.number,
             status=status.value,
+            detail_key="in_force",
         )
     return replace(version, withdrawn_at=now, withdraw_reason=reason.strip())

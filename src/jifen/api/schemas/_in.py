@@ -10,14 +10,14 @@ built from a tuple), statuses from the services' enums.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jifen.alliance.members import PURPOSES
 from jifen.alliance.merchants import MERCHANT_ID, MerchantStatus
 from jifen.alliance.redemptions import CODE_DIGITS
-from jifen.api._types import ID, MAX_REQUEST_POINTS, Fen, Text, UtcDatetime
+from jifen.api._types import ID, Fen, Phone, Points, Ref, Text, UtcDatetime, hinted
 from jifen.rules import MAX_REASON_CHARS
 
 Purpose = Literal["terms", "privacy", "marketing"]
@@ -46,21 +46,25 @@ class WithdrawIn(Strict):
 
 
 class StoreIn(Strict):
-    store_id: Text = Field(pattern=ID)
+    store_id: Ref = Field(pattern=ID)
     name: str = Field(min_length=1, max_length=100)
     city: str = Field(default="", max_length=50)
 
 
 class KycIn(Strict):
     legal_name: str = Field(min_length=1, max_length=200, description="营业执照名称")
-    licence_no: Text = Field(pattern=r"^[0-9A-Z]{18}$", description="统一社会信用代码")
+    licence_no: Annotated[Text, hinted("licence_no")] = Field(
+        pattern=r"^[0-9A-Z]{18}$", description="统一社会信用代码"
+    )
     contact_name: str = Field(default="", max_length=50)
 
 
 class MerchantIn(Strict):
-    merchant_id: Text = Field(pattern=f"^{MERCHANT_ID.pattern}$")
+    merchant_id: Annotated[Text, hinted("merchant_id")] = Field(pattern=f"^{MERCHANT_ID.pattern}$")
     name: str = Field(min_length=1, max_length=200)
-    category: Text = Field(pattern=r"^[a-z_]{1,32}$", description="行业 / trade, e.g. cafe")
+    category: Annotated[Text, hinted("category")] = Field(
+        pattern=r"^[a-z_]{1,32}$", description="行业 / trade, e.g. cafe"
+    )
     kyc: KycIn
     stores: list[StoreIn] = Field(default_factory=list, max_length=200)
 
@@ -70,7 +74,7 @@ class StatusIn(Strict):
 
 
 class MemberIn(Strict):
-    phone: Text = Field(
+    phone: Phone = Field(
         min_length=11,
         max_length=20,
         pattern=r"^[ \t-]*(?:\+86|0086)?[ \t-]*1[ \t-]*[3-9](?:[ \t-]*[0-9]){9}[ \t-]*$",
@@ -83,21 +87,21 @@ class MemberIn(Strict):
 
 
 class OrderIn(Strict):
-    order_ref: Text = Field(pattern=ID)
-    member_id: Text = Field(pattern=ID)
+    order_ref: Ref = Field(pattern=ID)
+    member_id: Ref = Field(pattern=ID)
     amount_fen: Fen
     paid_at: UtcDatetime
 
 
 class RefundIn(Strict):
-    refund_ref: Text = Field(pattern=ID)
+    refund_ref: Ref = Field(pattern=ID)
     refund_fen: Fen
 
 
 class RedemptionIn(Strict):
-    code: Text = Field(pattern=f"^[0-9]{{{CODE_DIGITS}}}$")
-    points: StrictInt = Field(gt=0, le=MAX_REQUEST_POINTS)
-    order_ref: Text = Field(pattern=ID)
+    code: Annotated[Text, hinted("redemption_code")] = Field(pattern=f"^[0-9]{{{CODE_DIGITS}}}$")
+    points: Points
+    order_ref: Ref = Field(pattern=ID)
     order_amount_fen: Fen
 
 

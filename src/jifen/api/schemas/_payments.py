@@ -4,19 +4,19 @@ the values of ``jifen.funds`` as they go over the wire; amounts in integer fen."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from jifen.api._types import ID, Fen, Text
+from jifen.api._types import ID, Fen, Ref, Text, hinted
 from jifen.api.schemas._in import Strict
 from jifen.api.schemas._out import Page, _Out
 from jifen.payments import PaymentMethod, ReceiverType, SplitPlan
 
 
 class PaymentIn(Strict):
-    order_ref: Text = Field(pattern=ID)
-    member_id: Text = Field(pattern=ID)
+    order_ref: Ref = Field(pattern=ID)
+    member_id: Ref = Field(pattern=ID)
     amount_fen: Fen
     description: str = Field(
         min_length=1, max_length=127, description="商品描述 / shown to the payer"
@@ -26,7 +26,7 @@ class PaymentIn(Strict):
 
 
 class PaymentRefundIn(Strict):
-    refund_ref: Text = Field(pattern=ID)
+    refund_ref: Ref = Field(pattern=ID)
     refund_fen: Fen
 
 
@@ -35,7 +35,9 @@ class FulfilmentIn(Strict):
 
 
 class ProviderAccountIn(Strict):
-    account: Text = Field(pattern=r"^[0-9]{1,32}$", description="特约商户号 / sub_mchid")
+    account: Annotated[Text, hinted("provider_account")] = Field(
+        pattern=r"^[0-9]{1,32}$", description="特约商户号 / sub_mchid"
+    )
     max_ratio_bp: int | None = Field(default=None, ge=0, le=10_000, strict=True)
 
 
