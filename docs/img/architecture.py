@@ -25,20 +25,19 @@ ROLE = {
     "jifen.payments": "provider protocol, split plans, bills; adapters",
     "jifen.store": "store: engines, migrations, alliance tables",
     "jifen.errors": "JifenError",
+    "jifen.i18n": "messages: zh-CN and en catalogues",
 }
 SHELL, CORE, KERNEL = "#dbe9f6", "#e3f2d9", "#fdf1d6"
 
 
 def layers() -> list[list[str]]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    contract = next(
-        c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"
-    )
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")
     return [[m.strip() for m in layer.split("|")] for layer in contract["layers"]]
 
 
 def colour(module: str) -> str:
-    if module in ("jifen.compliance", "jifen.rules", "jifen.errors"):
+    if module in ("jifen.compliance", "jifen.rules", "jifen.errors", "jifen.i18n"):
         return CORE
     if module == "jifen.app":
         return KERNEL

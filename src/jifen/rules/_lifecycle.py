@@ -239,6 +239,7 @@ def check_publication(
             listed = "; ".join(f"{r.path} ({r.reason_zh} / {r.reason_en})" for r in reductions)
             raise RightsReduced(
                 f"不得减损已发积分的权益 / may not reduce the rights of issued points: {listed}",
+                paths=", ".join(r.path for r in reductions),
                 reductions=[
                     {
                         "path": r.path,
