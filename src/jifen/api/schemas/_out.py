@@ -25,17 +25,22 @@ from jifen.jobs import DayResult
 from jifen.rules import VersionStatus
 from jifen.settlement import LiabilityReport, coverage_text
 
+IN_YOUR_LANGUAGE = "按 Accept-Language 的语言（默认 zh-CN）/ in the language Accept-Language asks"
+
 
 class Problem(BaseModel):
     """RFC 9457 problem details, with Jifen's stable ``code``."""
 
     type: str
-    title: str
+    title: str = Field(description=IN_YOUR_LANGUAGE)
     status: int
-    detail: str
+    detail: str = Field(description=IN_YOUR_LANGUAGE)
     code: str = Field(description="稳定的错误码 / stable error code, e.g. points.insufficient")
     instance: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="无效字段 {path, type, message} 或其他清单 / invalid fields, or another list",
+    )
 
 
 class _Out(BaseModel):
