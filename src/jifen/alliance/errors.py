@@ -64,3 +64,17 @@ class CodeInvalid(AllianceError):
 class CodeUsed(AllianceError):
     code = "redemption.code_used"
     status = 409
+
+
+class KeyNotFound(AllianceError):
+    """No such API key (or not the caller's: the answer is the same)."""
+
+    code = "key.not_found"
+    status = 404
+
+
+class KeyRevoked(AllianceError):
+    """A revoked key (or one past its rotation's grace) cannot be rotated: create a new one."""
+
+    code = "key.revoked"
+    status = 409

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from jifen import funds
 from jifen.alliance import merchants, orders, redemptions
-from jifen.api.auth import AnyCaller, Ctx, MerchantCaller
+from jifen.api.auth import Ctx, MerchantCaller, OperatorOrMerchant
 from jifen.api.errors import Forbidden
 from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
@@ -165,7 +165,7 @@ def list_redemptions(
 @router.get("/statements", response_model=StatementPage)
 def list_statements(
     ctx: Ctx,
-    who: AnyCaller,
+    who: OperatorOrMerchant,
     merchant_id: str | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
@@ -175,6 +175,4 @@ def list_statements(
         if merchant_id not in (None, who.merchant_id):
             raise Forbidden("无权访问 / not allowed")
         merchant_id = who.merchant_id
-    elif who.role != "operator":
-        raise Forbidden("无权访问 / not allowed")
     return StatementPage.model_validate(statements(ctx, merchant_id, cursor=cursor, limit=limit))
