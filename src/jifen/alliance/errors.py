@@ -78,3 +78,35 @@ class KeyRevoked(AllianceError):
 
     code = "key.revoked"
     status = 409
+
+
+class RedemptionNotFound(AllianceError):
+    code = "redemption.not_found"
+    status = 404
+
+
+class NotVoidable(AllianceError):
+    """Only a redemption of the current business day is voided; an earlier one is reversed."""
+
+    code = "redemption.not_voidable"
+    status = 409
+
+
+class RedemptionAlreadyReversed(AllianceError):
+    code = "redemption.already_reversed"
+    status = 409
+
+
+class RedemptionNotReversible(AllianceError):
+    """The ledger refuses the correction (a lot the points came from has expired since, or a
+    refund of the order already settled them)."""
+
+    code = "redemption.not_reversible"
+    status = 409
+
+
+class ImportRefused(AllianceError):
+    """An import file with errors: nothing was written; ``errors`` lists every row's problems."""
+
+    code = "import.rows_invalid"
+    status = 422
