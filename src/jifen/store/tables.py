@@ -364,7 +364,7 @@ large_value_alerts = Table(
 )
 
 
-# -- operator tools and the auditor (issue 12) ------------------------------------------------------
+# -- operator tools and the auditor (issue 12) -----------------------------------------------------
 
 audit_records = Table(
     "audit_records",
