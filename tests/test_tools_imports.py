@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_server import T0, SECRET, ApiClient, problem, served
 from sqlalchemy import select
 
+from api_server import SECRET, T0, ApiClient, problem, served
 from jifen.alliance import imports
 from jifen.alliance.members import find_by_phone, member_id_for
 from jifen.app import open_alliance
@@ -33,8 +33,12 @@ MEMBERS = "phone,terms,privacy,marketing\n13700137000,1,1,0\n+86 136-0013-6000,�
 
 
 def _post(op: ApiClient, kind: str, body: str, **params: Any) -> Any:
-    return op.post(f"/v1/imports/{kind}", content=body.encode(), params=params,
-                   headers={"Content-Type": "text/csv"})  # fmt: skip
+    return op.post(
+        f"/v1/imports/{kind}",
+        content=body.encode(),
+        params=params,
+        headers={"Content-Type": "text/csv"},
+    )
 
 
 def _merchants(op: ApiClient) -> set[str]:
@@ -67,14 +71,19 @@ def test_a_dry_run_lists_every_rows_errors_and_writes_nothing(db_url: str) -> No
 def test_a_clean_file_is_imported_whole_and_a_rerun_changes_nothing(db_url: str) -> None:
     with served(db_url) as server, server.operator() as op:
         dry = _post(op, "merchants", MERCHANTS, dry_run="true").json()
-        assert [(r["id"], r["outcome"]) for r in dry["results"]] == [("tea", "new"), ("books", "new")]
+        assert [(r["id"], r["outcome"]) for r in dry["results"]] == [
+            ("tea", "new"),
+            ("books", "new"),
+        ]
         assert _merchants(op) == set()
         done = _post(op, "merchants", MERCHANTS)
         assert done.status_code == 200 and done.json()["written"], done.text
         assert "jfm_" not in done.text  # an import hands out no keys
         tea = op.get("/v1/merchants/tea").json()
-        assert tea["stores"] == [{"store_id": "t1", "name": "人民广场店", "city": "上海"},
-                                 {"store_id": "t2", "name": "徐汇店", "city": ""}]  # fmt: skip
+        assert tea["stores"] == [
+            {"store_id": "t1", "name": "人民广场店", "city": "上海"},
+            {"store_id": "t2", "name": "徐汇店", "city": ""},
+        ]
         assert tea["kyc"]["licence_no"] == "91310000MA1FL0TEA1"
         again = _post(op, "merchants", MERCHANTS).json()
         assert (again["new"], again["unchanged"], again["errors"]) == (0, 2, [])
@@ -112,8 +121,10 @@ def test_members_are_enrolled_like_one_at_a_time_with_sealed_phones_and_consents
             refused = problem(_post(op, "members", other), 422, "import.rows_invalid")
             assert [(e["row"], e["code"]) for e in refused["errors"]] == [(2, "import.conflict")]
         ctx = server.ctx
-        assert find_by_phone(ctx, "13700137000").member_id == ids[0] == member_id_for(
-            ctx, "13700137000"
+        assert (
+            find_by_phone(ctx, "13700137000").member_id
+            == ids[0]
+            == member_id_for(ctx, "13700137000")
         )
         with ctx.engine.connect() as conn:
             sealed = conn.execute(select(t.members.c.phone_sealed)).scalars().all()

@@ -22,9 +22,13 @@ class Tools:
         with self.alliance.merchant(merchant_id) as m:
             r = m.post(
                 "/v1/redemptions",
-                json={"code": code, "points": points, "order_ref": order_ref,
-                      "order_amount_fen": 100_000},
-            )  # fmt: skip
+                json={
+                    "code": code,
+                    "points": points,
+                    "order_ref": order_ref,
+                    "order_amount_fen": 100_000,
+                },
+            )
         assert r.status_code == 201, r.text
         return str(r.json()["redemption_id"])
 
@@ -40,10 +44,17 @@ def tools_alliance(db_url: str) -> Iterator[Tools]:
         with server.operator() as op:
             r = op.post(
                 "/v1/merchants",
-                json={"merchant_id": "alpha", "name": "Alpha 咖啡", "category": "cafe",
-                      "kyc": KYC, "stores": [{"store_id": "s1", "name": "国贸店", "city": "北京"},
-                                             {"store_id": "s2", "name": "三里屯店"}]},
-            )  # fmt: skip
+                json={
+                    "merchant_id": "alpha",
+                    "name": "Alpha 咖啡",
+                    "category": "cafe",
+                    "kyc": KYC,
+                    "stores": [
+                        {"store_id": "s1", "name": "国贸店", "city": "北京"},
+                        {"store_id": "s2", "name": "三里屯店"},
+                    ],
+                },
+            )
             assert r.status_code == 201, r.text
             alliance.merchant_keys["alpha"] = r.json()["api_key"]
         members = [alliance.enrol("13800138000"), alliance.enrol("13900139000")]

@@ -9,7 +9,6 @@ operator and auditors read the records (``audit_records``), newest first.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from jifen.alliance.members import Member, get_member, normalize_phone
 from jifen.app.context import Context
-from jifen.app.paging import Page, check_limit, encode_cursor, older_than
+from jifen.app.paging import Page, check_limit, encode_cursor, older_than, ordered_id
 from jifen.errors import InvalidRequest
 from jifen.ledger.model import ID_PATTERN
 from jifen.store import tables as t
@@ -88,7 +87,7 @@ def lookup_member(
         )
         found = tx.execute(select(c.member_id).where(where)).scalar_one_or_none()
         record = AuditRecord(
-            record_id="a" + secrets.token_hex(8)[:15],
+            record_id=ordered_id("a"),
             at=now,
             actor=actor[:64],
             action=LOOKUP,

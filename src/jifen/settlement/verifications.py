@@ -12,7 +12,6 @@ for again.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from jifen.app.context import Context
-from jifen.app.paging import Page, check_limit, encode_cursor, older_than
+from jifen.app.paging import Page, check_limit, encode_cursor, older_than, ordered_id
 from jifen.ledger import Report
 from jifen.settlement.audit import verify_books
 from jifen.settlement.errors import VerificationNotFound
@@ -104,7 +103,7 @@ def start_verification(
         ).first()
         if running is not None:
             return _view(running, now), False
-        run_id = "v" + secrets.token_hex(8)[:15]
+        run_id = ordered_id("v")
         row = {"run_id": run_id, "requested_by": requested_by[:64], "started_at": now}
         tx.execute(t.verification_runs.insert().values(**row, state="running"))
         return Verification(run_id, requested_by[:64], now, None, "running", None), True
