@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from jifen.cli._options import DbOption
 from jifen.cli._output import data, err, out, say
@@ -35,16 +34,13 @@ def _open(db: str | None) -> Context:
 
 
 def _table(keys: list[KeyInfo]) -> None:
-    table = Table(title="密钥 keys (secrets are never shown again)")
-    for column in ("key_id", "name", "store", "status", "created", "expires / revoked"):
-        table.add_column(column)
+    """One line per key (whole, for grep): id, status, name, store, made, end of validity."""
+    say(err, "key_id status name store created until (secrets are never shown again)")
     for k in keys:
         ends = k.revoked_at or k.expires_at
-        table.add_row(
-            data(k.key_id), data(k.name or ""), data(k.store_id or ""), k.status,
-            k.created_at.isoformat(), ends.isoformat() if ends else "",
-        )  # fmt: skip
-    out.print(table)
+        say(out, data(k.key_id), f" {k.status} ", data(k.name or "-"), " ",
+            data(k.store_id or "-"), f" {k.created_at.isoformat()} ",
+            ends.isoformat() if ends else "-")  # fmt: skip
 
 
 def _shown_once(info: KeyInfo, key: str) -> None:
