@@ -44,7 +44,7 @@ def _table(keys: list[KeyInfo]) -> None:
 
 
 def _shown_once(info: KeyInfo, key: str) -> None:
-    say(err, ("只显示一次 shown once", "yellow"), ": keep this key now, as the till's secret")
+    say(err, ("只显示一次 shown once", "yellow"), ": keep this key now; it is never shown again")
     say(out, data(f"{info.key_id} {key}"))
 
 
