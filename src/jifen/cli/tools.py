@@ -5,6 +5,7 @@ whoever can run them holds the store's credentials, so they act as the operator.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -128,6 +129,8 @@ def _export(kind: str, first: str, last: str, merchant: str | None, db: str | No
         try:
             for chunk in lines:
                 target.write(chunk)
+        except BrokenPipeError:  # `| head`: the reader has what it wanted; say nothing more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         finally:
             if to:
                 target.close()
