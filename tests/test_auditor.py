@@ -105,7 +105,7 @@ def test_the_auditor_runs_verify_remotely_and_reads_its_report(db_url: str) -> N
     with tools_alliance(db_url) as t:
         key_id, key = _auditor(t)
         with t.server.client(key) as auditor:
-            r = auditor.post("/v1/audit/verifications")
+            r = auditor.post("/v1/audit/verifications", headers={"Idempotency-Key": "verify-1"})
             assert r.status_code == 202, r.text
             run = r.json()
             assert run["state"] in ("running", "passed")
@@ -124,10 +124,15 @@ def test_the_auditor_runs_verify_remotely_and_reads_its_report(db_url: str) -> N
             listed = auditor.get("/v1/audit/verifications").json()["items"]
             assert [v["verification_id"] for v in listed] == [run["verification_id"]]
             problem(auditor.get("/v1/audit/verifications/v0"), 404, "verification.not_found")
+        _, other_key = _auditor(t)
+        with t.server.client(other_key) as other:  # keys are per auditor: no one else's replay
+            r = other.post("/v1/audit/verifications", headers={"Idempotency-Key": "verify-1"})
+            assert r.status_code == 202 and "Idempotent-Replayed" not in r.headers, r.text
         with t.server.operator() as op:
             r = op.post(f"/v1/auditors/{key_id}/revoke")
             assert r.status_code == 200 and r.json()["status"] == "revoked", r.text
-            assert [a["status"] for a in op.get("/v1/auditors").json()] == ["revoked"]
+            statuses = {a["key_id"]: a["status"] for a in op.get("/v1/auditors").json()}
+            assert statuses[key_id] == "revoked" and len(statuses) == 2
         with t.server.client(key) as auditor:
             problem(auditor.get("/v1/audit/lanes"), 401, "auth.required")
 

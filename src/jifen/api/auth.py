@@ -43,6 +43,8 @@ class Caller:
     @property
     def scope(self) -> str:
         """Whose idempotency keys these are: no caller can replay or probe another's."""
+        if self.role == "auditor":  # each auditor its own keys: one firm cannot replay another's
+            return f"auditor:{self.key_id}"
         return {"operator": "operator"}.get(
             self.role, f"{self.role}:{self.merchant_id or self.member_id}"
         )
