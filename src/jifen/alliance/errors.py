@@ -64,3 +64,49 @@ class CodeInvalid(AllianceError):
 class CodeUsed(AllianceError):
     code = "redemption.code_used"
     status = 409
+
+
+class KeyNotFound(AllianceError):
+    """No such API key (or not the caller's: the answer is the same)."""
+
+    code = "key.not_found"
+    status = 404
+
+
+class KeyRevoked(AllianceError):
+    """A revoked key (or one past its rotation's grace) cannot be rotated: create a new one."""
+
+    code = "key.revoked"
+    status = 409
+
+
+class RedemptionNotFound(AllianceError):
+    code = "redemption.not_found"
+    status = 404
+
+
+class NotVoidable(AllianceError):
+    """Only a redemption of the current business day is voided; an earlier one is reversed."""
+
+    code = "redemption.not_voidable"
+    status = 409
+
+
+class RedemptionAlreadyReversed(AllianceError):
+    code = "redemption.already_reversed"
+    status = 409
+
+
+class RedemptionNotReversible(AllianceError):
+    """The ledger refuses the correction (a lot the points came from has expired since, or a
+    refund of the order already settled them)."""
+
+    code = "redemption.not_reversible"
+    status = 409
+
+
+class ImportRefused(AllianceError):
+    """An import file with errors: nothing was written; ``errors`` lists every row's problems."""
+
+    code = "import.rows_invalid"
+    status = 422

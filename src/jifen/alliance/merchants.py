@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from jifen.alliance._keyrows import KeyOwner, insert_key, key_id_of, live_key_owner
 from jifen.alliance.errors import MerchantExists, MerchantInactive, MerchantNotFound
-from jifen.app._secrets import api_key_hash, new_api_key
+from jifen.app._secrets import api_key_hash
 from jifen.app.context import Context
 from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
 from jifen.errors import InvalidRequest
@@ -64,15 +65,35 @@ def create_merchant(
 ) -> tuple[Merchant, str]:
     """Onboard a merchant: its record, its ledger accounts and an API key (shown only now), all
     in one transaction."""
+
+    def work(conn: Connection) -> tuple[Merchant, str]:
+        onboarded = onboard(ctx, merchant, now, conn=conn)
+        _, key = insert_key(
+            conn,
+            role="merchant",
+            merchant_id=merchant.merchant_id,
+            name="default",
+            store_id=None,
+            now=now,
+        )
+        return onboarded, key
+
+    return ctx.atomic(conn, work)
+
+
+def onboard(
+    ctx: Context, merchant: Merchant, now: datetime, *, conn: Connection | None = None
+) -> Merchant:
+    """The merchant's record and ledger accounts, without a key: what a bulk import does (the
+    operator then issues a key per store or till, ``jifen.alliance.keys.create_key``)."""
     if not MERCHANT_ID.fullmatch(merchant.merchant_id):
         raise InvalidRequest(
             "商家编号须为 1-32 位小写字母、数字、_ 或 - / merchant_id: 1-32 of a-z 0-9 _ -",
             field="merchant_id",
             detail_key="merchant_id",
         )
-    key = new_api_key(f"jfm_{merchant.merchant_id}")
 
-    def work(conn: Connection) -> tuple[Merchant, str]:
+    def work(conn: Connection) -> Merchant:
         if _row(conn, merchant.merchant_id) is not None:
             raise MerchantExists(
                 f"商家 {merchant.merchant_id} 已存在 / merchant exists",
@@ -90,16 +111,8 @@ def create_merchant(
                 updated_at=now,
             )
         )
-        conn.execute(
-            t.api_keys.insert().values(
-                key_hash=api_key_hash(key),
-                role="merchant",
-                merchant_id=merchant.merchant_id,
-                created_at=now,
-            )
-        )
         ctx.ledger.open_merchant(merchant.merchant_id, now, conn=conn)
-        return get_merchant(ctx, merchant.merchant_id, conn=conn), key
+        return get_merchant(ctx, merchant.merchant_id, conn=conn)
 
     return ctx.atomic(conn, work)
 
@@ -178,15 +191,10 @@ def set_status(
     return ctx.atomic(conn, work)
 
 
-def key_owner(ctx: Context, key: str) -> tuple[str, str | None] | None:
-    """``(role, merchant_id)`` of a live API key, or None."""
-    with ctx.engine.connect() as conn:
-        row = conn.execute(
-            select(t.api_keys.c.role, t.api_keys.c.merchant_id).where(
-                t.api_keys.c.key_hash == api_key_hash(key), t.api_keys.c.revoked_at.is_(None)
-            )
-        ).first()
-    return (row.role, row.merchant_id) if row else None
+def key_owner(ctx: Context, key: str) -> KeyOwner | None:
+    """Who presents a live API key (role, merchant, key id), or None: revoked, past its
+    rotation's grace period, or never issued."""
+    return live_key_owner(ctx.engine, key, ctx.clock.now())
 
 
 def add_operator_key(ctx: Context, key: str, now: datetime) -> None:
@@ -200,6 +208,13 @@ def add_operator_key(ctx: Context, key: str, now: datetime) -> None:
             "characters of A-Z a-z 0-9 _ -",
             field="JIFEN_OPERATOR_KEY",
         )
-    row = {"key_hash": api_key_hash(key), "role": "operator", "merchant_id": None}
+    key_hash = api_key_hash(key)
+    row = {
+        "key_hash": key_hash,
+        "key_id": key_id_of(key_hash),
+        "role": "operator",
+        "merchant_id": None,
+        "name": "JIFEN_OPERATOR_KEY",
+    }
     with ctx.writer.begin() as conn:
         insert_missing(conn, t.api_keys, [{**row, "created_at": now}])

@@ -1,7 +1,7 @@
 """The HTTP API (FastAPI): it only translates HTTP to a service call and back.
 
-Roles: operator and merchant API keys, member tokens, and public reads. Every write carries an
-``Idempotency-Key``; every refusal is RFC 9457 problem details with a stable ``code``.
+Roles: operator, merchant and auditor API keys, member tokens, and public reads. Every write
+carries an ``Idempotency-Key``; every refusal is RFC 9457 problem details with a stable ``code``.
 OpenAPI is served at ``/openapi.json`` (every error it can answer documented on each operation)
 and browsable at ``/docs``. Around the routes, outermost first: security and cache headers,
 request ids with one JSON log line and metrics per request, and the request body limit.
@@ -18,11 +18,14 @@ from jifen.api import (
     health,
     openapi,
     problems,
+    routes_auditor,
+    routes_keys,
     routes_member,
     routes_merchant,
     routes_operator,
     routes_payments,
     routes_public,
+    routes_tools,
     security,
 )
 from jifen.api.auth import KeyCache
@@ -73,8 +76,11 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(routes_public.router)
+    app.include_router(routes_tools.router)  # before /v1/members/{member_id}: its lookup
     app.include_router(routes_operator.router)
     app.include_router(routes_merchant.router)
+    app.include_router(routes_keys.router)
+    app.include_router(routes_auditor.router)
     app.include_router(routes_member.router)
     app.include_router(routes_payments.router)
     app.include_router(routes_payments.notify_router)

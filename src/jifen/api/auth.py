@@ -1,4 +1,4 @@
-"""Who is calling: operator and merchant API keys, member tokens, or nobody (public).
+"""Who is calling: operator, merchant and auditor API keys, member tokens, or nobody (public).
 
 A caller who may not see a thing gets the same answer whether or not the thing exists, so a
 refusal leaks nothing about another merchant or member. A client address that keeps presenting bad
@@ -16,24 +16,35 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from jifen.alliance.keys import KeyOwner
 from jifen.alliance.merchants import key_owner
 from jifen.api.errors import AuthRateLimited, Forbidden, Unauthenticated
 from jifen.api.limits import FailedAuthLimiter
 from jifen.app.context import Context
 from jifen.errors import JifenError
 
-bearer = HTTPBearer(auto_error=False, description="API key (operator, merchant) or member token")
+bearer = HTTPBearer(
+    auto_error=False, description="API key (operator, merchant, auditor) or member token"
+)
 
 
 @dataclass(frozen=True)
 class Caller:
-    role: str  # operator | merchant | member
+    role: str  # operator | merchant | auditor | member
     merchant_id: str | None = None
     member_id: str | None = None
+    key_id: str | None = None  # the API key presented (its id: one per store or till)
+
+    @property
+    def actor(self) -> str:
+        """Who did it, for an audit record: the role and the key's id, never the key."""
+        return f"{self.role} key:{self.key_id}" if self.key_id else self.role
 
     @property
     def scope(self) -> str:
         """Whose idempotency keys these are: no caller can replay or probe another's."""
+        if self.role == "auditor":  # each auditor its own keys: one firm cannot replay another's
+            return f"auditor:{self.key_id}"
         return {"operator": "operator"}.get(
             self.role, f"{self.role}:{self.merchant_id or self.member_id}"
         )
@@ -48,8 +59,9 @@ async def context(request: Request) -> Context:
 
 KEY_CACHE_S = 5.0
 """How long a process trusts an API key it has looked up. The process that suspends a merchant
-(and so revokes its keys) forgets every key at once; another worker may accept a revoked key for
-at most this long, and a suspended merchant's writes are refused by the service anyway."""
+(and so revokes its keys), revokes or rotates a key forgets every key at once; another worker may
+accept a revoked key for at most this long, and a suspended merchant's writes are refused by the
+service anyway."""
 
 
 class KeyCache:
@@ -60,17 +72,17 @@ class KeyCache:
 
     def __init__(self, ttl_s: float = KEY_CACHE_S) -> None:
         self.ttl_s = ttl_s
-        self._keys: dict[str, tuple[float, tuple[str, str | None]]] = {}
+        self._keys: dict[str, tuple[float, KeyOwner]] = {}
         self._lock = threading.Lock()
 
-    def get(self, token: str) -> tuple[str, str | None] | None:
+    def get(self, token: str) -> KeyOwner | None:
         with self._lock:
             hit = self._keys.get(token)
         if hit is None or hit[0] < time.monotonic():
             return None
         return hit[1]
 
-    def put(self, token: str, owner: tuple[str, str | None]) -> None:
+    def put(self, token: str, owner: KeyOwner) -> None:
         with self._lock:
             if len(self._keys) >= self.MAX_KEYS:
                 self._keys.clear()
@@ -122,13 +134,13 @@ async def _identify(request: Request, token: str) -> Caller:
                 cache.put(token, owner)
         if owner is None:
             raise Unauthenticated("API 密钥无效 / invalid API key", detail_key="invalid_key")
-        return Caller(owner[0], merchant_id=owner[1])
+        return Caller(owner.role, merchant_id=owner.merchant_id, key_id=owner.key_id)
     return Caller("member", member_id=ctx.secrets.member_of(token, ctx.clock.now()))
 
 
-def _role(role: str) -> object:
+def _role(*roles: str) -> object:
     async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
-        if who.role != role:
+        if who.role not in roles:
             raise Forbidden("无权访问 / not allowed")
         return who
 
@@ -138,5 +150,8 @@ def _role(role: str) -> object:
 Operator = Annotated[Caller, Depends(_role("operator"))]
 MerchantCaller = Annotated[Caller, Depends(_role("merchant"))]
 MemberCaller = Annotated[Caller, Depends(_role("member"))]
+OperatorOrMerchant = Annotated[Caller, Depends(_role("operator", "merchant"))]
+Reader = Annotated[Caller, Depends(_role("operator", "auditor"))]
+"""The operator or an auditor: the read-only routes of ``routes_auditor`` (docs/auditor.md)."""
 AnyCaller = Annotated[Caller, Depends(caller)]
 Ctx = Annotated[Context, Depends(context)]

@@ -53,6 +53,15 @@ API_ERRORS: Mapping[str, int] = {
     "redemption.below_minimum": 422,
     "redemption.over_order_share": 422,
     "points.insufficient": 409,
+    # operator tools and the auditor (docs/operator-tools.md, docs/auditor.md)
+    "key.not_found": 404,
+    "key.revoked": 409,
+    "redemption.not_found": 404,
+    "redemption.not_voidable": 409,
+    "redemption.already_reversed": 409,
+    "redemption.not_reversible": 409,
+    "import.rows_invalid": 422,
+    "verification.not_found": 404,
     # the money path (docs/payments.md)
     "payment.not_configured": 409,
     "payment.not_found": 404,

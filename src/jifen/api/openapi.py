@@ -50,6 +50,11 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/split-plans"): frozenset({409}),  # no provider account
     ("get", "/v1/split-plans/current"): frozenset({404}),  # none filed yet
     ("put", "/v1/operator/merchants/{merchant_id}/provider-account"): frozenset({409}),
+    # operator tools (docs/operator-tools.md)
+    ("post", "/v1/merchants/{merchant_id}/keys/{key_id}/rotate"): frozenset({409}),  # revoked
+    ("post", "/v1/merchant/keys/{key_id}/rotate"): frozenset({409}),  # key.revoked
+    ("post", "/v1/redemptions/{redemption_id}/void"): frozenset({409}),  # not today, undone
+    ("post", "/v1/redemptions/{redemption_id}/reversal"): frozenset({409}),  # already undone
 }
 """Statuses the services answer beyond the ones the rules above give every operation."""
 DESCRIPTIONS = {

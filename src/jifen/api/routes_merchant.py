@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
 from jifen import funds
-from jifen.alliance import merchants, orders, redemptions
-from jifen.api.auth import AnyCaller, Ctx, MerchantCaller
+from jifen.alliance import merchants, orders, redemptions, reversals
+from jifen.api.auth import Caller, Ctx, MerchantCaller, OperatorOrMerchant
 from jifen.api.errors import Forbidden
 from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import (
@@ -30,6 +30,7 @@ from jifen.api.schemas import (
     RefundOut,
     StatementPage,
 )
+from jifen.api.schemas._tools import ReasonIn, ReversalOut
 from jifen.settlement import statements
 
 router = APIRouter(prefix="/v1", tags=["merchant 商家"])
@@ -162,10 +163,67 @@ def list_redemptions(
     )
 
 
+RedemptionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="积分抵扣编号")]
+
+
+def _mine(who: Caller) -> str | None:
+    """A merchant undoes its own redemptions (another's is not found); the operator any."""
+    return who.merchant_id if who.role == "merchant" else None
+
+
+@router.get("/redemptions/{redemption_id}", response_model=RedemptionOut, responses=PROBLEMS)
+def get_redemption(ctx: Ctx, who: OperatorOrMerchant, redemption_id: RedemptionId) -> RedemptionOut:
+    return RedemptionOut.model_validate(reversals.get_redemption(ctx, _mine(who), redemption_id))
+
+
+def _undo(
+    request: Request, ctx: Ctx, who: Caller, redemption_id: str, kind: str, body: ReasonIn,
+    key: str | None,
+) -> JSONResponse:  # fmt: skip
+    def run(tx: Connection) -> ReversalOut:
+        r = reversals.undo_redemption(
+            ctx, redemption_id, kind=kind, reason=body.reason, merchant_id=_mine(who), conn=tx
+        )
+        return ReversalOut(
+            reversal_id=r.reversal_id, kind=r.kind, merchant_id=r.redemption.merchant_id,
+            redemption=RedemptionOut.model_validate(r.redemption), reason=r.reason, at=r.at,
+        )  # fmt: skip
+
+    return once(request, who, key, body, run)
+
+
+@router.post("/redemptions/{redemption_id}/void", response_model=ReversalOut, responses=PROBLEMS)
+def void_redemption(
+    request: Request,
+    ctx: Ctx,
+    who: OperatorOrMerchant,
+    redemption_id: RedemptionId,
+    body: ReasonIn,
+    key: IdemKey = None,
+) -> JSONResponse:
+    """撤销当天的积分抵扣 / void a redemption of today: the points go back, nothing is settled."""
+    return _undo(request, ctx, who, redemption_id, "void", body, key)
+
+
+@router.post(
+    "/redemptions/{redemption_id}/reversal", response_model=ReversalOut, responses=PROBLEMS
+)
+def reverse_redemption(
+    request: Request,
+    ctx: Ctx,
+    who: OperatorOrMerchant,
+    redemption_id: RedemptionId,
+    body: ReasonIn,
+    key: IdemKey = None,
+) -> JSONResponse:
+    """冲正积分抵扣 / reverse a redemption: the points go back, the value is netted next."""
+    return _undo(request, ctx, who, redemption_id, "reversal", body, key)
+
+
 @router.get("/statements", response_model=StatementPage)
 def list_statements(
     ctx: Ctx,
-    who: AnyCaller,
+    who: OperatorOrMerchant,
     merchant_id: str | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
@@ -175,6 +233,4 @@ def list_statements(
         if merchant_id not in (None, who.merchant_id):
             raise Forbidden("无权访问 / not allowed")
         merchant_id = who.merchant_id
-    elif who.role != "operator":
-        raise Forbidden("无权访问 / not allowed")
     return StatementPage.model_validate(statements(ctx, merchant_id, cursor=cursor, limit=limit))

@@ -10,8 +10,7 @@ from pydantic import RootModel
 from sqlalchemy import Connection
 
 from jifen.alliance import members, merchants
-from jifen.api.auth import AnyCaller, Ctx, Operator
-from jifen.api.errors import Forbidden
+from jifen.api.auth import Ctx, Operator, OperatorOrMerchant
 from jifen.api.idempotency import IdemKey, Limit, once, once_in_steps
 from jifen.api.schemas import (
     AccountOut,
@@ -171,11 +170,9 @@ def set_merchant_status(
 
 @router.post("/members", response_model=MemberOut, status_code=201)
 def enrol_member(
-    request: Request, ctx: Ctx, who: AnyCaller, body: MemberIn, key: IdemKey = None
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, body: MemberIn, key: IdemKey = None
 ) -> JSONResponse:
     """会员注册（运营方或商家收银台）/ enrol a member (operator, or a merchant at checkout)."""
-    if who.role == "member":
-        raise Forbidden("无权访问 / not allowed")
     consents = {str(purpose): granted for purpose, granted in body.consents.items()}
 
     def run(tx: Connection) -> MemberOut:

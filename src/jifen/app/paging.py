@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -103,6 +105,12 @@ def older_than(
     return after_cursor(
         [at_column, id_column], decode_cursor(cursor, (datetime, str)), newest_first=True
     )
+
+
+def ordered_id(prefix: str) -> str:
+    """A unique id that sorts in the order ids were made (nanoseconds, then 32 random bits):
+    records made at one instant of a simulated clock still list in the order they were written."""
+    return f"{prefix}{time.time_ns():016x}{secrets.token_hex(4)}"
 
 
 def check_limit(limit: int) -> int:

@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from jifen.cli import demo, funds, jobs, lint, serve, verify
+from jifen.cli import demo, funds, jobs, keys, lint, serve, tools, verify
 from jifen.cli._output import plain
 from jifen.errors import JifenError
 
@@ -44,6 +44,11 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.command("serve")(serve.serve)
 app.command("reconcile")(funds.reconcile)
 app.add_typer(funds.funds_app, name="funds")
+app.add_typer(tools.import_app, name="import")
+app.add_typer(tools.export_app, name="export")
+app.add_typer(tools.members_app, name="members")
+app.add_typer(keys.keys_app, name="keys")
+app.add_typer(keys.auditor_app, name="auditor")
 
 
 def _sandbox_provider() -> None:

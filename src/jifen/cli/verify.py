@@ -15,6 +15,7 @@ from jifen.cli._output import data, err, json_text, out, say
 from jifen.cli.errors import CheckpointInvalid, CheckpointUnwritable
 from jifen.ledger import Checkpoint, Report
 from jifen.settlement import verify_books
+from jifen.settlement.verifications import report_json
 from jifen.store import make_engine, ping, require_existing
 
 __all__ = ["print_report", "verify"]
@@ -57,7 +58,7 @@ def verify(
     report = verify_books(engine, resume=start)  # the ledger's checks and the statements'
     engine.dispose()
     if as_json:
-        print(json_text(_as_json(report)))
+        print(json_text(report_json(report)))
     else:
         print_report(report)
     if checkpoint is not None:
@@ -92,28 +93,6 @@ def _write_checkpoint(path: Path, report: Report) -> None:
     except OSError as exc:
         raise CheckpointUnwritable(f"cannot write checkpoint {path}: {exc.strerror}") from exc
     say(err, ("检查点已写 checkpoint written", "green"), ": ", data(path))
-
-
-def _as_json(report: Report) -> dict[str, object]:
-    return {
-        "ok": report.ok,
-        "hash_alg": report.hash_alg,
-        "blocks": report.blocks,
-        "entries": report.entries,
-        "resumed": report.resumed,
-        "rehashed_blocks": report.checked_blocks,
-        "totals": report.totals,
-        "findings": [
-            {
-                "code": f.code,
-                "message": f.message,
-                "chain_id": f.chain_id,
-                "height": f.height,
-                "entry_id": f.entry_id,
-            }
-            for f in report.findings
-        ],
-    }
 
 
 def print_report(report: Report) -> None:

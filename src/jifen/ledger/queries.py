@@ -18,6 +18,13 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, case, func, or_, select, true
 
 from jifen.ledger import _tables as t
+from jifen.ledger._journal import (  # the journal as an auditor reads it: a module of its own
+    BlockRow as BlockRow,
+)
+from jifen.ledger._journal import JournalEntry as JournalEntry
+from jifen.ledger._journal import blocks as blocks
+from jifen.ledger._journal import chain_tips as chain_tips
+from jifen.ledger._journal import journal as journal
 from jifen.ledger._rows import lot_from_row
 from jifen.ledger.lots import Lot
 from jifen.ledger.model import (
@@ -306,3 +313,25 @@ def orders_paid(
             .order_by(t.lots.c.paid_at, t.lots.c.lot_id)
         )
     ]
+
+
+def lots_paid(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    *,
+    merchant_id: str | None,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[Lot]:
+    """Lots of orders paid in ``[start, end)``, oldest first (paid_at, lot id), after ``after``;
+    one merchant's only with ``merchant_id``: what an order export pages through."""
+    sort = [t.lots.c.paid_at, t.lots.c.lot_id]
+    query = select(t.lots).where(
+        t.lots.c.paid_at >= start,
+        t.lots.c.paid_at < end,
+        after_key(sort, after, newest_first=False),
+    )
+    if merchant_id is not None:
+        query = query.where(t.lots.c.merchant_id == merchant_id)
+    return [lot_from_row(r) for r in conn.execute(query.order_by(*sort).limit(limit))]

@@ -97,6 +97,8 @@ PLAN: Mapping[str, Placement] = {
     "job_runs": Local(),
     "reconciliations": Local(),
     "large_value_alerts": Local(),
+    "audit_records": Local(),
+    "verification_runs": Local(),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {

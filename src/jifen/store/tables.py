@@ -82,10 +82,16 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("key_hash", String(64), primary_key=True),  # sha256 of the key; the key is shown once
-    Column("role", String(16), nullable=False),  # operator | merchant
+    Column("role", String(16), nullable=False),  # operator | merchant | auditor
     Column("merchant_id", String(32), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # issue 12: named keys, one per store or till (jifen.alliance.keys)
+    Column("key_id", String(32), nullable=True),  # what a key is listed and revoked by
+    Column("name", String(64), nullable=True),  # the till's or the auditor's label
+    Column("store_id", String(64), nullable=True),  # the merchant's store it is for, if one
+    Column("expires_at", UTCDateTime, nullable=True),  # a rotated key's end of grace
+    Index("ix_api_keys_key_id", "key_id", unique=True),
 )
 
 members = Table(
@@ -355,4 +361,34 @@ large_value_alerts = Table(
     Column("threshold_fen", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("subject", "business_date", "line"),
+)
+
+
+# -- operator tools and the auditor (issue 12) -----------------------------------------------------
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    # who looked up which member, when and why (jifen.alliance.lookup); never a phone in clear
+    Column("record_id", String(32), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),  # operator key:{key_id} | cli:{user}
+    Column("action", String(32), nullable=False),  # member.lookup
+    Column("query", String(80), nullable=False),  # member_id m… | phone 138****8000
+    Column("subject", String(32), nullable=True),  # the member found (None: no one)
+    Column("reason", Text, nullable=False),
+    Index("ix_audit_records_at", "at", "record_id"),
+)
+
+verification_runs = Table(
+    "verification_runs",
+    metadata,
+    # jifen verify run remotely (jifen.settlement.verifications): one at a time per store
+    Column("run_id", String(32), primary_key=True),
+    Column("requested_by", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("state", String(16), nullable=False),  # running | passed | failed | abandoned
+    Column("report", Text, nullable=True),  # JSON, the same as jifen verify --json
+    Index("ix_verification_runs_started", "started_at", "run_id"),
 )
