@@ -205,6 +205,7 @@ def _finish(
             f"导入文件有 {len(errors)} 处错误，未写入任何行 / {len(errors)} errors in the file: "
             "nothing was imported",
             errors=[e.__dict__ for e in errors],
+            count=len(errors),
         )
     for r in results if write else ():
         if r.outcome == "new":

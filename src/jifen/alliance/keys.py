@@ -130,7 +130,9 @@ def create_key(
     def work(tx: Connection) -> tuple[KeyInfo, str]:
         merchant = get_merchant(ctx, merchant_id, conn=tx)
         if merchant.status is MerchantStatus.CLOSED:
-            raise MerchantInactive("已关闭的商家不能签发密钥 / a closed merchant gets no keys")
+            raise MerchantInactive(
+                "已关闭的商家不能签发密钥 / a closed merchant gets no keys", detail_key="no_keys"
+            )
         if store_id is not None and store_id not in {s.store_id for s in merchant.stores}:
             raise InvalidRequest(
                 f"商家没有门店 {store_id} / the merchant has no store {store_id}", field="store_id"

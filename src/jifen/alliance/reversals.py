@@ -104,7 +104,8 @@ def undo_redemption(
             ) from exc
         except NotReversible as exc:
             raise RedemptionNotReversible(
-                f"这笔积分抵扣不能撤回 / this redemption cannot be undone: {exc.message}"
+                f"这笔积分抵扣不能撤回 / this redemption cannot be undone: {exc.message}",
+                reason=exc.message,
             ) from exc
         return Reversal(receipt.entry_id, kind, redemption, reason, receipt.at, receipt.replayed)
 
