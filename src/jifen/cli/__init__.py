@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from jifen.cli import demo, funds, jobs, lint, serve, verify
+from jifen.cli import demo, funds, jobs, lint, serve, verify, webhooks
 from jifen.cli._output import plain
 from jifen.errors import JifenError
 
@@ -44,6 +44,7 @@ app.add_typer(jobs.jobs_app, name="jobs")
 app.command("serve")(serve.serve)
 app.command("reconcile")(funds.reconcile)
 app.add_typer(funds.funds_app, name="funds")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 
 
 def _sandbox_provider() -> None:

@@ -97,6 +97,9 @@ PLAN: Mapping[str, Placement] = {
     "job_runs": Local(),
     "reconciliations": Local(),
     "large_value_alerts": Local(),
+    # -- webhooks: subscriptions read by every event write; the outbox by subscription ---------
+    "webhook_subscriptions": Reference(),
+    "webhook_deliveries": Distributed("subscription_id", "webhook_deliveries"),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {
