@@ -30,6 +30,7 @@ from jifen.store import tables as t
 from jifen.webhooks import (
     LEASE,
     MAX_ATTEMPTS,
+    EventNotAllowed,
     create,
     deliver_due,
     deliveries,
@@ -286,7 +287,7 @@ def test_a_merchant_receives_only_its_own_events_and_nobody_subscribed_writes_no
         }
         assert refs == {"tea": ["t1"], "film": ["f1", "f2"], "op": ["f1", "f2", "t1"]}
         assert set(tea.event_ids()) < set(op.event_ids())  # one event, one id, for everyone
-    with pytest.raises(InvalidRequest):  # reminders are about members across merchants
+    with pytest.raises(EventNotAllowed):  # reminders are about members across merchants
         create(ctx, "tea", url=tea.url, events=[events.EXPIRY_REMINDER])
 
 

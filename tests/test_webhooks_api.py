@@ -56,7 +56,7 @@ def test_subscriptions_are_the_callers_own_and_the_secret_is_shown_once(db_url: 
                          film.get(f"{path}/deliveries")):  # fmt: skip
                 problem(call, 404, "webhook.subscription_not_found")
             problem(_subscribe(film, receiver.url, ["points.expiry_reminder"]), 422,
-                    "request.invalid")  # fmt: skip
+                    "webhook.event_not_allowed")  # fmt: skip
             problem(_subscribe(film, "ftp://example.com/x", ["order.recorded"]), 422,
                     "request.invalid")  # fmt: skip
             r = tea.patch(path, json={"status": "disabled"})

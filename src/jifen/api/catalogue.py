@@ -72,6 +72,7 @@ API_ERRORS: Mapping[str, int] = {
     "webhook.subscription_not_found": 404,
     "webhook.delivery_not_found": 404,
     "webhook.subscription_limit": 409,
+    "webhook.event_not_allowed": 422,
     # jobs and the service
     "jobs.until_in_future": 422,
     "store.unavailable": 503,

@@ -4,7 +4,7 @@ subscriptions; another's is "not found", exactly as one that does not exist."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
@@ -55,7 +55,10 @@ def _created(found: tuple[webhooks.Subscription, str]) -> SubscriptionCreated:
     "/subscriptions",
     response_model=SubscriptionCreated,
     status_code=201,
-    responses={409: {"model": Problem, "description": "too many subscriptions"}},
+    responses={
+        409: {"model": Problem, "description": "too many subscriptions"},
+        422: {"model": Problem, "description": "invalid, or an event only the operator gets"},
+    },
 )
 def subscribe(
     request: Request, ctx: Ctx, who: AnyCaller, body: SubscriptionIn, key: IdemKey = None
@@ -134,7 +137,8 @@ def rotate_secret(
 
 @router.get(f"{SUBSCRIPTION}/deliveries", response_model=DeliveryPage, responses=PROBLEMS)
 def deliveries(
-    ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId, status: str | None = None,
+    ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    status: Literal["pending", "delivered", "failed"] | None = None,
     cursor: str | None = None, limit: Limit = 50,
 ) -> DeliveryPage:  # fmt: skip
     """投递记录 / the delivery log, newest event first: attempts, last status code, next retry."""

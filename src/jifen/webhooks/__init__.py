@@ -12,6 +12,7 @@ from jifen.webhooks.backoff import MAX_ATTEMPTS, retry_delay, schedule
 from jifen.webhooks.dispatch import LEASE, PassResult, deliver_due
 from jifen.webhooks.errors import (
     DeliveryNotFound,
+    EventNotAllowed,
     SubscriptionLimit,
     SubscriptionNotFound,
     WebhookError,
@@ -38,6 +39,7 @@ __all__ = [
     "Delivery",
     "DeliveryNotFound",
     "Event",
+    "EventNotAllowed",
     "PassResult",
     "Subscription",
     "SubscriptionLimit",

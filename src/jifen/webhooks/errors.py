@@ -23,6 +23,14 @@ class DeliveryNotFound(WebhookError):
     status = 404
 
 
+class EventNotAllowed(WebhookError):
+    """A merchant asked for an event only the operator receives (``points.expiry_reminder``:
+    it tells of a member's points from every merchant)."""
+
+    code = "webhook.event_not_allowed"
+    status = 422
+
+
 class SubscriptionLimit(WebhookError):
     """A subscriber already has as many live subscriptions as one may hold."""
 

@@ -10,6 +10,7 @@ without refusing a delivery.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,12 +23,16 @@ from sqlalchemy import Connection, func, select, update
 from jifen.app.context import Context
 from jifen.errors import InvalidRequest
 from jifen.store import tables as t
-from jifen.webhooks.errors import SubscriptionLimit, SubscriptionNotFound
+from jifen.webhooks.errors import EventNotAllowed, SubscriptionLimit, SubscriptionNotFound
 from jifen.webhooks.events import EVENT_TYPES, OPERATOR_ONLY, mask_of, types_of
 
 MAX_SUBSCRIPTIONS = 20
 """Live (not deleted) subscriptions one subscriber may hold."""
 MAX_URL_CHARS = 2000
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?][^\s#]*)?$"
+"""An absolute http(s) URL: a host name (IDN in punycode) or IPv4 address, an optional port,
+path and query; no credentials (they would be logged) and no fragment. The API's schema says
+the same (``jifen.api.schemas._webhooks``)."""
 ROTATION_GRACE = timedelta(hours=24)
 SEAL_PURPOSE = "webhook-secret"
 STATUSES = ("active", "disabled")
@@ -60,8 +65,9 @@ def _subscription(row: Any) -> Subscription:
 
 
 def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host, no credentials in it (they would be logged)."""
-    parts = urlsplit(url) if isinstance(url, str) and len(url) <= MAX_URL_CHARS else None
+    """``URL_PATTERN``, and a host that ``urlsplit`` finds where the pattern says it is."""
+    fits = isinstance(url, str) and len(url) <= MAX_URL_CHARS and re.fullmatch(URL_PATTERN, url)
+    parts = urlsplit(url) if fits else None
     if (
         parts is None
         or parts.scheme not in ("http", "https")
@@ -85,10 +91,10 @@ def check_events(events: Sequence[str], merchant_id: str | None) -> list[str]:
             field="events",
         )
     if merchant_id is not None and OPERATOR_ONLY & set(wanted):
-        raise InvalidRequest(
+        raise EventNotAllowed(
             f"商户不能订阅 {', '.join(sorted(OPERATOR_ONLY))} / only the operator receives "
             f"{', '.join(sorted(OPERATOR_ONLY))} (they concern members across merchants)",
-            field="events",
+            events=sorted(OPERATOR_ONLY & set(wanted)),
         )
     return wanted
 

@@ -12,7 +12,7 @@ from jifen.api._types import UtcDatetime
 from jifen.api.schemas._in import Strict
 from jifen.api.schemas._out import Page, _Out
 from jifen.webhooks.events import EVENT_TYPES
-from jifen.webhooks.subscriptions import MAX_URL_CHARS
+from jifen.webhooks.subscriptions import MAX_URL_CHARS, URL_PATTERN
 
 EventType = Literal[
     "order.recorded",
@@ -26,12 +26,14 @@ assert EventType.__args__ == EVENT_TYPES, "the event types are jifen.webhooks.ev
 
 
 class SubscriptionIn(Strict):
-    url: str = Field(min_length=1, max_length=MAX_URL_CHARS, description="https://… 接收地址")
+    url: str = Field(
+        max_length=MAX_URL_CHARS, pattern=URL_PATTERN, description="https://… 接收地址"
+    )
     events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
 
 
 class SubscriptionChangeIn(Strict):
-    url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_CHARS)
+    url: str | None = Field(default=None, max_length=MAX_URL_CHARS, pattern=URL_PATTERN)
     events: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
     status: Literal["active", "disabled"] | None = None
 
