@@ -29,9 +29,10 @@ from jifen.webhooks.events import EVENT_TYPES, OPERATOR_ONLY, mask_of, types_of
 MAX_SUBSCRIPTIONS = 20
 """Live (not deleted) subscriptions one subscriber may hold."""
 MAX_URL_CHARS = 2000
-URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?][^\s#]*)?$"
+URL_PATTERN = r'^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?][!-"$-~]*)?$'
 """An absolute http(s) URL: a host name (IDN in punycode) or IPv4 address, an optional port,
-path and query; no credentials (they would be logged) and no fragment. The API's schema says
+path and query in printable ASCII (anything else percent-encoded); no credentials (they would
+be logged) and no fragment. The API's schema says
 the same (``jifen.api.schemas._webhooks``)."""
 ROTATION_GRACE = timedelta(hours=24)
 SEAL_PURPOSE = "webhook-secret"
