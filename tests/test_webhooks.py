@@ -315,3 +315,22 @@ def test_the_daily_jobs_send_releases_reminders_and_statements_once_each(ctx: Co
             "expires_at": released["data"]["expires_at"],
         }  # fmt: skip
         assert len(set(op.event_ids())) == len(op.requests)
+
+
+def test_jifen_webhooks_deliver_and_serves_loop_each_run_a_pass(db_url: str, ctx: Context) -> None:
+    from jifen.jobs.scheduler import WebhookLoop
+
+    member = _member(ctx)
+    with receiving() as receiver:
+        create(ctx, "tea", url=receiver.url, events=[events.ORDER_RECORDED])
+        _order(ctx, "tea", "o1", member)
+        done = subprocess.run(
+            [sys.executable, "-m", "jifen", "webhooks", "deliver", "--db", db_url],
+            env={**os.environ, "JIFEN_SECRET": SECRET}, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "delivered 1" in done.stdout and len(receiver.requests) == 1
+        _order(ctx, "tea", "o2", member)
+        result = WebhookLoop(ctx, interval_s=60).run_once()
+        assert result is not None and result.delivered == 1 and len(receiver.requests) == 2
