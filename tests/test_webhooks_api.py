@@ -113,6 +113,11 @@ def test_the_log_shows_each_attempt_and_replay_resends_the_same_events(db_url: s
             assert deliver_due(server.ctx).delivered == 2
             log = tea.get(f"{path}/deliveries", params={"status": "delivered"}).json()["items"]
             assert [d["attempts"] for d in log] == [2, 2]
+            first = tea.get(f"{path}/deliveries", params={"limit": 1}).json()
+            rest = tea.get(f"{path}/deliveries",
+                           params={"limit": 1, "cursor": first["next_cursor"]}).json()  # fmt: skip
+            assert [first["items"][0]["event_id"], rest["items"][0]["event_id"]] == [
+                d["event_id"] for d in log] and rest["next_cursor"] is None  # fmt: skip
             newest = log[0]["event_id"]
             r = tea.post(f"{path}/deliveries/{newest}/replay")
             assert r.status_code == 200 and r.json()["status"] == "pending"
