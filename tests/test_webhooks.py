@@ -334,3 +334,17 @@ def test_jifen_webhooks_deliver_and_serves_loop_each_run_a_pass(db_url: str, ctx
         _order(ctx, "tea", "o2", member)
         result = WebhookLoop(ctx, interval_s=60).run_once()
         assert result is not None and result.delivered == 1 and len(receiver.requests) == 2
+
+
+def test_a_url_httpx_cannot_encode_is_its_own_failure_and_the_others_go_out(
+    ctx: Context,
+) -> None:
+    member = _member(ctx)
+    with receiving() as receiver:
+        bad, _ = create(ctx, None, url="http://a..b/x", events=[events.ORDER_RECORDED])
+        create(ctx, "tea", url=receiver.url, events=[events.ORDER_RECORDED])
+        _order(ctx, "tea", "o1", member)
+        result = deliver_due(ctx)
+        assert (result.delivered, result.retrying) == (1, 1) and len(receiver.requests) == 1
+        (row,) = deliveries(ctx, None, bad.subscription_id, cursor=None, limit=10).items
+        assert row.status == "pending" and row.last_status_code is None and row.last_error

@@ -154,7 +154,7 @@ def _send(http: httpx.Client, item: _Claimed, wall: Callable[[], float]) -> _Ans
     }
     try:
         r = http.post(item.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # a network error, or a URL httpx cannot send to: this one's own
         return _Answer(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
     error = None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
     return _Answer(r.status_code, error)
