@@ -53,6 +53,7 @@ NEVER_ANSWERED = {
     "is cut back there, never refused to a caller (a filed plan over the cap is request.invalid)",
     "payment.plan_too_many_receivers": "a filed plan holds at most 48 parts (request.invalid)",
     "payment.bill_malformed": "only jifen reconcile reads bills (the API serves stored reports)",
+    "webhook.error": "a base class",
     "lab.error": "the scheme lab (jifen lab only): a base class",
     "lab.invalid_parameter": "jifen lab only",
     "lab.invalid_event": "jifen lab only",

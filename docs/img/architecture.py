@@ -18,6 +18,7 @@ ROLE = {
     "jifen.funds": "service: the money path at the provider (payments, splits, refunds, payouts)",
     "jifen.alliance": "services: merchants, members, orders, redemptions",
     "jifen.settlement": "services: statements, reserve, liabilities",
+    "jifen.webhooks": "events: outbox (written by services), signed delivery, retries",
     "jifen.app": "kernel: context, unit of work, clock, paging, secrets, rulebook",
     "jifen.compliance": "core: the linter",
     "jifen.rules": "core: rule documents, lifecycle",

@@ -34,6 +34,7 @@ from jifen.ledger.model import ID_PATTERN
 from jifen.rules import expires_at as rule_expires_at
 from jifen.rules import quote_earn
 from jifen.rules import release_at as rule_release_at
+from jifen.webhooks import emit, events
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far a merchant's payment time may run ahead of ours (till clocks drift)."""
@@ -183,6 +184,12 @@ def record_order(
                 used = int(exc.context["used_points"])  # counted under lock: quote again
                 continue
             if not booked.replayed:  # a new lot is what the earn says: no need to read it back
+                emit(tx, [events.order_recorded(
+                    lot_id=lot_id, merchant_id=merchant_id, order_ref=order_ref,
+                    member_id=member_id, amount_fen=amount_fen, points=points,
+                    rule_version=version.number, paid_at=paid_at, release_at=earn.release_at,
+                    expires_at=earn.expires_at, at=now,
+                )])  # fmt: skip
                 return Order(
                     merchant_id, order_ref, member_id, amount_fen, 0, paid_at, version.number,
                     points, LotStatus.PENDING.value, points, 0, earn.release_at, earn.expires_at,
@@ -267,6 +274,13 @@ def refund_order(
             if d["shortfall_policy"] == "deduct_from_refund"
             else 0
         )
+        if not receipt.replayed:
+            emit(tx, [events.order_refunded(
+                refund_entry_id=receipt.entry_id, merchant_id=merchant_id, order_ref=order_ref,
+                refund_ref=refund_ref, member_id=lot.member_id, refund_fen=int(d["refund_fen"]),
+                clawback_points=int(d["clawback_points"]), shortfall_points=shortfall,
+                deduct_fen=deduct, at=receipt.at,
+            )])  # fmt: skip
         return RefundResult(
             order=get_order(ctx, merchant_id, order_ref, conn=tx),
             refund_fen=int(d["refund_fen"]),

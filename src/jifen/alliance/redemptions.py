@@ -29,6 +29,7 @@ from jifen.ledger.chain import entry_id_for
 from jifen.rules import check_redemption, redemption_limit
 from jifen.rules.errors import OverOrderShare
 from jifen.store import tables as t
+from jifen.webhooks import emit, events
 
 CODE_TTL = timedelta(minutes=5)
 CODE_DIGITS = 18  # like a payment code: collisions between live codes are negligible
@@ -176,7 +177,14 @@ def redeem(
                 limit_points=left,
                 detail_key="more",
             ) from exc
-        return _redemption(receipt.entry_id, receipt.at, dict(receipt.detail), receipt.replayed)
+        done = _redemption(receipt.entry_id, receipt.at, dict(receipt.detail), receipt.replayed)
+        if not done.replayed:
+            emit(tx, [events.points_redeemed(
+                redemption_id=done.redemption_id, merchant_id=merchant_id, order_ref=order_ref,
+                member_id=done.member_id, points=done.points, value_fen=done.value_fen,
+                at=done.at,
+            )])  # fmt: skip
+        return done
 
     return ctx.atomic(conn, work)
 

@@ -26,6 +26,7 @@ from jifen.api import (
     routes_payments,
     routes_public,
     routes_tools,
+    routes_webhooks,
     security,
 )
 from jifen.api.auth import KeyCache
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(routes_member.router)
     app.include_router(routes_payments.router)
     app.include_router(routes_payments.notify_router)
+    app.include_router(routes_webhooks.router)
     app.include_router(health.metrics_router)
     if isinstance(ctx.clock, SimulatedClock):
         app.include_router(routes_operator.clock_router)

@@ -77,6 +77,11 @@ API_ERRORS: Mapping[str, int] = {
     "payment.notification_refused": 401,
     "payment.not_offered": 422,
     "payment.merchant_not_authorized": 422,
+    # webhooks (docs/webhooks.md)
+    "webhook.subscription_not_found": 404,
+    "webhook.delivery_not_found": 404,
+    "webhook.subscription_limit": 409,
+    "webhook.event_not_allowed": 422,
     # jobs and the service
     "jobs.until_in_future": 422,
     "store.unavailable": 503,

@@ -7,9 +7,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Connection
 
 from jifen.alliance import members, redemptions
+from jifen.alliance.reminders import reminders
 from jifen.api.auth import Ctx, MemberCaller
 from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import AccountOut, CodeOut, HistoryPage, MemberOut
+from jifen.api.schemas._webhooks import ReminderPage
 
 router = APIRouter(prefix="/v1/me", tags=["member 会员"])
 
@@ -38,6 +40,14 @@ def my_history(
     return HistoryPage.model_validate(
         members.history(ctx, _member(who), cursor=cursor, limit=limit)
     )
+
+
+@router.get("/reminders", response_model=ReminderPage)
+def my_reminders(
+    ctx: Ctx, who: MemberCaller, cursor: str | None = None, limit: Limit = 50
+) -> ReminderPage:
+    """积分到期提醒：每个营业日一条，列出 30 天内到期的积分 / expiry reminders, newest day first."""
+    return ReminderPage.model_validate(reminders(ctx, _member(who), cursor=cursor, limit=limit))
 
 
 @router.post("/redemption-codes", response_model=CodeOut, status_code=201)

@@ -92,6 +92,20 @@ class Secrets:
         raw = base64.b64decode(sealed)
         return AESGCM(self._key("phone-seal")).decrypt(raw[:12], raw[12:], b"phone").decode()
 
+    def seal_text(self, purpose: str, text: str) -> str:
+        """AES-256-GCM under a key derived for ``purpose`` alone (a webhook secret, say), bound
+        to it: a value sealed for one purpose never opens as another."""
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._key(f"seal:{purpose}")).encrypt(
+            nonce, text.encode(), purpose.encode()
+        )
+        return base64.b64encode(nonce + sealed).decode()
+
+    def unseal_text(self, purpose: str, sealed: str) -> str:
+        raw = base64.b64decode(sealed)
+        key = self._key(f"seal:{purpose}")
+        return AESGCM(key).decrypt(raw[:12], raw[12:], purpose.encode()).decode()
+
     def code_hash(self, code: str) -> str:
         return hmac.new(self._key("redemption-code"), code.encode(), hashlib.sha256).hexdigest()
 

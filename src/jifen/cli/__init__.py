@@ -17,6 +17,7 @@ import sys
 import typer
 
 from jifen.cli import demo, funds, jobs, keys, lint, serve, tools, verify
+from jifen.cli import demo, funds, jobs, lint, serve, verify, webhooks
 from jifen.cli._output import plain
 from jifen.errors import JifenError
 
@@ -49,6 +50,7 @@ app.add_typer(tools.export_app, name="export")
 app.add_typer(tools.members_app, name="members")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.auditor_app, name="auditor")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 
 
 def _sandbox_provider() -> None:

@@ -33,6 +33,9 @@ def serve(
     money_every: Annotated[
         float, typer.Option(help="seconds between passes of the money path (with --provider)")
     ] = 5.0,
+    webhooks_every: Annotated[
+        float, typer.Option(help="seconds between webhook delivery passes; 0 turns them off")
+    ] = 5.0,
     simulated_clock: Annotated[
         str | None,
         typer.Option(
@@ -68,7 +71,7 @@ def serve(
     from jifen.api.observability import configure_logging
     from jifen.app import open_alliance
     from jifen.cli.funds import open_funds
-    from jifen.jobs.scheduler import MoneyLoop, Scheduler
+    from jifen.jobs.scheduler import MoneyLoop, Scheduler, WebhookLoop
 
     clock = _simulated_clock(simulated_clock)
     # the provider's credentials first: a broken file refuses to start before anything opens
@@ -108,6 +111,9 @@ def serve(
     money = MoneyLoop(ctx, funds, money_every) if funds is not None and money_every > 0 else None
     if money:
         money.start()
+    hooks = WebhookLoop(ctx, webhooks_every) if webhooks_every > 0 else None
+    if hooks:
+        hooks.start()
     try:
         # log_config=None: uvicorn keeps the JSON logging above; its access log is off, as it
         # would print query strings (each request is logged by the app, without them)
@@ -120,6 +126,8 @@ def serve(
                 host=host, port=port, log_config=None, access_log=False,
             )  # fmt: skip
     finally:
+        if hooks:
+            hooks.stop()
         if money:
             money.stop()
         if scheduler:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from jifen.app.clock import business_date, day_start
 from jifen.app.context import Context
@@ -26,6 +26,7 @@ from jifen.ledger.chain import utc_text
 from jifen.settlement import CLOSING_JOB, Statement, reserve_status, settle_day
 from jifen.store import insert_missing
 from jifen.store import tables as t
+from jifen.webhooks import emit, events, subscribed
 
 REMINDER_HORIZON = timedelta(days=30)
 JOB = CLOSING_JOB
@@ -54,24 +55,47 @@ def run_due(ctx: Context, cutoff: datetime) -> tuple[int, int]:
     released = _drain(
         ctx,
         lambda: ctx.ledger.due_releases(cutoff, released_at=ctx.clock.now()),
-        lambda i: Release(f"release:{i}", i),
+        lambda batch: _release(ctx, batch),
     )
     expired = _drain(
-        ctx, lambda: ctx.ledger.due_expiries(cutoff), lambda i: Expire(f"expire:{i}", i)
+        ctx,
+        lambda: ctx.ledger.due_expiries(cutoff),
+        lambda batch: ctx.ledger.submit_batch(
+            [Expire(f"expire:{i}", i) for i in batch], ctx.clock.now()
+        ),
     )
     return released, expired
 
 
-def _drain(
-    ctx: Context, due: Callable[[], list[str]], op: Callable[[str], Release | Expire]
-) -> int:
+def _drain(ctx: Context, due: Callable[[], list[str]], run: Callable[[list[str]], object]) -> int:
     done = 0
     while batch := due():
-        ctx.ledger.submit_batch([op(lot_id) for lot_id in batch], ctx.clock.now())
+        run(batch)
         done += len(batch)
         if len(batch) < MAX_BATCH:
             break
     return done
+
+
+def _release(ctx: Context, batch: list[str]) -> None:
+    """One batch of releases and, in the same transaction, their ``points.released`` events
+    (read only when someone subscribed to them)."""
+
+    def work(tx: Connection) -> None:
+        now = ctx.clock.now()
+        lots = queries.lots_by_id(tx, batch) if subscribed(tx, events.POINTS_RELEASED) else {}
+        receipts = ctx.ledger.submit_batch([Release(f"release:{i}", i) for i in batch], now,
+                                           conn=tx)  # fmt: skip
+        fresh = {r.key.removeprefix("release:") for r in receipts if not r.replayed}
+        emit(tx, [
+            events.points_released(
+                lot_id=lot.lot_id, merchant_id=lot.merchant_id, order_ref=lot.order_ref,
+                member_id=lot.member_id, points=lot.pending, expires_at=lot.expires_at, at=now,
+            )
+            for lot_id, lot in sorted(lots.items()) if lot_id in fresh
+        ])  # fmt: skip
+
+    ctx.atomic(None, work)
 
 
 def _first_day(ctx: Context) -> date | None:
@@ -107,8 +131,16 @@ def _remind(ctx: Context, day: date) -> int:
         for member_id, lots in sorted(by_member.items())
     ]
     if fresh:
-        with ctx.writer.begin() as conn:
+        with ctx.writer.begin() as conn:  # the reminders and their events, in one transaction
             insert_missing(conn, t.reminders, fresh)
+            emit(conn, [
+                events.expiry_reminder(
+                    member_id=member_id, business_date=day.isoformat(),
+                    points=sum(p for _, p, _ in lots), first_expiry=lots[0][2], lots=lots,
+                    at=ctx.clock.now(),
+                )
+                for member_id, lots in sorted(by_member.items())
+            ])  # fmt: skip
     return len(by_member)
 
 

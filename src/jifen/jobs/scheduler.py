@@ -23,6 +23,7 @@ from jifen.funds import Funds, MoneyRun, run_money
 from jifen.funds.reconciliation import MAX_DAYS_PER_PASS, last_day_with_bills, reconcile_due
 from jifen.jobs.daily import run_jobs
 from jifen.payments import ReconciliationStatus
+from jifen.webhooks import PassResult, deliver_due
 
 log = logging.getLogger("jifen.jobs")
 
@@ -138,3 +139,30 @@ class MoneyLoop(_Every):
             )
         if len(reports) < MAX_DAYS_PER_PASS:  # caught up; else the next pass goes on
             self._reconciled_through = through
+
+
+class WebhookLoop(_Every):
+    """The webhook dispatcher's passes (``jifen.webhooks.deliver_due``) every ``interval_s``
+    in a daemon thread: an event waits for the next pass, a failed delivery for its backoff.
+    A failed pass is logged and the next one continues (what was not recorded stays due)."""
+
+    def __init__(self, ctx: Context, interval_s: float) -> None:
+        super().__init__(interval_s, "jifen-webhooks")
+        self.ctx = ctx
+
+    def run_once(self) -> PassResult | None:
+        try:
+            result = deliver_due(self.ctx)
+        except Exception:
+            log.exception("a webhook pass failed; the next one continues")
+            return None
+        if result.attempted:
+            log.info(
+                "webhook deliveries",
+                extra={
+                    "delivered": result.delivered,
+                    "retrying": result.retrying,
+                    "failed": result.failed,
+                },
+            )
+        return result

@@ -69,6 +69,14 @@ def live_lots(conn: Connection, member_id: str) -> list[Lot]:
     return [lot_from_row(r) for r in rows]
 
 
+def lots_by_id(conn: Connection, lot_ids: Sequence[str]) -> dict[str, Lot]:
+    """The lots named (a job's batch, at most ``MAX_BATCH`` of them), by id."""
+    if not lot_ids:
+        return {}
+    rows = conn.execute(select(t.lots).where(t.lots.c.lot_id.in_(list(lot_ids))))
+    return {r.lot_id: lot_from_row(r) for r in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One entry's effect on a member: its change to pending and to available points."""

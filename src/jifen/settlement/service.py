@@ -28,6 +28,7 @@ from jifen.settlement.statement import (
 )
 from jifen.store import insert_missing
 from jifen.store import tables as t
+from jifen.webhooks import emit, events
 
 CLOSING_JOB = "daily"
 """The job whose ``job_runs`` rows are the closed business days (written by jifen.jobs)."""
@@ -85,6 +86,7 @@ def settle_day(ctx: Context, day: date) -> list[Statement]:
 
 
 def _store(ctx: Context, s: Statement, entry_id: str | None) -> Statement:
+    now = ctx.clock.now()
     row = {
         "merchant_id": s.merchant_id,
         "business_date": s.business_date.isoformat(),
@@ -98,10 +100,18 @@ def _store(ctx: Context, s: Statement, entry_id: str | None) -> Statement:
         "collected_fen": s.collected_fen,
         "returned_fen": s.returned_fen,
         "entry_id": entry_id,
-        "created_at": ctx.clock.now(),
+        "created_at": now,
     }
-    with ctx.writer.begin() as conn:
+    closed = events.statement_closed(
+        merchant_id=s.merchant_id,
+        business_date=s.business_date.isoformat(),
+        figures={k: v for k, v in row.items() if k not in ("merchant_id", "business_date",
+                                                           "created_at")},
+        at=now,
+    )  # fmt: skip
+    with ctx.writer.begin() as conn:  # the statement and its event, in one transaction
         insert_missing(conn, t.statements, [row])
+        emit(conn, [closed])
     return Statement(**{**s.__dict__, "entry_id": entry_id})
 
 

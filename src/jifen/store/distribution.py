@@ -99,6 +99,9 @@ PLAN: Mapping[str, Placement] = {
     "large_value_alerts": Local(),
     "audit_records": Local(),
     "verification_runs": Local(),
+    # -- webhooks: subscriptions read by every event write; the outbox by subscription ---------
+    "webhook_subscriptions": Reference(),
+    "webhook_deliveries": Distributed("subscription_id", "webhook_deliveries"),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {

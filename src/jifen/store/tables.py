@@ -392,3 +392,42 @@ verification_runs = Table(
     Column("report", Text, nullable=True),  # JSON, the same as jifen verify --json
     Index("ix_verification_runs_started", "started_at", "run_id"),
 )
+
+
+# -- webhooks (issue 12): subscriptions and the outbox, one row per subscription and event --------
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("subscription_id", String(32), primary_key=True),
+    Column("merchant_id", String(32), nullable=True),  # None: the operator's (every event)
+    Column("url", Text, nullable=False),
+    Column("event_mask", Integer, nullable=False),  # bits of jifen.webhooks.events.EVENT_TYPES
+    Column("status", String(16), nullable=False),  # active | disabled | deleted
+    Column("secret_sealed", Text, nullable=False),  # AES-256-GCM under the store's secret
+    Column("previous_secret_sealed", Text, nullable=True),  # still signs until previous_until
+    Column("previous_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_subscriptions_owner", "merchant_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("subscription_id", String(32), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("body", Text, nullable=False),  # the JSON sent, byte for byte on every attempt
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),  # None once delivered or failed
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("subscription_id", "event_id"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_log", "subscription_id", "occurred_at"),
+)
