@@ -165,8 +165,9 @@ def run_page(blocks: list[Block], workdir: Path, timeout_s: float = PAGE_TIMEOUT
             _stop_group(proc.pid)  # the servers the page started in the background
             proc.wait()
     output = log.read_text()
-    m = re.findall(r"docs-test: failed \(exit \d+\) at script line (\d+)", output)
-    failed_at = script.origin.get(int(m[-1])) if m else None
+    m = re.findall(r"docs-test: failed \(exit \d+\) at script line (\d+)|page\.sh: line (\d+): ",
+                   output)  # fmt: skip
+    failed_at = script.origin.get(int(m[-1][0] or m[-1][1])) if m else None
     m2 = re.findall(r"docs-test: (\S+:\d+) did not print", output)
     return Run(proc.returncode, output, failed_at or (m2[-1] if m2 else None))
 
