@@ -97,7 +97,7 @@ def _console(block: Block, out: list[tuple[str, str]]) -> None:
                 expected.append(lines[i])
             i += 1
         out.append((f'{{ __rc_set "$__rc"; {cmd}\n}} >"$__out" 2>&1 && __rc=0 || __rc=$?', at))
-        out.append(("cat \"$__out\"", at))
+        out.append(('cat "$__out"', at))
         for line in expected:
             quoted = "'" + line.replace("'", "'\\''") + "'"
             out.append((f'__expect {quoted} "{at}"', where))
