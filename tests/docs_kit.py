@@ -96,7 +96,8 @@ def _console(block: Block, out: list[tuple[str, str]]) -> None:
             if lines[i].strip():
                 expected.append(lines[i])
             i += 1
-        out.append((f'{{ __rc_set "$__rc"; {cmd}\n}} >"$__out" 2>&1 && __rc=0 || __rc=$?', at))
+        out.append((f'{{ __rc_set "$__rc"; {cmd}', at))  # the brace on its own line: a comment
+        out.append(('} >"$__out" 2>&1 && __rc=0 || __rc=$?', at))  # ending cmd cannot hide it
         out.append(('cat "$__out"', at))
         for line in expected:
             quoted = "'" + line.replace("'", "'\\''") + "'"

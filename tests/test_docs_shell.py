@@ -74,6 +74,10 @@ def test_a_console_transcript_must_print_what_it_shows(tmp_path: Path) -> None:
     assert code == 0, out
     code, at, out = _run(tmp_path / "x", ("console", "$ echo hello\nhallo\n"))
     assert code != 0 and at == "page.md:1" and "did not print: hallo" in out, out
+    code, at, out = _run(
+        tmp_path / "y", ("console", "$ echo hi  # a comment\nhi\n"), ("bash", "false\n")
+    )
+    assert code != 0 and at == "page.md:11", out  # the lines after a transcript keep their place
 
 
 def test_a_page_runs_where_it_cannot_touch_the_repository(tmp_path: Path) -> None:
