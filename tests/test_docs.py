@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import runpy
 from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).parent.parent / "docs"
+from docs_kit import DOCS, page_blocks
+
 EXAMPLES = [
-    (page.name, n, code)
+    (page.name, n, block.code)
     for page in sorted(DOCS.glob("*.md"))
-    for n, code in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))
+    for n, block in enumerate(b for b in page_blocks(page) if b.lang == "python")
+    if block.skip is None
 ]
 
 

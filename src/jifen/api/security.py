@@ -7,11 +7,13 @@
 - ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``, ``Referrer-Policy:
   no-referrer``, and a ``Content-Security-Policy`` that allows nothing (``default-src 'none'``):
   a JSON answer is never a page, so nothing it says may run or be framed.
-- ``/docs`` (Swagger UI) and ``/redoc`` load their code from the jsDelivr CDN, as FastAPI serves
-  them: they get a policy naming exactly that CDN, their inline script by its SHA-256, and the
-  API itself (``connect-src 'self'``) to fetch the OpenAPI document. Both pages were checked in
-  headless Chromium (the CDN's bundles served locally): they render with no violation reported,
-  and neither needs ``'unsafe-eval'``.
+- ``/docs`` (Swagger UI) and ``/redoc`` load their code from the server itself, never from a
+  CDN, so they work on a network without the internet: the bundles are the files the
+  ``fastapi-offline`` package ships (Swagger UI 5, ReDoc 2; nothing else of it is used), served
+  under ``/docs/static/``. The pages get a policy naming only ``'self'``, their inline script by
+  its SHA-256, and the API itself (``connect-src 'self'``) to fetch the OpenAPI document. Both
+  pages were checked in headless Chromium: they render with no violation reported, and neither
+  needs ``'unsafe-eval'``.
 
 Documented for operators in docs/operations.md.
 """
@@ -21,14 +23,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import cache
+from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CDN = "https://cdn.jsdelivr.net"
-FAVICON_HOST = "https://fastapi.tiangolo.com"
+DOCS_STATIC = "/docs/static"
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+"""The files the two documentation pages load, by name, with their media types."""
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 STATIC_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -78,6 +89,12 @@ def _script_hashes(html: str) -> str:
     )
 
 
+@cache
+def _asset(name: str) -> bytes:
+    """One bundle from the package that ships them, read once (they are a few MiB in all)."""
+    return (files("fastapi_offline") / "static" / name).read_bytes()
+
+
 def _with_policy(page: HTMLResponse, **directives: str) -> HTMLResponse:
     policy = {
         "default-src": "'none'",
@@ -85,7 +102,7 @@ def _with_policy(page: HTMLResponse, **directives: str) -> HTMLResponse:
         "base-uri": "'none'",
         "form-action": "'none'",
         "connect-src": "'self'",
-        "img-src": f"'self' data: {FAVICON_HOST}",
+        "img-src": "'self' data:",
         **directives,
     }
     page.headers["Content-Security-Policy"] = "; ".join(f"{k} {v}" for k, v in policy.items())
@@ -93,34 +110,54 @@ def _with_policy(page: HTMLResponse, **directives: str) -> HTMLResponse:
 
 
 def install_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
-    """Serve FastAPI's Swagger UI and ReDoc pages (create the app with ``docs_url=None`` and
-    ``redoc_url=None``), each with a policy that lets it load and nothing else."""
+    """Serve Swagger UI and ReDoc (create the app with ``docs_url=None`` and ``redoc_url=None``)
+    and the files they load, each page with a policy that lets it load and nothing else."""
     assert app.openapi_url is not None
+
+    @app.get(DOCS_STATIC + "/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(404)  # answered as the problem `not_found`, like any path
+        return Response(_asset(name), media_type=DOCS_ASSETS[name])
+
+    def static(request: Request, name: str) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/") + f"{DOCS_STATIC}/{name}"
+
+    def openapi_url(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/") + str(app.openapi_url)
 
     @app.get(docs_url, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        openapi_url = request.scope.get("root_path", "").rstrip("/") + str(app.openapi_url)
-        page = get_swagger_ui_html(openapi_url=openapi_url, title=f"{app.title} - Swagger UI")
+        page = get_swagger_ui_html(
+            openapi_url=openapi_url(request),
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=static(request, "swagger-ui-bundle.js"),
+            swagger_css_url=static(request, "swagger-ui.css"),
+            swagger_favicon_url=static(request, "favicon.png"),
+        )
         html = bytes(page.body).decode()
         return _with_policy(
             page,
             **{
-                "script-src": f"{CDN} {_script_hashes(html)}".strip(),
-                "style-src": f"{CDN} 'unsafe-inline'",  # Swagger UI styles elements inline
+                "script-src": f"'self' {_script_hashes(html)}".strip(),
+                "style-src": "'self' 'unsafe-inline'",  # Swagger UI styles elements inline
             },
         )
 
     @app.get(redoc_url, include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        openapi_url = request.scope.get("root_path", "").rstrip("/") + str(app.openapi_url)
-        page = get_redoc_html(openapi_url=openapi_url, title=f"{app.title} - ReDoc")
+        page = get_redoc_html(
+            openapi_url=openapi_url(request),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=static(request, "redoc.standalone.js"),
+            redoc_favicon_url=static(request, "favicon.png"),
+            with_google_fonts=False,
+        )
         return _with_policy(
             page,
             **{
-                "script-src": CDN,
-                "style-src": "'unsafe-inline' https://fonts.googleapis.com",
-                "font-src": "https://fonts.gstatic.com",
+                "script-src": "'self'",
+                "style-src": "'unsafe-inline'",  # ReDoc writes its styles into the page
                 "worker-src": "blob:",  # ReDoc's search index runs in a worker made from a blob
-                "img-src": f"'self' data: {FAVICON_HOST} https://cdn.redoc.ly",  # its logo
             },
         )

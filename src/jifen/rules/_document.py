@@ -208,7 +208,7 @@ class RedemptionRules(_Frozen):
 
 
 class RefundRules(_Frozen):
-    """What happens when a refunded order's points were already spent (brief §5)."""
+    """What a refund does to points already spent (docs/merchants-and-orders.md, refunds)."""
 
     shortfall: Literal["deduct_from_refund", "record_debt"] = Field(
         default="deduct_from_refund",
