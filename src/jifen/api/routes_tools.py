@@ -20,6 +20,7 @@ from jifen.api.idempotency import IdemKey, once
 from jifen.api.schemas import MemberOut, Strict
 from jifen.api.schemas._tools import AuditRecordOut, ImportOut, LookupIn, LookupOut
 from jifen.app.context import Context
+from jifen.errors import InvalidRequest
 from jifen.settlement import exports
 
 router = APIRouter(prefix="/v1", tags=["operator tools 运营工具"])
@@ -51,6 +52,8 @@ async def _import(
     request: Request, who: Caller, key: str | None, dry_run: bool, kind: str, importer: Importer
 ) -> JSONResponse:
     data = await request.body()  # bounded by the body limit (1 MiB)
+    if not data.strip():
+        raise InvalidRequest("请求体须为 CSV 文件 / the body is the CSV file", field="body")
     ctx: Context = request.app.state.ctx
     digest = _CsvDigest(kind=kind, sha256=hashlib.sha256(data).hexdigest(), dry_run=dry_run)
 
@@ -78,7 +81,7 @@ async def import_members(
     return await _import(request, who, key, dry_run, "members", imports.import_members)
 
 
-@router.post("/members/lookup", response_model=LookupOut)
+@router.post("/member-lookups", response_model=LookupOut)
 def lookup_member(
     request: Request, ctx: Ctx, who: Operator, body: LookupIn, key: IdemKey = None
 ) -> JSONResponse:

@@ -18,7 +18,9 @@ from jifen.api.schemas._out import MemberOut, Page, RedemptionOut, _Out
 
 class KeyIn(Strict):
     name: Text = Field(pattern=ID, description="门店或收银台名 / the store's or till's label")
-    store_id: Text | None = Field(default=None, pattern=ID, description="商家的门店编号 / store")
+    store_id: Text | None = Field(
+        default=None, max_length=64, description="商家的门店编号 / one of the merchant's stores"
+    )
 
 
 class RotateIn(Strict):
