@@ -18,23 +18,23 @@ def test_every_lookup_is_audited_with_who_when_what_and_why(db_url: str) -> None
         server, (alpha_member, _) = t.server, t.members
         with server.operator() as op:
             by_phone = op.post(
-                "/v1/member-lookups", json={"phone": "138 0013 8000", "reason": "客诉 #1234"}
+                "/v1/member-lookups", json={"member": "138 0013 8000", "reason": "客诉 #1234"}
             )
             assert by_phone.status_code == 200, by_phone.text
             found = by_phone.json()
             assert found["member"]["member_id"] == alpha_member
             assert found["member"]["phone_masked"] == "138****8000"
             by_id = op.post(
-                "/v1/member-lookups", json={"member_id": alpha_member, "reason": "复核"}
+                "/v1/member-lookups", json={"member": alpha_member, "reason": "复核"}
             ).json()
             assert by_id["member"]["member_id"] == alpha_member
             nobody = op.post(
-                "/v1/member-lookups", json={"phone": "13311112222", "reason": "核实"}
+                "/v1/member-lookups", json={"member": "13311112222", "reason": "核实"}
             ).json()
             assert nobody["member"] is None  # not found, and still recorded
             for body in (
-                {"phone": "13800138000", "reason": "  "},
-                {"phone": "13800138000", "member_id": alpha_member, "reason": "x"},
+                {"member": "13800138000", "reason": "  "},
+                {"member": "12345", "reason": "x"},
                 {"reason": "x"},
             ):
                 problem(op.post("/v1/member-lookups", json=body), 422, "request.invalid")
@@ -49,7 +49,7 @@ def test_every_lookup_is_audited_with_who_when_what_and_why(db_url: str) -> None
         assert "13800138000" not in str(records)
         with t.alliance.merchant("alpha") as merchant:
             problem(
-                merchant.post("/v1/member-lookups", json={"phone": "13800138000", "reason": "x"}),
+                merchant.post("/v1/member-lookups", json={"member": "13800138000", "reason": "x"}),
                 403,
                 "auth.forbidden",
             )

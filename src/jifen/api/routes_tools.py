@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1", tags=["operator tools 运营工具"])
 CSV_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string", "minLength": 1, "pattern": "\\S"}}},
         "description": "UTF-8 CSV, header first (docs/operator-tools.md); at most 10,000 rows",
     }
 }
@@ -81,6 +81,11 @@ async def import_members(
     return await _import(request, who, key, dry_run, "members", imports.import_members)
 
 
+def _asked(member: str) -> dict[str, str]:
+    """A member id (``m`` and 15 hex digits) or else a phone number."""
+    return {"member_id": member} if member.startswith("m") else {"phone": member}
+
+
 @router.post("/member-lookups", response_model=LookupOut)
 def lookup_member(
     request: Request, ctx: Ctx, who: Operator, body: LookupIn, key: IdemKey = None
@@ -90,7 +95,7 @@ def lookup_member(
     def run(tx: Connection) -> LookupOut:
         found = lookup.lookup_member(
             ctx, actor=who.actor, reason=body.reason, now=ctx.clock.now(),
-            member_id=body.member_id, phone=body.phone, conn=tx,
+            **_asked(body.member), conn=tx,
         )  # fmt: skip
         member = MemberOut.model_validate(found.member) if found.member else None
         return LookupOut(record=AuditRecordOut.model_validate(found.record), member=member)
