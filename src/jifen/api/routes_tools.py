@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Connection
 
 from jifen.alliance import imports, lookup
+from jifen.alliance.errors import ImportRefused
 from jifen.api.auth import Caller, Ctx, Operator, OperatorOrMerchant
 from jifen.api.errors import Forbidden
 from jifen.api.idempotency import IdemKey, once
@@ -59,6 +60,12 @@ async def _import(
 
     def run(tx: Connection) -> ImportOut:
         report = importer(ctx, data, dry_run=dry_run, now=ctx.clock.now(), conn=tx)
+        if report.errors:  # over HTTP a dry run with errors is refused like the real run
+            raise ImportRefused(
+                f"导入文件有 {len(report.errors)} 处错误 / {len(report.errors)} errors in the "
+                "file: nothing was imported",
+                errors=[e.__dict__ for e in report.errors],
+            )
         return ImportOut.model_validate(report)
 
     answer: JSONResponse = await run_in_threadpool(once, request, who, key, digest, run)
