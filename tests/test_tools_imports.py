@@ -47,10 +47,9 @@ def _merchants(op: ApiClient) -> set[str]:
 
 def test_a_dry_run_lists_every_rows_errors_and_writes_nothing(db_url: str) -> None:
     with served(db_url) as server, server.operator() as op:
-        r = _post(op, "merchants", BAD_MERCHANTS, dry_run="true")
-        assert r.status_code == 200, r.text
-        report = r.json()
-        assert (report["dry_run"], report["written"], report["rows"]) == (True, False, 5)
+        report = problem(
+            _post(op, "merchants", BAD_MERCHANTS, dry_run="true"), 422, "import.rows_invalid"
+        )
         found = {(e["row"], e["column"], e["code"]) for e in report["errors"]}
         assert found == {
             (2, "merchant_id", "import.invalid_value"),
@@ -59,6 +58,8 @@ def test_a_dry_run_lists_every_rows_errors_and_writes_nothing(db_url: str) -> No
             (4, "legal_name", "import.missing_value"),
             (6, "merchant_id", "import.duplicate_row"),
         }
+        checked = imports.import_merchants(server.ctx, BAD_MERCHANTS.encode(), dry_run=True, now=T0)
+        assert (checked.dry_run, checked.written, checked.rows) == (True, False, 5)
         assert all(e["message"] for e in report["errors"])
         assert _merchants(op) == set()
         refused = problem(_post(op, "merchants", BAD_MERCHANTS), 422, "import.rows_invalid")
@@ -103,7 +104,7 @@ def test_members_are_enrolled_like_one_at_a_time_with_sealed_phones_and_consents
     with served(db_url) as server:
         with server.operator() as op:
             bad = "phone,terms,privacy\n12345,1,1\n13500135000,1,0\n13500135000,maybe,1\n"
-            report = _post(op, "members", bad, dry_run="true").json()
+            report = problem(_post(op, "members", bad, dry_run="true"), 422, "import.rows_invalid")
             assert {(e["row"], e["column"], e["code"]) for e in report["errors"]} == {
                 (2, "phone", "import.invalid_value"),
                 (3, "privacy", "member.consent_required"),

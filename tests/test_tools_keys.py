@@ -40,8 +40,8 @@ def test_a_till_key_is_shown_once_works_at_once_and_is_listed_without_its_secret
             assert {k["name"] for k in listed.json()} == {"default", "till-1"}
             problem(
                 op.post("/v1/merchants/alpha/keys", json={"name": "x", "store_id": "s9"}),
-                422,
-                "request.invalid",
+                404,
+                "merchant.store_not_found",
             )
         with server.client(till_key) as till:
             assert till.get("/v1/merchant").json()["merchant_id"] == "alpha"

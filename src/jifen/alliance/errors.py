@@ -110,3 +110,10 @@ class ImportRefused(AllianceError):
 
     code = "import.rows_invalid"
     status = 422
+
+
+class StoreNotFound(AllianceError):
+    """A key for a store the merchant does not have."""
+
+    code = "merchant.store_not_found"
+    status = 404

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from jifen.alliance._keyrows import KeyOwner, insert_key
-from jifen.alliance.errors import KeyNotFound, KeyRevoked, MerchantInactive
+from jifen.alliance.errors import KeyNotFound, KeyRevoked, MerchantInactive, StoreNotFound
 from jifen.alliance.merchants import MerchantStatus, get_merchant
 from jifen.app.context import Context
 from jifen.errors import InvalidRequest
@@ -134,8 +134,8 @@ def create_key(
                 "已关闭的商家不能签发密钥 / a closed merchant gets no keys", detail_key="no_keys"
             )
         if store_id is not None and store_id not in {s.store_id for s in merchant.stores}:
-            raise InvalidRequest(
-                f"商家没有门店 {store_id} / the merchant has no store {store_id}", field="store_id"
+            raise StoreNotFound(
+                "商家没有这个门店 / the merchant has no such store", field="store_id"
             )
         _check_room(tx, "merchant", merchant_id, now)
         key_id, key = insert_key(

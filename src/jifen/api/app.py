@@ -77,7 +77,7 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(routes_public.router)
-    app.include_router(routes_tools.router)  # before /v1/members/{member_id}: its lookup
+    app.include_router(routes_tools.router)
     app.include_router(routes_operator.router)
     app.include_router(routes_merchant.router)
     app.include_router(routes_keys.router)

@@ -55,6 +55,7 @@ API_ERRORS: Mapping[str, int] = {
     "points.insufficient": 409,
     # operator tools and the auditor (docs/operator-tools.md, docs/auditor.md)
     "key.not_found": 404,
+    "merchant.store_not_found": 404,
     "key.revoked": 409,
     "redemption.not_found": 404,
     "redemption.not_voidable": 409,

@@ -53,6 +53,7 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     # operator tools (docs/operator-tools.md)
     ("post", "/v1/merchants/{merchant_id}/keys/{key_id}/rotate"): frozenset({409}),  # revoked
     ("post", "/v1/merchant/keys/{key_id}/rotate"): frozenset({409}),  # key.revoked
+    ("post", "/v1/merchant/keys"): frozenset({404}),  # merchant.store_not_found
     ("post", "/v1/redemptions/{redemption_id}/void"): frozenset({409}),  # not today, undone
     ("post", "/v1/redemptions/{redemption_id}/reversal"): frozenset({409}),  # already undone
 }

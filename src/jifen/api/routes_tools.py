@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Connection
 
 from jifen.alliance import imports, lookup
+from jifen.alliance.errors import ImportRefused
 from jifen.api.auth import Caller, Ctx, Operator, OperatorOrMerchant
 from jifen.api.errors import Forbidden
 from jifen.api.idempotency import IdemKey, once
 from jifen.api.schemas import MemberOut, Strict
 from jifen.api.schemas._tools import AuditRecordOut, ImportOut, LookupIn, LookupOut
 from jifen.app.context import Context
+from jifen.errors import InvalidRequest
 from jifen.settlement import exports
 
 router = APIRouter(prefix="/v1", tags=["operator tools 运营工具"])
@@ -27,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["operator tools 运营工具"])
 CSV_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string", "minLength": 1, "pattern": "\\S"}}},
         "description": "UTF-8 CSV, header first (docs/operator-tools.md); at most 10,000 rows",
     }
 }
@@ -51,11 +53,19 @@ async def _import(
     request: Request, who: Caller, key: str | None, dry_run: bool, kind: str, importer: Importer
 ) -> JSONResponse:
     data = await request.body()  # bounded by the body limit (1 MiB)
+    if not data.strip():
+        raise InvalidRequest("请求体须为 CSV 文件 / the body is the CSV file", field="body")
     ctx: Context = request.app.state.ctx
     digest = _CsvDigest(kind=kind, sha256=hashlib.sha256(data).hexdigest(), dry_run=dry_run)
 
     def run(tx: Connection) -> ImportOut:
         report = importer(ctx, data, dry_run=dry_run, now=ctx.clock.now(), conn=tx)
+        if report.errors:  # over HTTP a dry run with errors is refused like the real run
+            raise ImportRefused(
+                f"导入文件有 {len(report.errors)} 处错误 / {len(report.errors)} errors in the "
+                "file: nothing was imported",
+                errors=[e.__dict__ for e in report.errors],
+            )
         return ImportOut.model_validate(report)
 
     answer: JSONResponse = await run_in_threadpool(once, request, who, key, digest, run)
@@ -78,7 +88,12 @@ async def import_members(
     return await _import(request, who, key, dry_run, "members", imports.import_members)
 
 
-@router.post("/members/lookup", response_model=LookupOut)
+def _asked(member: str) -> dict[str, str]:
+    """A member id (``m`` and 15 hex digits) or else a phone number."""
+    return {"member_id": member} if member.startswith("m") else {"phone": member}
+
+
+@router.post("/member-lookups", response_model=LookupOut)
 def lookup_member(
     request: Request, ctx: Ctx, who: Operator, body: LookupIn, key: IdemKey = None
 ) -> JSONResponse:
@@ -87,7 +102,7 @@ def lookup_member(
     def run(tx: Connection) -> LookupOut:
         found = lookup.lookup_member(
             ctx, actor=who.actor, reason=body.reason, now=ctx.clock.now(),
-            member_id=body.member_id, phone=body.phone, conn=tx,
+            **_asked(body.member), conn=tx,
         )  # fmt: skip
         member = MemberOut.model_validate(found.member) if found.member else None
         return LookupOut(record=AuditRecordOut.model_validate(found.record), member=member)

@@ -18,7 +18,9 @@ from jifen.api.schemas._out import MemberOut, Page, RedemptionOut, _Out
 
 class KeyIn(Strict):
     name: Text = Field(pattern=ID, description="门店或收银台名 / the store's or till's label")
-    store_id: Text | None = Field(default=None, pattern=ID, description="商家的门店编号 / store")
+    store_id: Text | None = Field(
+        default=None, max_length=64, description="商家的门店编号 / one of the merchant's stores"
+    )
 
 
 class RotateIn(Strict):
@@ -84,10 +86,18 @@ class ImportOut(_Out):
     errors: list[RowErrorOut]
 
 
+PHONE = r"(?:[ \t-]*(?:\+86|0086)?[ \t-]*1[ \t-]*[3-9](?:[ \t-]*[0-9]){9}[ \t-]*)"
+"""A mainland mobile number as ``POST /v1/members`` takes it (+86, spaces, dashes allowed)."""
+
+
 class LookupIn(Strict):
-    member_id: Text | None = Field(default=None, pattern=ID)
-    phone: Text | None = Field(default=None, min_length=11, max_length=20)
-    reason: str = Field(min_length=1, max_length=500, description="查询理由（记入审计）/ why")
+    member: Text = Field(
+        pattern=f"^(?:m[0-9a-f]{{15}}|{PHONE})$",
+        description="会员编号 m… 或手机号 / a member id (m…) or a phone number",
+    )
+    reason: str = Field(
+        min_length=1, max_length=500, pattern=r"\S", description="查询理由（记入审计）/ why"
+    )
 
 
 class AuditRecordOut(_Out):
