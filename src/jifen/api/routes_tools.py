@@ -65,6 +65,7 @@ async def _import(
                 f"导入文件有 {len(report.errors)} 处错误 / {len(report.errors)} errors in the "
                 "file: nothing was imported",
                 errors=[e.__dict__ for e in report.errors],
+                count=len(report.errors),
             )
         return ImportOut.model_validate(report)
 
