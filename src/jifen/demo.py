@@ -12,6 +12,14 @@ the provider as real ones are: a payment is created, the customer pays, the prov
 notification records the order; the issue charge is split to the reserve and the fee, refunds
 return the splits before paying back, the reserve pays the merchants' nets, and every day is
 reconciled against the provider's bills the next evening.
+
+**The demo ends today.** Its simulated days are the ``days`` days before today (China time), so
+its clock ends today, no later than the real time it was started at; the store is then handed
+over to the real clock (``jifen.app.hand_over_to_real_clock``), and ``jifen serve`` on it simply
+carries on: no simulated day is left to close and nothing comes due at once. The last simulated
+day ends with the next morning's reconciliation (its bills are out at 10:30 China time); before
+then, the simulated days end one day earlier and the demo closes the quiet day in between
+itself, at today's midnight, expiring what is due by then (``timeline``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +38,14 @@ from jifen.alliance.members import enrol
 from jifen.alliance.merchants import Merchant, MerchantStatus, Store, create_merchant
 from jifen.alliance.orders import get_order, record_order, refund_order
 from jifen.alliance.redemptions import new_code, redeem
-from jifen.app import Context, SimulatedClock, open_alliance
+from jifen.app import (
+    Context,
+    SimulatedClock,
+    business_date,
+    hand_over_to_real_clock,
+    open_alliance,
+)
+from jifen.app.clock import day_start
 from jifen.errors import JifenError
 from jifen.funds import (
     Funds,
@@ -41,7 +57,7 @@ from jifen.funds import (
     request_refund,
     run_money,
 )
-from jifen.funds.reconciliation import reconcile_day
+from jifen.funds.reconciliation import BILLS_READY, reconcile_day
 from jifen.jobs import run_jobs
 from jifen.ledger import Report
 from jifen.payments import ReconciliationStatus
@@ -57,7 +73,44 @@ MERCHANTS = (
     ("fuel", "fuel", "加油站 fuel station"),
     ("books", "books", "书店 bookshop"),
 )
-START = datetime(2026, 1, 1, tzinfo=UTC)
+DAY_OPENS = clock_time(0)  # UTC: 08:00 China time, when each simulated day begins
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When the demo's simulated days fall, from the real time it is started at."""
+
+    start: datetime  # 08:00 China time of the first simulated day
+    days: int
+    quiet_close: datetime | None
+    """00:00 China time today when the simulated days end the day before yesterday (before the
+    last one's bills are out): the demo closes yesterday, a day without business, at it."""
+
+    @property
+    def last_reconciliation(self) -> datetime:
+        """10:30 China time the day after the last simulated day, when its bills are out."""
+        return day_start(business_date(self.start) + timedelta(days=self.days)) + BILLS_READY
+
+    @property
+    def ends(self) -> datetime:
+        """The demo's last moment: the last day's reconciliation the next morning, or the
+        closing of the quiet day after it."""
+        return self.quiet_close or self.last_reconciliation
+
+
+def timeline(now: datetime, days: int) -> Timeline:
+    """The ``days`` simulated days that end today for a demo started at ``now`` (real time):
+    everything the demo books is at or before ``now``, and every day before today is closed."""
+    today = business_date(now)
+    last = today - timedelta(days=1)
+    quiet_close = None
+    if now < day_start(today) + BILLS_READY:  # yesterday's bills are not out yet
+        last -= timedelta(days=1)
+        quiet_close = day_start(today)
+    first = last - timedelta(days=days - 1)
+    return Timeline(datetime.combine(first, DAY_OPENS, UTC), days, quiet_close)
+
+
 RULES_V1 = RuleDocument.model_validate(
     {
         "alliance": "demo",
@@ -133,34 +186,38 @@ class Summary:
     reconciliation_breaks: int = 0
 
 
-def open_demo(db: str, *, hash_alg: str = "sha256") -> Context:
+def open_demo(db: str, when: Timeline, *, hash_alg: str = "sha256") -> Context:
     """A demo store with the demo's fixed secret, also written beside a SQLite file so that
     ``jifen serve`` on the same file can read the (fake) members' phone numbers. The store runs
-    on a simulated clock for life: ``jifen serve`` and ``jifen jobs run`` on it later resume at
-    the time the demo ended, never the real one."""
+    on a simulated clock from ``when.start`` until ``run_demo`` hands it over to the real one."""
     if (store_file := sqlite_path(db)) is not None:
         Path(f"{store_file}.secret").write_text(DEMO_SECRET)
-    return open_alliance(db, secret=DEMO_SECRET, clock=SimulatedClock(START), hash_alg=hash_alg)
+    clock = SimulatedClock(when.start)
+    return open_alliance(db, secret=DEMO_SECRET, clock=clock, hash_alg=hash_alg)
 
 
 def run_demo(
     ctx: Context,
+    when: Timeline,
     *,
     members: int = 200,
     orders: int = 2000,
-    days: int = 120,
     seed: int = 7,
     on_day: Callable[[int], None] | None = None,
     payer: Payer | None = None,
+    real_now: Callable[[], datetime] | None = None,
 ) -> Summary:
+    """Run the demo on the store of ``open_demo(db, when)``. With ``real_now`` (the real clock),
+    the store is handed over to the real clock at the end; ``ctx`` must not write after that."""
     assert isinstance(ctx.clock, SimulatedClock)
+    days, start = when.days, when.start
     summary = Summary(seed, members, len(MERCHANTS), orders, days)
-    run = _Run(ctx, ctx.clock, random.Random(seed), summary, payer)
+    run = _Run(ctx, ctx.clock, start, random.Random(seed), summary, payer)
     run.open_alliance(members)
     order_days = sorted(run.rng.randrange(days) for _ in range(orders))
     next_order = 0
     for day in range(days):
-        today = START + timedelta(days=day)
+        today = start + timedelta(days=day)
         if day == 30:
             _announce_change(ctx, summary, today)
         next_order = run.orders(day, today, order_days, next_order)
@@ -174,9 +231,10 @@ def run_demo(
         run.close_days()
         if on_day:
             on_day(day)
-    run.reconcile(
-        START + timedelta(days=days, hours=2, minutes=30), START + timedelta(days=days - 1)
-    )
+    run.reconcile(when.last_reconciliation, start + timedelta(days=days - 1))
+    if when.quiet_close is not None:
+        run.set_time(when.quiet_close)
+        run.close_days(pay=False)  # the provider's payouts of a quiet day: none
     summary.net_fen_by_merchant = dict(sorted(run.net.items()))
     summary.rule_versions = len(ctx.rulebook.published())
     summary.reserve = reserve_status(ctx)
@@ -184,7 +242,25 @@ def run_demo(
     if payer is not None:
         summary.provider = payer.funds.provider.name
         summary.paid_out_fen = sum(p.fen for p in payouts(ctx) if p.state == "succeeded")
+    if real_now is not None:
+        _hand_over(ctx, real_now)
     return summary
+
+
+HAND_OVER_WAIT_S = 180.0
+"""How long the demo waits, at most, for real time to pass its last moment (only a demo run in
+the first minutes after 10:30 China time, with a tiny --orders, could end ahead of it)."""
+
+
+def _hand_over(ctx: Context, real_now: Callable[[], datetime]) -> None:
+    """The store goes over to the real clock: its simulated days end today, so real time goes
+    on from here."""
+    deadline = time.monotonic() + HAND_OVER_WAIT_S
+    while (ahead := ctx.clock.now() - real_now()) > timedelta(0):
+        if time.monotonic() > deadline:
+            break  # hand_over_to_real_clock refuses it: one line, the store stays simulated
+        time.sleep(min(ahead.total_seconds(), 1.0))
+    hand_over_to_real_clock(ctx, real_now())
 
 
 @dataclass
@@ -194,6 +270,7 @@ class _Run:
 
     ctx: Context
     clock: SimulatedClock
+    start: datetime
     rng: random.Random
     summary: Summary
     payer: Payer | None = None
@@ -209,12 +286,13 @@ class _Run:
     def open_alliance(self, members: int) -> None:
         """Rules v1 at once, the merchants onboarded, the members enrolled."""
         ctx = self.ctx
+        start = self.start
         v1 = ctx.rulebook.draft(RULES_V1, self.clock.now())
         ctx.rulebook.publish(
             v1.number,
-            effective_at=START,
+            effective_at=start,
             reason="联盟开业 launch",
-            now=START,
+            now=start,
             points_outstanding=False,
         )
         for merchant_id, trade, name in MERCHANTS:
@@ -226,14 +304,14 @@ class _Run:
                 kyc={"legal_name": f"演示{name}有限公司", "licence_no": "91310000MA1FL00000"},
                 stores=(Store(f"{merchant_id}-01", name, "上海"),),
             )
-            create_merchant(ctx, merchant, START)
+            create_merchant(ctx, merchant, start)
             if self.payer is not None:  # its account at the provider, with a float for refunds
                 account = self.payer.open_account(f"演示{name}有限公司")
                 link_merchant(ctx, self.payer.funds, merchant_id, account=account)
                 self.payer.top_up(account, MERCHANT_FLOAT_FEN)
         consents = {"terms": True, "privacy": True}
         self.member_ids = [
-            enrol(ctx, f"138{n:08d}", consents, START).member_id for n in range(members)
+            enrol(ctx, f"138{n:08d}", consents, start).member_id for n in range(members)
         ]
         self.favourite = {m: self.rng.choice(self.merchant_ids) for m in self.member_ids}
 
@@ -357,8 +435,9 @@ class _Run:
                 continue  # e.g. over the rule's share of the order: the cashier tries less
             self.summary.redemptions += 1
 
-    def close_days(self) -> None:
-        """The business day closes: releases, expiries, reminders, statements, reserve check."""
+    def close_days(self, *, pay: bool = True) -> None:
+        """The business day closes: releases, expiries, reminders, statements, reserve check;
+        then (``pay``) the provider pays what merchants are owed."""
         for closed in run_jobs(self.ctx):
             self.summary.closed_days += 1
             self.summary.statements += len(closed.statements)
@@ -368,7 +447,8 @@ class _Run:
                 self.summary.collected_fen += s.collected_fen
                 self.summary.returned_fen += s.returned_fen
                 self.net[s.merchant_id] += s.net_fen
-        self.money(self.clock.now() + timedelta(seconds=65), passes=2)  # the payouts
+        if pay:
+            self.money(self.clock.now() + timedelta(seconds=65), passes=2)  # the payouts
 
 
 def _announce_change(ctx: Context, summary: Summary, today: datetime) -> None:
