@@ -31,9 +31,33 @@ __all__ = ["demo"]
 
 def demo(
     db: DbOption = None,
-    members: Annotated[int, typer.Option(min=1, max=1_000_000, help="会员 members")] = 200,
-    orders: Annotated[int, typer.Option(min=1, max=10_000_000, help="paid orders 订单")] = 2000,
-    days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days 模拟天数")] = 120,
+    members: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1_000_000,
+            envvar="JIFEN_DEMO_MEMBERS",
+            help="会员 members",
+        ),
+    ] = 200,
+    orders: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=10_000_000,
+            envvar="JIFEN_DEMO_ORDERS",
+            help="paid orders 订单",
+        ),
+    ] = 2000,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=3650,
+            envvar="JIFEN_DEMO_DAYS",
+            help="simulated days 模拟天数, ending today",
+        ),
+    ] = 120,
     seed: Annotated[int, typer.Option(help="same seed, same books")] = 7,
     hash_alg: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (国密)")] = "sha256",
     cash: Annotated[
