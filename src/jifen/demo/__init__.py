@@ -13,13 +13,8 @@ notification records the order; the issue charge is split to the reserve and the
 return the splits before paying back, the reserve pays the merchants' nets, and every day is
 reconciled against the provider's bills the next evening.
 
-**The demo ends today.** Its simulated days are the ``days`` days before today (China time), so
-its clock ends today, no later than the real time it was started at; the store is then handed
-over to the real clock (``jifen.app.hand_over_to_real_clock``), and ``jifen serve`` on it simply
-carries on: no simulated day is left to close and nothing comes due at once. The last simulated
-day ends with the next morning's reconciliation (its bills are out at 10:30 China time); before
-then, the simulated days end one day earlier and the demo closes the quiet day in between
-itself, at today's midnight, expiring what is due by then (``timeline``).
+**The demo ends today** (``jifen.demo._timeline``): its simulated days are the days before
+today, and its store is then handed over to the real clock, so ``jifen serve`` on it carries on.
 """
 
 from __future__ import annotations
@@ -29,8 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from datetime import time as clock_time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -38,14 +32,9 @@ from jifen.alliance.members import enrol
 from jifen.alliance.merchants import Merchant, MerchantStatus, Store, create_merchant
 from jifen.alliance.orders import get_order, record_order, refund_order
 from jifen.alliance.redemptions import new_code, redeem
-from jifen.app import (
-    Context,
-    SimulatedClock,
-    business_date,
-    hand_over_to_real_clock,
-    open_alliance,
-)
-from jifen.app.clock import day_start
+from jifen.app import Context, SimulatedClock, open_alliance
+from jifen.demo._rules import RULES_V1, announce_change, rules_v2
+from jifen.demo._timeline import Timeline, hand_over, timeline
 from jifen.errors import JifenError
 from jifen.funds import (
     Funds,
@@ -57,13 +46,25 @@ from jifen.funds import (
     request_refund,
     run_money,
 )
-from jifen.funds.reconciliation import BILLS_READY, reconcile_day
+from jifen.funds.reconciliation import reconcile_day
 from jifen.jobs import run_jobs
 from jifen.ledger import Report
 from jifen.payments import ReconciliationStatus
-from jifen.rules import RuleDocument
 from jifen.settlement import ReserveStatus, reserve_status, verify_books
 from jifen.store import sqlite_path
+
+__all__ = [
+    "DEMO_SECRET",
+    "MERCHANTS",
+    "RULES_V1",
+    "Payer",
+    "Summary",
+    "Timeline",
+    "open_demo",
+    "rules_v2",
+    "run_demo",
+    "timeline",
+]
 
 DEMO_SECRET = "jifen-demo-secret-not-for-production"
 MERCHANTS = (
@@ -73,71 +74,6 @@ MERCHANTS = (
     ("fuel", "fuel", "加油站 fuel station"),
     ("books", "books", "书店 bookshop"),
 )
-DAY_OPENS = clock_time(0)  # UTC: 08:00 China time, when each simulated day begins
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """When the demo's simulated days fall, from the real time it is started at."""
-
-    start: datetime  # 08:00 China time of the first simulated day
-    days: int
-    quiet_close: datetime | None
-    """00:00 China time today when the simulated days end the day before yesterday (before the
-    last one's bills are out): the demo closes yesterday, a day without business, at it."""
-
-    @property
-    def last_reconciliation(self) -> datetime:
-        """10:30 China time the day after the last simulated day, when its bills are out."""
-        return day_start(business_date(self.start) + timedelta(days=self.days)) + BILLS_READY
-
-    @property
-    def ends(self) -> datetime:
-        """The demo's last moment: the last day's reconciliation the next morning, or the
-        closing of the quiet day after it."""
-        return self.quiet_close or self.last_reconciliation
-
-
-def timeline(now: datetime, days: int) -> Timeline:
-    """The ``days`` simulated days that end today for a demo started at ``now`` (real time):
-    everything the demo books is at or before ``now``, and every day before today is closed."""
-    today = business_date(now)
-    last = today - timedelta(days=1)
-    quiet_close = None
-    if now < day_start(today) + BILLS_READY:  # yesterday's bills are not out yet
-        last -= timedelta(days=1)
-        quiet_close = day_start(today)
-    first = last - timedelta(days=days - 1)
-    return Timeline(datetime.combine(first, DAY_OPENS, UTC), days, quiet_close)
-
-
-RULES_V1 = RuleDocument.model_validate(
-    {
-        "alliance": "demo",
-        "title_zh": "演示联盟积分规则",
-        "title_en": "Demo alliance points rules",
-        "notice_days": 30,
-        "earn": {"points_per_yuan": 1, "category_multipliers_bp": {"cinema": 20_000}},
-        "pending": {"return_window_days": 7},
-        "expiry": {"policy": "rolling", "months": 2},
-        "redemption": {"min_points": 100, "max_order_share_bp": 5_000},
-    }
-)
-
-
-def rules_v2() -> RuleDocument:
-    """Announced on day 30: a bookshop campaign and a longer expiry (more rights, with notice)."""
-    doc = RULES_V1.model_dump(mode="json")
-    doc["earn"]["merchant_multipliers_bp"] = {"books": 30_000}
-    doc["expiry"]["months"] = 3
-    return RuleDocument.model_validate(doc)
-
-
-def rules_cut() -> RuleDocument:
-    """What the linter and the rights gate exist for: shorter expiry for points already issued."""
-    doc = rules_v2().model_dump(mode="json")
-    doc["expiry"]["months"] = 1
-    return RuleDocument.model_validate(doc)
 
 
 class Payer(Protocol):
@@ -219,7 +155,7 @@ def run_demo(
     for day in range(days):
         today = start + timedelta(days=day)
         if day == 30:
-            _announce_change(ctx, summary, today)
+            summary.refused_change = announce_change(ctx, today)
         next_order = run.orders(day, today, order_days, next_order)
         run.set_time(today + timedelta(hours=13, minutes=30))
         run.refunds(day)
@@ -243,24 +179,8 @@ def run_demo(
         summary.provider = payer.funds.provider.name
         summary.paid_out_fen = sum(p.fen for p in payouts(ctx) if p.state == "succeeded")
     if real_now is not None:
-        _hand_over(ctx, real_now)
+        hand_over(ctx, real_now)
     return summary
-
-
-HAND_OVER_WAIT_S = 180.0
-"""How long the demo waits, at most, for real time to pass its last moment (only a demo run in
-the first minutes after 10:30 China time, with a tiny --orders, could end ahead of it)."""
-
-
-def _hand_over(ctx: Context, real_now: Callable[[], datetime]) -> None:
-    """The store goes over to the real clock: its simulated days end today, so real time goes
-    on from here."""
-    deadline = time.monotonic() + HAND_OVER_WAIT_S
-    while (ahead := ctx.clock.now() - real_now()) > timedelta(0):
-        if time.monotonic() > deadline:
-            break  # hand_over_to_real_clock refuses it: one line, the store stays simulated
-        time.sleep(min(ahead.total_seconds(), 1.0))
-    hand_over_to_real_clock(ctx, real_now())
 
 
 @dataclass
@@ -449,26 +369,3 @@ class _Run:
                 self.net[s.merchant_id] += s.net_fen
         if pay:
             self.money(self.clock.now() + timedelta(seconds=65), passes=2)  # the payouts
-
-
-def _announce_change(ctx: Context, summary: Summary, today: datetime) -> None:
-    """Day 30: a rights-cutting draft is refused; a fair change is published with notice."""
-    cut = ctx.rulebook.draft(rules_cut(), today)
-    try:
-        ctx.rulebook.publish(
-            cut.number,
-            effective_at=today + timedelta(days=30),
-            reason="缩短有效期 shorter expiry",
-            now=today,
-            points_outstanding=True,
-        )
-    except JifenError as exc:
-        summary.refused_change = exc.code
-    v2 = ctx.rulebook.draft(rules_v2(), today)
-    ctx.rulebook.publish(
-        v2.number,
-        effective_at=today + timedelta(days=30),
-        reason="书店三倍积分，有效期延长至 3 个月 / books 3×, expiry 3 months",
-        now=today,
-        points_outstanding=True,
-    )
