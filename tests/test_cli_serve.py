@@ -67,6 +67,12 @@ def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    said = server.stderr.read()
+    # before its JSON logs: the address, the store, the clock and its time, the jobs' schedule
+    assert f"地址 address: {base} (OpenAPI at {base}/docs" in said
+    assert f"账本 store: sqlite:///{demo_db}" in said
+    assert "时钟 clock: real 真实, now 20" in said
+    assert "日终任务 daily jobs: off (--jobs-every 0)" in said
 
 
 def test_jobs_run_on_the_demo_store_runs_on_the_real_clock_with_nothing_left_to_close(

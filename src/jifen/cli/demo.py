@@ -21,7 +21,16 @@ from jifen.cli._output import data, err, out, say, yuan
 from jifen.cli._stores import ensure_database, replace_store, store_in_use
 from jifen.cli.errors import DemoStoreInUse
 from jifen.cli.verify import print_report
-from jifen.demo import MERCHANTS, Payer, Summary, Timeline, open_demo, run_demo, timeline
+from jifen.demo import (
+    DEMO_SECRET,
+    MERCHANTS,
+    Payer,
+    Summary,
+    Timeline,
+    open_demo,
+    run_demo,
+    timeline,
+)
 from jifen.ledger import HASH_ALGORITHMS
 from jifen.settlement import coverage_text
 from jifen.store import normalize_url, sqlite_path
@@ -107,7 +116,7 @@ def demo(
         )
     ctx.engine.dispose()
     _print_summary(summary)
-    _print_clock(when)
+    _print_clock(when, url)
     if summary.report is None or not summary.report.ok:
         raise typer.Exit(1)
 
@@ -151,7 +160,15 @@ def make_url_text(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _print_clock(when: Timeline) -> None:
+def _print_clock(when: Timeline, url: str) -> None:
+    """How the store goes on: the real clock, and where ``jifen serve`` finds its secret."""
+    path = sqlite_path(url)
+    secret = (
+        f"{path}.secret, beside the store (`jifen serve` reads it)"
+        if path is not None
+        else f"set JIFEN_SECRET={DEMO_SECRET} to serve it"
+    )
+    say(err, ("密钥 secret", "bold"), f": the demo's public secret; {secret}")
     say(
         err,
         ("时钟 clock", "bold"),
