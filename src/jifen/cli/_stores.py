@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+import jifen.ledger  # noqa: F401  (its tables join ``metadata``, so replace_store drops them too)
 from jifen.store import StoreUnavailable, make_engine, ping, sqlite_path
 from jifen.store import tables as t
 

@@ -143,7 +143,7 @@ def _fresh_store(url: str, force: bool) -> None:
     """The demo starts from nothing: a store in use is refused, or with ``--force`` replaced;
     a PostgreSQL database that does not exist is created if the server lets us."""
     if ensure_database(url):
-        say(err, f"已创建数据库 created the database {make_url_text(url)}")
+        say(err, f"已创建数据库 created the database {_url_text(url)}")
     used = store_in_use(url)
     if used and not force:
         raise DemoStoreInUse(
@@ -153,7 +153,7 @@ def _fresh_store(url: str, force: bool) -> None:
         replace_store(url)
 
 
-def make_url_text(url: str) -> str:
+def _url_text(url: str) -> str:
     """A store's URL as it may be printed: without its password."""
     from sqlalchemy.engine import make_url
 

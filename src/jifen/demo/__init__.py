@@ -5,7 +5,8 @@ change with notice; a change that would cut the rights of issued points is refus
 record paid orders, the return window ends and points are released, members redeem at *other*
 merchants with one-time codes, some orders are refunded, lots expire, and every business day is
 closed with statements per merchant and a reserve check. Everything random comes from one seeded
-generator and every key derives from the seed, so the same seed gives the same books, hash for hash.
+generator and every key derives from the seed, so the same seed gives the same books, hash for hash
+(on the same day: the days the demo simulates are the ones before today).
 
 With a ``Payer`` (``jifen demo`` starts the sandbox provider for it), the orders are paid through
 the provider as real ones are: a payment is created, the customer pays, the provider's
