@@ -43,6 +43,7 @@ NEVER_ANSWERED = {
     "cap.exceeded": "the flows re-quote or answer redemption.over_order_share",
     "chain.unsupported_hash": "chosen when a store is created (jifen demo --hash)",
     "demo.store_in_use": "jifen demo only",
+    "init.store_in_use": "jifen init only",
     "lint.unreadable": "jifen lint only",
     "verify.checkpoint_invalid": "jifen verify --resume only",
     "verify.checkpoint_unwritable": "jifen verify --checkpoint only",

@@ -360,7 +360,11 @@ def test_jifen_serve_logs_json_lines(db_url: str, tmp_path: Any) -> None:
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
-    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    said = [line for line in stderr.splitlines() if line.strip()]
+    # what it runs, for a person, before the JSON lines begin (issue 12); then only JSON
+    banner = ["地址 address", "账本 store", "时钟 clock", "日终任务 daily jobs"]
+    assert [line.split(":")[0] for line in said[:4]] == banner, stderr
+    lines = [json.loads(line) for line in said[4:]]
     assert lines, stderr
     request = [line for line in lines if line.get("request_id") == "serve-1"]
     assert [(r["route"], r["status"], r["role"]) for r in request] == [

@@ -45,25 +45,24 @@ def test_demo_then_verify_exits_zero(db_url: str) -> None:
     assert totals["redeemed"] > 0 and totals["expired"] > 0 and totals["clawed_back"] > 0
 
 
-def test_a_second_demo_replaces_a_sqlite_file_and_is_refused_on_a_used_postgresql_store(
+def test_a_second_demo_is_refused_on_a_store_in_use_and_force_replaces_it(
     db_url: str, tmp_path: Path
 ) -> None:
     tiny = ["--members", "5", "--orders", "20", "--days", "5"]
     assert jifen("demo", "--db", db_url, *tiny, "--seed", "1").returncode == 0
     first = verify_json(db_url)
     again = jifen("demo", "--db", db_url, *tiny, "--seed", "2")
-    if db_url.startswith("sqlite"):
-        assert again.returncode == 0, again.stderr
-        fresh = str(tmp_path / "fresh.db")
-        assert jifen("demo", "--db", fresh, *tiny, "--seed", "2").returncode == 0
-        assert verify_json(db_url) == verify_json(fresh) != first  # new books, nothing added
-        return
     assert again.returncode == 2
-    assert again.stderr == (
-        "error[demo.store_in_use]: the demo needs an empty store; this PostgreSQL database "
-        "already holds a ledger (演示需要空库)\n"
-    )
+    held = "a store" if db_url.startswith("sqlite") else "a ledger"
+    assert again.stderr.startswith("error[demo.store_in_use]: the demo needs an empty store; ")
+    assert f"already holds {held}" in again.stderr and "--force" in again.stderr
+    assert again.stderr.count("\n") == 1 and "Traceback" not in again.stderr
     assert verify_json(db_url) == first  # nothing written
+    forced = jifen("demo", "--db", db_url, *tiny, "--seed", "2", "--force")
+    assert forced.returncode == 0, forced.stderr
+    fresh = str(tmp_path / "fresh.db")
+    assert jifen("demo", "--db", fresh, *tiny, "--seed", "2").returncode == 0
+    assert verify_json(db_url) == verify_json(fresh) != first  # new books, nothing added
 
 
 def test_same_seed_same_books(tmp_path: Path) -> None:

@@ -47,10 +47,11 @@ def test_account_names_and_merchants_from_the_store_are_printed_literally(
 ) -> None:
     engine = make_engine(demo_store)
     with engine.begin() as conn:
-        leg = conn.execute(
+        leg = conn.execute(  # the earliest: its business day is closed, so it has a statement
             select(t.legs.c.entry_id, t.legs.c.leg_no, t.legs.c.account_id)
+            .join(t.entries, t.entries.c.entry_id == t.legs.c.entry_id)
             .where(t.legs.c.account_id.like("merchant:%:cny"))
-            .order_by(t.legs.c.entry_id)
+            .order_by(t.entries.c.at, t.legs.c.entry_id)
             .limit(1)
         ).one()
         conn.execute(

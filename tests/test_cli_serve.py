@@ -7,7 +7,9 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from test_cli import jifen
 
 SMALL = ["--members", "20", "--orders", "120", "--days", "40", "--cash"]
 OPERATOR_KEY = "jfo_serve-test-key-0123456789abc"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
@@ -64,21 +67,28 @@ def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    said = server.stderr.read()
+    # before its JSON logs: the address, the store, the clock and its time, the jobs' schedule
+    assert f"地址 address: {base} (OpenAPI at {base}/docs" in said
+    assert f"账本 store: sqlite:///{demo_db}" in said
+    assert "时钟 clock: real 真实, now 20" in said
+    assert "日终任务 daily jobs: off (--jobs-every 0)" in said
 
 
-def test_jobs_run_on_the_demo_store_runs_on_its_simulated_clock(demo_db: str) -> None:
-    """The demo ended on 2026-02-10 (simulated): 2026-03-01 is long over in real time, but not
-    on the store's clock, so it cannot be closed; every day the demo lived through is closed."""
-    future = jifen("jobs", "run", "--db", demo_db, "--until", "2026-03-01")
+def test_jobs_run_on_the_demo_store_runs_on_the_real_clock_with_nothing_left_to_close(
+    demo_db: str,
+) -> None:
+    """The demo's simulated days end today and its store is handed to the real clock: every day
+    before today is closed already, and today is not over."""
+    today = datetime.now(SHANGHAI).date()
+    future = jifen("jobs", "run", "--db", demo_db, "--until", today.isoformat())
     assert future.returncode == 2
-    notice, refusal = future.stderr.splitlines()
-    # each day closes at 08:30 China time (00:30 UTC), before the next day's first order
-    assert notice.startswith("模拟时钟 simulated clock") and "2026-02-10T00:30:00" in notice
-    assert refusal.startswith("error[jobs.until_in_future]") and "2026-02-09" in refusal
-    assert "Traceback" not in future.stderr
+    assert future.stderr.startswith("error[jobs.until_in_future]")
+    assert str(today - timedelta(days=1)) in future.stderr  # the last day that can be closed
+    assert "simulated clock" not in future.stderr and "Traceback" not in future.stderr
     again = jifen("jobs", "run", "--db", demo_db)
     assert again.returncode == 0, again.stderr
-    assert "simulated clock" in again.stderr and "no business day left" in again.stdout
+    assert "simulated clock" not in again.stderr and "no business day left" in again.stdout
     assert jifen("verify", "--db", demo_db).returncode == 0
 
 

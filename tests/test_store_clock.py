@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -215,3 +215,58 @@ def test_a_fresh_store_on_the_real_clock_is_marked_real_by_its_first_entry(db_ur
         ).scalar_one()
     assert mark == "real"
     ctx.engine.dispose()
+
+
+def test_a_simulated_store_is_handed_to_the_real_clock_once_and_keeps_its_closed_days(
+    db_url: str,
+) -> None:
+    from jifen.app import hand_over_to_real_clock
+    from jifen.jobs import run_jobs
+
+    real_now = datetime.now(UTC)
+    start = real_now - timedelta(days=3)
+    ctx = open_alliance(db_url, secret=SECRET, clock=SimulatedClock(start))
+    ctx.ledger.open_merchant("tea", start)
+    ctx.ledger.submit(
+        Earn("e1", "ana", "tea", "o1", amount_fen=100, points=1, rule_version=1, paid_at=start,
+             release_at=start + timedelta(days=7)),
+        start,
+    )  # fmt: skip
+    ahead = SimulatedClock(real_now + timedelta(hours=1))
+    ctx.clock.set(ahead.now())  # type: ignore[attr-defined]
+    with pytest.raises(ClockMismatch):  # ahead of real time: entries would go back
+        hand_over_to_real_clock(ctx, real_now)
+    ctx.engine.dispose()
+
+    other = open_alliance(db_url, secret=SECRET)  # still simulated
+    assert isinstance(other.clock, SimulatedClock)
+    other.engine.dispose()
+
+    ctx2 = open_alliance(db_url, secret=SECRET)
+    closed = run_jobs(ctx2)
+    assert closed  # the simulated days before its time are closed
+    assert hand_over_to_real_clock(ctx2, real_now + timedelta(hours=2)) == ahead.now()
+    ctx2.engine.dispose()
+    real = open_alliance(db_url, secret=SECRET)
+    assert isinstance(real.clock, SystemClock)
+    with pytest.raises(ClockMismatch):  # never back to a simulated clock
+        open_alliance(db_url, secret=SECRET, clock=SimulatedClock(real_now))
+    with pytest.raises(ClockMismatch):  # and handed over only once
+        hand_over_to_real_clock(real, real_now + timedelta(hours=3))
+    last_closed = closed[-1].business_date
+    receipt = real.ledger.submit(  # at a time inside a closed day: booked after it, as before
+        Earn("e2", "ana", "tea", "o2", amount_fen=100, points=1, rule_version=1,
+             paid_at=start, release_at=start + timedelta(days=7)),
+        day_start_of(last_closed),
+    )  # fmt: skip
+    assert receipt.at == day_start_of(last_closed + timedelta(days=1))
+    with real.engine.connect() as conn:
+        marks = dict(conn.execute(select(t.settings.c.name, t.settings.c.value)).all())
+    assert marks["clock"] == "real" and marks["clock.real_from"] == marks["clock.now"]
+    real.engine.dispose()
+
+
+def day_start_of(day: date) -> datetime:
+    from jifen.app.clock import day_start
+
+    return day_start(day)

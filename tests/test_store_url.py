@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from jifen.app import Secrets
 from jifen.app.errors import SecretMissing
-from jifen.demo import open_demo
+from jifen.demo import open_demo, timeline
 from jifen.store import StoreUnavailable, normalize_url, require_existing, sqlite_path
 
 
@@ -59,7 +60,7 @@ def test_an_in_memory_demo_store_leaves_no_secret_file_behind(
 ) -> None:
     """It once wrote ``:memory:.secret`` into the working directory."""
     monkeypatch.chdir(tmp_path)
-    ctx = open_demo("sqlite:///:memory:")
+    ctx = open_demo("sqlite:///:memory:", timeline(datetime.now(UTC), 3))
     ctx.engine.dispose()
     assert list(tmp_path.iterdir()) == []
 

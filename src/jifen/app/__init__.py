@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from jifen.app import _settings
-from jifen.app._secrets import Secrets
+from jifen.app._secrets import Secrets, secret_file
 from jifen.app.clock import Clock, SimulatedClock, SystemClock, business_date, last_valid_day
 from jifen.app.context import Context
 from jifen.app.errors import ClockMismatch, SecretMismatch
@@ -29,7 +31,10 @@ def open_alliance(
     store that ran on real time). See ``jifen.app._settings``."""
     ledger = Ledger.open(db, hash_alg=hash_alg)
     try:
-        secrets = Secrets.load(db_url=normalize_url(db), secret=secret)
+        url = normalize_url(db)
+        secrets = Secrets.load(
+            db_url=url, secret=secret, create=not _settings.has_secret(ledger.engine)
+        )
         _settings.recognise_secret(ledger.engine, secrets)
         return Context(
             ledger=ledger,
@@ -40,6 +45,20 @@ def open_alliance(
     except BaseException:
         ledger.engine.dispose()
         raise
+
+
+def hand_over_to_real_clock(ctx: Context, real_now: datetime) -> datetime:
+    """Hand the simulated store of ``ctx`` over to the real clock for good (see
+    ``jifen.app._settings``); ``ctx`` must not write afterwards: open the store again, and it runs
+    on the real clock. Returns the simulated time it was handed over at."""
+    return _settings.hand_over_to_real_clock(ctx.engine, real_now)
+
+
+def mark_real_clock(ctx: Context) -> None:
+    """A fresh store runs on the real clock from now on, before it has any entry (``jifen
+    init``); ``clock.mismatch`` if a simulated clock holds it already."""
+    if _settings.mark_real_clock(ctx.engine) != _settings.REAL:
+        raise ClockMismatch("此账本使用模拟时钟 / this store runs on a simulated clock")
 
 
 def secret_recognised(ctx: Context) -> bool:
@@ -62,7 +81,10 @@ __all__ = [
     "SimulatedClock",
     "SystemClock",
     "business_date",
+    "hand_over_to_real_clock",
     "last_valid_day",
+    "mark_real_clock",
     "open_alliance",
+    "secret_file",
     "secret_recognised",
 ]

@@ -45,15 +45,21 @@ class Secrets:
     master: bytes
 
     @classmethod
-    def load(cls, *, db_url: str, secret: str | None = None) -> Secrets:
-        """``JIFEN_SECRET`` (or ``secret``); for an embedded SQLite store, a ``.secret`` file
-        beside it is created on first use. A PostgreSQL store must be given the secret."""
+    def load(cls, *, db_url: str, secret: str | None = None, create: bool = True) -> Secrets:
+        """``JIFEN_SECRET`` (or ``secret``); for an embedded SQLite store, the ``.secret`` file
+        beside it, created on first use (``create``: not for a store that already has a secret,
+        whose file has gone: a new one would never open its data). A PostgreSQL store must be
+        given the secret."""
         value = secret or os.environ.get("JIFEN_SECRET")
         if value:
             return cls(value.encode())
-        if (store_file := sqlite_path(db_url)) is not None:
-            path = Path(f"{store_file}.secret")
+        if (path := secret_file(db_url)) is not None:
             if not path.exists():
+                if not create:
+                    raise SecretMissing(
+                        f"此账本的密钥文件 {path} 不见了 / this store's secret file {path} is "
+                        "missing: restore it, or set JIFEN_SECRET to the store's secret"
+                    )
                 path.touch(mode=0o600)
                 path.write_text(secrets.token_urlsafe(32))
             return cls(path.read_text().strip().encode())
@@ -126,6 +132,13 @@ class Secrets:
         if claims.get("role") != "member" or int(claims["exp"]) <= int(now.timestamp()):
             raise TokenInvalid("会员令牌无效或已过期 / member token invalid or expired")
         return str(claims["sub"])
+
+
+def secret_file(db_url: str) -> Path | None:
+    """Where an embedded store keeps its secret when ``JIFEN_SECRET`` is not set: a file beside
+    it (``jifen.db`` → ``jifen.db.secret``); None for a server store, which has no such file."""
+    store_file = sqlite_path(db_url)
+    return Path(f"{store_file}.secret") if store_file is not None else None
 
 
 def api_key_hash(key: str) -> str:

@@ -8,6 +8,12 @@ closing every simulated day at once with the real clock. A store that has journa
 mark ran on the real clock; it is marked ``real`` and a simulated clock is refused on it, because
 its entries would go back in time.
 
+**Simulated, then real, once.** A simulated store whose time has caught up with real time may be
+handed over to the real clock (``hand_over_to_real_clock``; ``jifen demo`` does, since its last
+simulated day is today): from then on it is a ``real`` store like any other, for life. Never the
+other way, and never while its time is ahead of real time, so its entries stay in order; the day
+fence is untouched by the hand-over, so a closed day stays closed.
+
 **One secret per store.** The first open with a secret records the secret's check value; an open
 with another secret is refused (``secret.mismatch``) before anything is read or written.
 """
@@ -31,6 +37,7 @@ from jifen.store import tables as t
 
 CLOCK = "clock"  # "real" or "simulated"
 CLOCK_NOW = "clock.now"  # a simulated store's time, UTC text (fixed width: text order = time order)
+CLOCK_REAL_FROM = "clock.real_from"  # a handed-over store: the simulated time it was handed at
 SECRET_CHECK = "secret.check"
 REAL, SIMULATED = "real", "simulated"
 
@@ -74,6 +81,14 @@ def recognise_secret(engine: Engine, secrets: Secrets) -> None:
             stored = _put_missing(conn, SECRET_CHECK, secrets.check_value())
     if not secrets.recognises(stored):
         raise SecretMismatch()
+
+
+def has_secret(engine: Engine) -> bool:
+    """Whether this store has recorded its secret's check value (or seals a member's phone)."""
+    with engine.connect() as conn:
+        if _get(conn, SECRET_CHECK) is not None:
+            return True
+        return conn.execute(select(t.members.c.member_id).limit(1)).first() is not None
 
 
 def secret_recognised(engine: Engine, secrets: Secrets) -> bool:
@@ -120,6 +135,35 @@ def store_clock(ledger: Ledger, wanted: Clock | None) -> Clock:
     clock.set(datetime.fromisoformat(stored_now))  # never behind the store's time
     clock.bind(_Persist(engine))
     return clock
+
+
+def mark_real_clock(engine: Engine) -> str:
+    """Mark a fresh store ``real`` now, not at its first entry (``jifen init``: a production
+    store never takes a simulated clock); returns the mark that holds."""
+    with writer(engine).begin() as conn:
+        return _put_missing(conn, CLOCK, REAL)
+
+
+def hand_over_to_real_clock(engine: Engine, real_now: datetime) -> datetime:
+    """Turn a simulated store into a real-clock one, for good; returns the simulated time it was
+    handed over at (kept as ``clock.real_from``). Refused (``clock.mismatch``) on a store that
+    is not simulated, or whose time is still ahead of ``real_now``: entries must never go back in
+    time. A process still holding the store's simulated clock must not write after this."""
+    with writer(engine).begin() as conn:
+        kind, stored_now = _get(conn, CLOCK), _get(conn, CLOCK_NOW)
+        if kind != SIMULATED or stored_now is None:
+            raise ClockMismatch(
+                "只有模拟时钟的账本可以交给真实时钟 / only a store on a simulated clock can be "
+                "handed over to the real clock"
+            )
+        if stored_now > utc_text(real_now):
+            raise ClockMismatch(
+                f"此账本的模拟时间 {stored_now} 晚于真实时间 / this store's simulated time "
+                f"{stored_now} is ahead of real time: it cannot be handed over yet"
+            )
+        conn.execute(update(t.settings).where(t.settings.c.name == CLOCK).values(value=REAL))
+        insert_missing(conn, t.settings, [{"name": CLOCK_REAL_FROM, "value": stored_now}])
+    return datetime.fromisoformat(stored_now)
 
 
 class _Persist:

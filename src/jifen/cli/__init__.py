@@ -13,15 +13,18 @@ are registered here, in the order ``jifen --help`` lists them. Everything printe
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
+import click
 import typer
 
-from jifen.cli import demo, funds, jobs, keys, lint, serve, tools, verify
-from jifen.cli import demo, funds, jobs, lint, serve, verify, webhooks
+from jifen.cli import demo, funds, init, jobs, keys, lint, serve, tools, verify, webhooks
+from jifen.cli._help import tidy
 from jifen.cli._output import plain
 from jifen.errors import JifenError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "command", "main"]
 
 app = typer.Typer(
     help="Jifen 积分: a coalition loyalty ledger, exact and tamper-evident.",
@@ -29,6 +32,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"jifen {version('jifen')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version_shown: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Jifen 积分: a coalition loyalty ledger, exact and tamper-evident."""
+
+
+app.command("init")(init.init)
 app.command("demo")(demo.demo)
 app.command("verify")(verify.verify)
 app.command("lint")(lint.lint)
@@ -62,10 +86,16 @@ def _sandbox_provider() -> None:
 _sandbox_provider()
 
 
+def command() -> click.Command:
+    """The ``jifen`` command tree as click runs it, its help tidied (``jifen.cli._help``)."""
+    tree: click.Command = tidy(typer.main.get_command(app))
+    return tree
+
+
 def main() -> None:
     """Console entry point: turns refusals into one line and an exit code."""
     try:
-        app()
+        command()(prog_name="jifen")
     except JifenError as exc:
         print(f"error[{exc.code}]: {plain(exc.message)}", file=sys.stderr)
         sys.exit(2)

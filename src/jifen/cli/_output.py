@@ -18,7 +18,17 @@ from rich.text import Text
 
 from jifen.app import Context, SimulatedClock
 
-__all__ = ["announce_clock", "data", "err", "json_text", "out", "plain", "say", "yuan"]
+__all__ = [
+    "announce_clock",
+    "announce_start",
+    "data",
+    "err",
+    "json_text",
+    "out",
+    "plain",
+    "say",
+    "yuan",
+]
 
 # verification lines stay whole, for grep and logs; no emoji codes or highlighting anywhere
 out = Console(soft_wrap=True, emoji=False, highlight=False)
@@ -83,3 +93,23 @@ def announce_clock(ctx: Context, asked: datetime | None = None) -> None:
         ("模拟时钟 simulated clock", "yellow"),
         f": this store runs on a simulated clock, now {now.isoformat()}{resumed}",
     )
+
+
+def announce_start(ctx: Context, address: str, jobs_every_s: float, workers: int) -> None:
+    """What ``jifen serve`` is about to run, before its JSON logs begin: the address, the store
+    (its URL without the password), the clock and its time, and when the daily jobs run."""
+    kind = "simulated 模拟" if isinstance(ctx.clock, SimulatedClock) else "real 真实"
+    jobs = (
+        f"every {jobs_every_s:g} s: close each business day once it is over "
+        "(Asia/Shanghai), release and expire what is due"
+        if jobs_every_s > 0
+        else "off (--jobs-every 0): run `jifen jobs run` to close business days"
+    )
+    store = ctx.engine.url.render_as_string(hide_password=True)
+    for label, value in (
+        ("地址 address", f"{address} (OpenAPI at {address}/docs; {workers} worker(s))"),
+        ("账本 store", store),
+        ("时钟 clock", f"{kind}, now {ctx.clock.now().isoformat()}"),
+        ("日终任务 daily jobs", jobs),
+    ):
+        say(err, (label, "bold"), ": ", data(value))

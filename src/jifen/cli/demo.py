@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,23 +15,58 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jifen.app import Context
+from jifen.app.clock import SHANGHAI
 from jifen.cli._options import DbOption
-from jifen.cli._output import data, err, out, yuan
+from jifen.cli._output import data, err, out, say, yuan
+from jifen.cli._stores import ensure_database, replace_store, store_in_use
 from jifen.cli.errors import DemoStoreInUse
 from jifen.cli.verify import print_report
-from jifen.demo import MERCHANTS, START, Payer, Summary, open_demo, run_demo
+from jifen.demo import (
+    DEMO_SECRET,
+    MERCHANTS,
+    Payer,
+    Summary,
+    Timeline,
+    open_demo,
+    run_demo,
+    timeline,
+)
 from jifen.ledger import HASH_ALGORITHMS
 from jifen.settlement import coverage_text
-from jifen.store import make_engine, normalize_url, ping, sqlite_path
+from jifen.store import normalize_url, sqlite_path
 
 __all__ = ["demo"]
 
 
 def demo(
     db: DbOption = None,
-    members: Annotated[int, typer.Option(min=1, max=1_000_000, help="会员 members")] = 200,
-    orders: Annotated[int, typer.Option(min=1, max=10_000_000, help="paid orders 订单")] = 2000,
-    days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days 模拟天数")] = 120,
+    members: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1_000_000,
+            envvar="JIFEN_DEMO_MEMBERS",
+            help="会员 members",
+        ),
+    ] = 200,
+    orders: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=10_000_000,
+            envvar="JIFEN_DEMO_ORDERS",
+            help="paid orders 订单",
+        ),
+    ] = 2000,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=3650,
+            envvar="JIFEN_DEMO_DAYS",
+            help="simulated days 模拟天数, ending today",
+        ),
+    ] = 120,
     seed: Annotated[int, typer.Option(help="same seed, same books")] = 7,
     hash_alg: Annotated[str, typer.Option("--hash", help="sha256 or sm3 (国密)")] = "sha256",
     cash: Annotated[
@@ -41,15 +77,22 @@ def demo(
             "orders are paid through the sandbox payment provider",
         ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace the store at --db if it holds one 覆盖")
+    ] = False,
 ) -> None:
-    """Build the demo alliance 演示联盟 on a fresh store and print its summary."""
+    """Build the demo alliance 演示联盟 on a fresh store and print its summary.
+
+    Its simulated days end today; the store then runs on the real clock, so `jifen serve` on it
+    carries on from here."""
     if hash_alg not in HASH_ALGORITHMS:
         raise typer.BadParameter(f"--hash must be one of {', '.join(HASH_ALGORITHMS)}")
     url = normalize_url(db)
-    _fresh_store(url)
-    ctx = open_demo(url, hash_alg=hash_alg)
+    _fresh_store(url, force)
+    when = timeline(datetime.now(UTC), days)
+    ctx = open_demo(url, when, hash_alg=hash_alg)
     with (
-        _provider(ctx, url, cash) as payer,
+        _provider(ctx, url, cash, when) as payer,
         Progress(
             TextColumn("模拟 simulating"),
             BarColumn(),
@@ -63,21 +106,23 @@ def demo(
         task = progress.add_task("days", total=days)
         summary = run_demo(
             ctx,
+            when,
             members=members,
             orders=orders,
-            days=days,
             seed=seed,
             on_day=lambda _: progress.advance(task),
             payer=payer,
+            real_now=lambda: datetime.now(UTC),
         )
     ctx.engine.dispose()
     _print_summary(summary)
+    _print_clock(when, url)
     if summary.report is None or not summary.report.ok:
         raise typer.Exit(1)
 
 
 @contextmanager
-def _provider(ctx: Context, url: str, cash: bool) -> Iterator[Payer | None]:
+def _provider(ctx: Context, url: str, cash: bool, when: Timeline) -> Iterator[Payer | None]:
     """The sandbox provider for the demo: its state beside a SQLite store (``jifen.db.sandbox``,
     replaced like the store), in a temporary directory for PostgreSQL."""
     if cash:
@@ -90,28 +135,47 @@ def _provider(ctx: Context, url: str, cash: bool) -> Iterator[Payer | None]:
         state = Path(f"{path}.sandbox") if path is not None else Path(scratch)
         shutil.rmtree(state, ignore_errors=True)
         state.mkdir(parents=True, exist_ok=True)
-        with sandbox_payer(ctx, state, START) as payer:
+        with sandbox_payer(ctx, state, when.start) as payer:
             yield payer
 
 
-def _fresh_store(url: str) -> None:
-    """The demo starts from nothing: a SQLite file is replaced; a used PostgreSQL store refused."""
-    path = sqlite_path(url)
-    if path is not None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    engine = make_engine(url)
-    ping(engine)
-    from sqlalchemy import inspect
-
-    used = inspect(engine).has_table("entries")
-    engine.dispose()
-    if used:
+def _fresh_store(url: str, force: bool) -> None:
+    """The demo starts from nothing: a store in use is refused, or with ``--force`` replaced;
+    a PostgreSQL database that does not exist is created if the server lets us."""
+    if ensure_database(url):
+        say(err, f"已创建数据库 created the database {_url_text(url)}")
+    used = store_in_use(url)
+    if used and not force:
         raise DemoStoreInUse(
-            "the demo needs an empty store; this PostgreSQL database already holds a ledger "
-            "(演示需要空库)",
+            f"the demo needs an empty store; {used} (演示需要空库; --force replaces it)"
         )
+    if used:
+        replace_store(url)
+
+
+def _url_text(url: str) -> str:
+    """A store's URL as it may be printed: without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _print_clock(when: Timeline, url: str) -> None:
+    """How the store goes on: the real clock, and where ``jifen serve`` finds its secret."""
+    path = sqlite_path(url)
+    secret = (
+        f"{path}.secret, beside the store (`jifen serve` reads it)"
+        if path is not None
+        else f"set JIFEN_SECRET={DEMO_SECRET} to serve it"
+    )
+    say(err, ("密钥 secret", "bold"), f": the demo's public secret; {secret}")
+    say(
+        err,
+        ("时钟 clock", "bold"),
+        f": the demo's {when.days} simulated days ended at "
+        f"{when.ends.astimezone(SHANGHAI).isoformat()}; the store "
+        "now runs on the real clock (`jifen serve` carries on from here)",
+    )
 
 
 def _money_rows(s: Summary) -> list[tuple[str, str]]:

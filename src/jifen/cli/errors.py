@@ -1,4 +1,5 @@
 """The CLI's own refusals, each with a stable code (docs: ``demo.store_in_use`` and
+``init.store_in_use`` in operations.md,
 ``verify.checkpoint_*`` in ledger.md, ``lint.unreadable`` in compliance.md). ``jifen.cli.main``
 prints any ``JifenError`` as one line ``error[code]: message`` and exits 2."""
 
@@ -10,6 +11,7 @@ __all__ = [
     "CheckpointInvalid",
     "CheckpointUnwritable",
     "DemoStoreInUse",
+    "InitStoreInUse",
     "LintInputUnreadable",
     "ProviderRequired",
 ]
@@ -17,6 +19,13 @@ __all__ = [
 
 class DemoStoreInUse(JifenError):
     code = "demo.store_in_use"
+    status = 409
+
+
+class InitStoreInUse(JifenError):
+    """``jifen init`` on a store that exists (or a secret file that does): it never touches one."""
+
+    code = "init.store_in_use"
     status = 409
 
 

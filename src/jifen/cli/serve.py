@@ -9,7 +9,7 @@ import typer
 
 from jifen.app import SimulatedClock
 from jifen.cli._options import DbOption, ProviderOption
-from jifen.cli._output import announce_clock, err
+from jifen.cli._output import announce_clock, announce_start, err, say
 from jifen.cli._serve_app import ENV, WorkerConfig
 
 __all__ = ["serve"]
@@ -78,12 +78,13 @@ def serve(
     funds = open_funds(provider, public_url or f"http://{host}:{port}") if provider else None
     # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
     ctx = open_alliance(db, clock=clock)  # a refusal (wrong secret, clock) is one plain line
-    configure_logging()  # from here on, JSON lines on stderr (docs/operations.md)
     announce_clock(ctx, clock.now() if clock else None)
+    announce_start(ctx, f"http://{host}:{port}", jobs_every, workers)
+    configure_logging()  # from here on, JSON lines on stderr (docs/operations.md)
     key = os.environ.get("JIFEN_OPERATOR_KEY")
     if not key:
         key = "jfo_" + pysecrets.token_urlsafe(32)
-        err.print(f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
+        say(err, f"运营方密钥 operator key (shown once; set JIFEN_OPERATOR_KEY to choose): {key}")
     add_operator_key(ctx, key, ctx.clock.now())
     if funds is not None:
         err.print(

@@ -5,13 +5,17 @@ change with notice; a change that would cut the rights of issued points is refus
 record paid orders, the return window ends and points are released, members redeem at *other*
 merchants with one-time codes, some orders are refunded, lots expire, and every business day is
 closed with statements per merchant and a reserve check. Everything random comes from one seeded
-generator and every key derives from the seed, so the same seed gives the same books, hash for hash.
+generator and every key derives from the seed, so the same seed gives the same books, hash for hash
+(on the same day: the days the demo simulates are the ones before today).
 
 With a ``Payer`` (``jifen demo`` starts the sandbox provider for it), the orders are paid through
 the provider as real ones are: a payment is created, the customer pays, the provider's
 notification records the order; the issue charge is split to the reserve and the fee, refunds
 return the splits before paying back, the reserve pays the merchants' nets, and every day is
 reconciled against the provider's bills the next evening.
+
+**The demo ends today** (``jifen.demo._timeline``): its simulated days are the days before
+today, and its store is then handed over to the real clock, so ``jifen serve`` on it carries on.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +34,8 @@ from jifen.alliance.merchants import Merchant, MerchantStatus, Store, create_mer
 from jifen.alliance.orders import get_order, record_order, refund_order
 from jifen.alliance.redemptions import new_code, redeem
 from jifen.app import Context, SimulatedClock, open_alliance
+from jifen.demo._rules import RULES_V1, announce_change, rules_v2
+from jifen.demo._timeline import Timeline, hand_over, timeline
 from jifen.errors import JifenError
 from jifen.funds import (
     Funds,
@@ -45,9 +51,21 @@ from jifen.funds.reconciliation import reconcile_day
 from jifen.jobs import run_jobs
 from jifen.ledger import Report
 from jifen.payments import ReconciliationStatus
-from jifen.rules import RuleDocument
 from jifen.settlement import ReserveStatus, reserve_status, verify_books
 from jifen.store import sqlite_path
+
+__all__ = [
+    "DEMO_SECRET",
+    "MERCHANTS",
+    "RULES_V1",
+    "Payer",
+    "Summary",
+    "Timeline",
+    "open_demo",
+    "rules_v2",
+    "run_demo",
+    "timeline",
+]
 
 DEMO_SECRET = "jifen-demo-secret-not-for-production"
 MERCHANTS = (
@@ -57,34 +75,6 @@ MERCHANTS = (
     ("fuel", "fuel", "加油站 fuel station"),
     ("books", "books", "书店 bookshop"),
 )
-START = datetime(2026, 1, 1, tzinfo=UTC)
-RULES_V1 = RuleDocument.model_validate(
-    {
-        "alliance": "demo",
-        "title_zh": "演示联盟积分规则",
-        "title_en": "Demo alliance points rules",
-        "notice_days": 30,
-        "earn": {"points_per_yuan": 1, "category_multipliers_bp": {"cinema": 20_000}},
-        "pending": {"return_window_days": 7},
-        "expiry": {"policy": "rolling", "months": 2},
-        "redemption": {"min_points": 100, "max_order_share_bp": 5_000},
-    }
-)
-
-
-def rules_v2() -> RuleDocument:
-    """Announced on day 30: a bookshop campaign and a longer expiry (more rights, with notice)."""
-    doc = RULES_V1.model_dump(mode="json")
-    doc["earn"]["merchant_multipliers_bp"] = {"books": 30_000}
-    doc["expiry"]["months"] = 3
-    return RuleDocument.model_validate(doc)
-
-
-def rules_cut() -> RuleDocument:
-    """What the linter and the rights gate exist for: shorter expiry for points already issued."""
-    doc = rules_v2().model_dump(mode="json")
-    doc["expiry"]["months"] = 1
-    return RuleDocument.model_validate(doc)
 
 
 class Payer(Protocol):
@@ -133,36 +123,40 @@ class Summary:
     reconciliation_breaks: int = 0
 
 
-def open_demo(db: str, *, hash_alg: str = "sha256") -> Context:
+def open_demo(db: str, when: Timeline, *, hash_alg: str = "sha256") -> Context:
     """A demo store with the demo's fixed secret, also written beside a SQLite file so that
     ``jifen serve`` on the same file can read the (fake) members' phone numbers. The store runs
-    on a simulated clock for life: ``jifen serve`` and ``jifen jobs run`` on it later resume at
-    the time the demo ended, never the real one."""
+    on a simulated clock from ``when.start`` until ``run_demo`` hands it over to the real one."""
     if (store_file := sqlite_path(db)) is not None:
         Path(f"{store_file}.secret").write_text(DEMO_SECRET)
-    return open_alliance(db, secret=DEMO_SECRET, clock=SimulatedClock(START), hash_alg=hash_alg)
+    clock = SimulatedClock(when.start)
+    return open_alliance(db, secret=DEMO_SECRET, clock=clock, hash_alg=hash_alg)
 
 
 def run_demo(
     ctx: Context,
+    when: Timeline,
     *,
     members: int = 200,
     orders: int = 2000,
-    days: int = 120,
     seed: int = 7,
     on_day: Callable[[int], None] | None = None,
     payer: Payer | None = None,
+    real_now: Callable[[], datetime] | None = None,
 ) -> Summary:
+    """Run the demo on the store of ``open_demo(db, when)``. With ``real_now`` (the real clock),
+    the store is handed over to the real clock at the end; ``ctx`` must not write after that."""
     assert isinstance(ctx.clock, SimulatedClock)
+    days, start = when.days, when.start
     summary = Summary(seed, members, len(MERCHANTS), orders, days)
-    run = _Run(ctx, ctx.clock, random.Random(seed), summary, payer)
+    run = _Run(ctx, ctx.clock, start, random.Random(seed), summary, payer)
     run.open_alliance(members)
     order_days = sorted(run.rng.randrange(days) for _ in range(orders))
     next_order = 0
     for day in range(days):
-        today = START + timedelta(days=day)
+        today = start + timedelta(days=day)
         if day == 30:
-            _announce_change(ctx, summary, today)
+            summary.refused_change = announce_change(ctx, today)
         next_order = run.orders(day, today, order_days, next_order)
         run.set_time(today + timedelta(hours=13, minutes=30))
         run.refunds(day)
@@ -174,9 +168,10 @@ def run_demo(
         run.close_days()
         if on_day:
             on_day(day)
-    run.reconcile(
-        START + timedelta(days=days, hours=2, minutes=30), START + timedelta(days=days - 1)
-    )
+    run.reconcile(when.last_reconciliation, start + timedelta(days=days - 1))
+    if when.quiet_close is not None:
+        run.set_time(when.quiet_close)
+        run.close_days(pay=False)  # the provider's payouts of a quiet day: none
     summary.net_fen_by_merchant = dict(sorted(run.net.items()))
     summary.rule_versions = len(ctx.rulebook.published())
     summary.reserve = reserve_status(ctx)
@@ -184,6 +179,8 @@ def run_demo(
     if payer is not None:
         summary.provider = payer.funds.provider.name
         summary.paid_out_fen = sum(p.fen for p in payouts(ctx) if p.state == "succeeded")
+    if real_now is not None:
+        hand_over(ctx, real_now)
     return summary
 
 
@@ -194,6 +191,7 @@ class _Run:
 
     ctx: Context
     clock: SimulatedClock
+    start: datetime
     rng: random.Random
     summary: Summary
     payer: Payer | None = None
@@ -209,12 +207,13 @@ class _Run:
     def open_alliance(self, members: int) -> None:
         """Rules v1 at once, the merchants onboarded, the members enrolled."""
         ctx = self.ctx
+        start = self.start
         v1 = ctx.rulebook.draft(RULES_V1, self.clock.now())
         ctx.rulebook.publish(
             v1.number,
-            effective_at=START,
+            effective_at=start,
             reason="联盟开业 launch",
-            now=START,
+            now=start,
             points_outstanding=False,
         )
         for merchant_id, trade, name in MERCHANTS:
@@ -226,14 +225,14 @@ class _Run:
                 kyc={"legal_name": f"演示{name}有限公司", "licence_no": "91310000MA1FL00000"},
                 stores=(Store(f"{merchant_id}-01", name, "上海"),),
             )
-            create_merchant(ctx, merchant, START)
+            create_merchant(ctx, merchant, start)
             if self.payer is not None:  # its account at the provider, with a float for refunds
                 account = self.payer.open_account(f"演示{name}有限公司")
                 link_merchant(ctx, self.payer.funds, merchant_id, account=account)
                 self.payer.top_up(account, MERCHANT_FLOAT_FEN)
         consents = {"terms": True, "privacy": True}
         self.member_ids = [
-            enrol(ctx, f"138{n:08d}", consents, START).member_id for n in range(members)
+            enrol(ctx, f"138{n:08d}", consents, start).member_id for n in range(members)
         ]
         self.favourite = {m: self.rng.choice(self.merchant_ids) for m in self.member_ids}
 
@@ -357,8 +356,9 @@ class _Run:
                 continue  # e.g. over the rule's share of the order: the cashier tries less
             self.summary.redemptions += 1
 
-    def close_days(self) -> None:
-        """The business day closes: releases, expiries, reminders, statements, reserve check."""
+    def close_days(self, *, pay: bool = True) -> None:
+        """The business day closes: releases, expiries, reminders, statements, reserve check;
+        then (``pay``) the provider pays what merchants are owed."""
         for closed in run_jobs(self.ctx):
             self.summary.closed_days += 1
             self.summary.statements += len(closed.statements)
@@ -368,27 +368,5 @@ class _Run:
                 self.summary.collected_fen += s.collected_fen
                 self.summary.returned_fen += s.returned_fen
                 self.net[s.merchant_id] += s.net_fen
-        self.money(self.clock.now() + timedelta(seconds=65), passes=2)  # the payouts
-
-
-def _announce_change(ctx: Context, summary: Summary, today: datetime) -> None:
-    """Day 30: a rights-cutting draft is refused; a fair change is published with notice."""
-    cut = ctx.rulebook.draft(rules_cut(), today)
-    try:
-        ctx.rulebook.publish(
-            cut.number,
-            effective_at=today + timedelta(days=30),
-            reason="缩短有效期 shorter expiry",
-            now=today,
-            points_outstanding=True,
-        )
-    except JifenError as exc:
-        summary.refused_change = exc.code
-    v2 = ctx.rulebook.draft(rules_v2(), today)
-    ctx.rulebook.publish(
-        v2.number,
-        effective_at=today + timedelta(days=30),
-        reason="书店三倍积分，有效期延长至 3 个月 / books 3×, expiry 3 months",
-        now=today,
-        points_outstanding=True,
-    )
+        if pay:
+            self.money(self.clock.now() + timedelta(seconds=65), passes=2)  # the payouts
