@@ -31,7 +31,7 @@ from jifen.store import make_engine
 from test_cli import jifen
 
 OPERATOR_KEY = "jfo_group-commit-test-key-0123456789"
-START_TIMEOUT_S = 120.0  # a liveness bound: two workers import the app under a loaded suite in 30 s+
+START_TIMEOUT_S = 120.0  # liveness bound: two workers start in 30 s+ under a loaded suite
 
 
 def _free_port() -> int:

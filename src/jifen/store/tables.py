@@ -2,6 +2,10 @@
 time type every table uses. The ledger's own tables are ``jifen.ledger._tables``: only the
 ledger reads or writes them. Alembic migrations in ``migrations/`` create both (frozen: they spell
 out their tables, so editing these never rewrites what an old migration creates).
+
+Why this module is long: it is the one declaration of the schema outside the ledger, which
+``tests/test_migrations.py`` and ``tests/test_scaling_schema.py`` compare table by table; one
+list read top to bottom beats tables scattered over the packages that write them.
 """
 
 from __future__ import annotations
