@@ -37,9 +37,9 @@ DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 SKIP = re.compile(r"^<!--\s*docs-test:\s*skip\s*\((?P<reason>.+)\)\s*-->\s*$")
 SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
-PORTS = (8000, 8571)
-"""Ports the pages use by name (the API's default, the sandbox provider's); each becomes a free
-one when the page runs."""
+PORTS = (8000, 8001, 8571)
+"""Ports the pages use by name (the API's default, a local webhook receiver's, the sandbox
+provider's); each becomes a free one when the page runs."""
 PAGE_TIMEOUT_S = 300.0
 _PORT_USE = r"(?<=127\.0\.0\.1:){p}\b|(?<=localhost:){p}\b|(?<=--port ){p}\b|(?<=--port=){p}\b"
 

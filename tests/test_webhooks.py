@@ -87,6 +87,17 @@ def _doc_verify() -> Callable[..., bool]:
     return verify
 
 
+def test_the_page_s_shell_example_verifies_with_the_same_five_line_snippet() -> None:
+    """The page's runnable example (tests/test_docs_shell.py runs it against a real receiver)
+    saves the five lines as ``verify.py``: the very same lines, so both runs test one snippet."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("### Verifying the signature", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    saved = re.search(r"cat > verify\.py <<'EOF'\n(.*?)^EOF$", text, re.S | re.M)
+    assert snippet is not None and saved is not None
+    assert saved.group(1) == snippet.group(1)
+
+
 def test_a_delivery_verifies_with_the_five_lines_of_the_docs_and_a_forgery_does_not(
     ctx: Context,
 ) -> None:
