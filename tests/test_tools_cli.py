@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -62,7 +63,10 @@ def test_import_keys_auditor_lookup_and_export_from_the_command_line(
         new_key = rotated.stdout.split()[-1]
         assert key_owner(ctx, key) is None and key_owner(ctx, new_key) is not None
         new_id = rotated.stdout.split()[-2]
-        assert _run("keys", "revoke", "tea", new_id, *db).exit_code == 0
+        revoked = _run("keys", "revoke", "tea", new_id, *db)
+        assert revoked.exit_code == 0, revoked.output
+        when = revoked.stdout.split(" at ")[-1].strip()  # ISO 8601, as `keys list` prints it
+        assert "T" in when and datetime.fromisoformat(when).tzinfo is not None, revoked.stdout
         assert key_owner(ctx, new_key) is None
 
         auditor = _run("auditor", "create", "kpmg-2026", *db)

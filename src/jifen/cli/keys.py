@@ -88,7 +88,8 @@ def revoke(merchant: MerchantArg, key_id: KeyArg, db: DbOption = None) -> None:
         info = revoke_key(ctx, merchant, key_id, ctx.clock.now())
     finally:
         ctx.engine.dispose()
-    say(out, "revoked ", data(info.key_id), f" at {info.revoked_at or info.expires_at}")
+    ends = info.revoked_at or info.expires_at
+    say(out, "revoked ", data(info.key_id), f" at {ends.isoformat() if ends else '-'}")
 
 
 @keys_app.command("rotate")
