@@ -153,5 +153,4 @@ MemberCaller = Annotated[Caller, Depends(_role("member"))]
 OperatorOrMerchant = Annotated[Caller, Depends(_role("operator", "merchant"))]
 Reader = Annotated[Caller, Depends(_role("operator", "auditor"))]
 """The operator or an auditor: the read-only routes of ``routes_auditor`` (docs/auditor.md)."""
-AnyCaller = Annotated[Caller, Depends(caller)]
 Ctx = Annotated[Context, Depends(context)]

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from jifen import webhooks
-from jifen.api.auth import AnyCaller, Caller, Ctx
-from jifen.api.errors import Forbidden
+from jifen.api.auth import Caller, Ctx, OperatorOrMerchant
 from jifen.api.idempotency import IdemKey, Limit, once
 from jifen.api.schemas import Problem
 from jifen.api.schemas._webhooks import (
@@ -41,9 +40,7 @@ def _subscriber(who: Caller) -> str | None:
     """The merchant whose subscriptions these are, or None for the operator's."""
     if who.role == "operator":
         return None
-    if who.role == "merchant":
-        return who.merchant_id
-    raise Forbidden("无权访问 / not allowed")
+    return who.merchant_id
 
 
 def _created(found: tuple[webhooks.Subscription, str]) -> SubscriptionCreated:
@@ -61,7 +58,7 @@ def _created(found: tuple[webhooks.Subscription, str]) -> SubscriptionCreated:
     },
 )
 def subscribe(
-    request: Request, ctx: Ctx, who: AnyCaller, body: SubscriptionIn, key: IdemKey = None
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, body: SubscriptionIn, key: IdemKey = None
 ) -> JSONResponse:
     """订阅事件 / subscribe a URL to event types; the signing secret is in this answer only."""
     owner = _subscriber(who)
@@ -75,20 +72,22 @@ def subscribe(
 
 
 @router.get("/subscriptions", response_model=SubscriptionList)
-def list_subscriptions(ctx: Ctx, who: AnyCaller) -> SubscriptionList:
+def list_subscriptions(ctx: Ctx, who: OperatorOrMerchant) -> SubscriptionList:
     """本方的订阅 / the caller's own subscriptions (at most 20)."""
     found = webhooks.list_subscriptions(ctx, _subscriber(who))
     return SubscriptionList(items=[SubscriptionOut.model_validate(s) for s in found])
 
 
 @router.get(SUBSCRIPTION, response_model=SubscriptionOut, responses=PROBLEMS)
-def get_subscription(ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId) -> SubscriptionOut:
+def get_subscription(
+    ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId
+) -> SubscriptionOut:
     return SubscriptionOut.model_validate(webhooks.get(ctx, _subscriber(who), subscription_id))
 
 
 @router.patch(SUBSCRIPTION, response_model=SubscriptionOut, responses=PROBLEMS)
 def change_subscription(
-    request: Request, ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId,
     body: SubscriptionChangeIn, key: IdemKey = None,
 ) -> JSONResponse:  # fmt: skip
     """修改、暂停（disabled）或恢复（active）/ change the URL or events, pause or resume."""
@@ -107,7 +106,7 @@ def change_subscription(
 
 @router.delete(SUBSCRIPTION, response_model=SubscriptionOut, responses=PROBLEMS)
 def delete_subscription(
-    request: Request, ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId,
     key: IdemKey = None,
 ) -> JSONResponse:  # fmt: skip
     """删除订阅 / delete: no more events or deliveries."""
@@ -123,7 +122,7 @@ def delete_subscription(
 @router.post(f"{SUBSCRIPTION}/rotate-secret", response_model=SubscriptionCreated,
              responses=PROBLEMS)  # fmt: skip
 def rotate_secret(
-    request: Request, ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId,
     key: IdemKey = None,
 ) -> JSONResponse:  # fmt: skip
     """更换签名密钥 / a new secret (shown once); the old one also signs for 24 hours."""
@@ -137,7 +136,7 @@ def rotate_secret(
 
 @router.get(f"{SUBSCRIPTION}/deliveries", response_model=DeliveryPage, responses=PROBLEMS)
 def deliveries(
-    ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId,
     status: Literal["pending", "delivered", "failed"] | None = None,
     cursor: str | None = None, limit: Limit = 50,
 ) -> DeliveryPage:  # fmt: skip
@@ -151,7 +150,7 @@ def deliveries(
 @router.post(f"{SUBSCRIPTION}/deliveries/{{event_id}}/replay", response_model=DeliveryOut,
              responses=PROBLEMS)  # fmt: skip
 def replay_one(
-    request: Request, ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId,
     event_id: EventId, key: IdemKey = None,
 ) -> JSONResponse:  # fmt: skip
     """重发一个事件 / send one event again (same event id: dedupe on it)."""
@@ -166,7 +165,7 @@ def replay_one(
 
 @router.post(f"{SUBSCRIPTION}/replay", response_model=ReplayOut, responses=PROBLEMS)
 def replay_since(
-    request: Request, ctx: Ctx, who: AnyCaller, subscription_id: SubscriptionId,
+    request: Request, ctx: Ctx, who: OperatorOrMerchant, subscription_id: SubscriptionId,
     body: ReplayIn, key: IdemKey = None,
 ) -> JSONResponse:  # fmt: skip
     """重发某时之后的全部事件 / send again every event that occurred at or after ``since``."""
