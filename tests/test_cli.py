@@ -48,7 +48,7 @@ def test_demo_then_verify_exits_zero(db_url: str) -> None:
 def test_a_second_demo_is_refused_on_a_store_in_use_and_force_replaces_it(
     db_url: str, tmp_path: Path
 ) -> None:
-    tiny = ["--members", "5", "--orders", "20", "--days", "5"]
+    tiny = ["--members", "5", "--orders", "20", "--days", "5", "--cash"]  # the store, not the money
     assert jifen("demo", "--db", db_url, *tiny, "--seed", "1").returncode == 0
     first = verify_json(db_url)
     again = jifen("demo", "--db", db_url, *tiny, "--seed", "2")
