@@ -45,9 +45,10 @@ def test_import_keys_auditor_lookup_and_export_from_the_command_line(
         dry = _run("import", "merchants", str(file), "--dry-run", *db)
         assert dry.exit_code == 0 and "2 new" in dry.output and "nothing written" in dry.output
         done = _run("import", "merchants", str(file), *db)
-        assert done.exit_code == 0 and "written" in done.output, done.output
+        assert done.exit_code == 0 and "(2 written)" in done.output, done.output
         again = _run("import", "merchants", str(file), *db)
         assert "0 new, 2 unchanged" in again.output
+        assert "(nothing new, nothing written)" in again.output, again.output
         bad = tmp_path / "bad.csv"
         bad.write_text("merchant_id,name,category,legal_name,licence_no\nTea!,x,cafe,y,1\n")
         refused = _run("import", "merchants", str(bad), *db)

@@ -70,7 +70,12 @@ def _report(report: ImportReport, as_json: bool) -> None:
                 f" {e.column or '-'} ",
                 data(f"[{e.code}] {e.message}"),
             )
-        mode = "dry run, nothing written" if report.dry_run else "written" if report.written else ""
+        mode = (
+            "dry run, nothing written" if report.dry_run
+            else f"{report.new} written" if report.written and report.new
+            else "nothing new, nothing written" if report.written
+            else ""
+        )  # fmt: skip
         say(out, f"{report.kind}: {report.rows} rows, {report.new} new, {report.unchanged} "
                  f"unchanged, {len(report.errors)} errors ({mode})")  # fmt: skip
     if report.errors:
