@@ -28,6 +28,7 @@ from jifen.api import create_app
 from jifen.api.catalogue import API_ERRORS
 from jifen.app import Context, GroupSettings, SimulatedClock, open_alliance
 from jifen.funds import Funds, funds_from_credentials
+from jifen.web import WebSettings, create_site
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
 OPERATOR_KEY = "jfo_test-operator-key-0123456789"
@@ -56,6 +57,7 @@ class Server:
     ctx: Context
     clock: SimulatedClock
     funds: Funds | None = None
+    app: Any = None  # the ASGI app served (its routes, for tests that walk them)
 
     def client(self, token: str | None = None) -> ApiClient:
         """A client with ``token`` as its bearer credential (None: unauthenticated)."""
@@ -79,8 +81,10 @@ def served(
     start: datetime = T0,
     provider: Path | None = None,
     group: GroupSettings | None = None,
+    site: bool = False,
 ) -> Iterator[Server]:
-    """``group``: the API's group commit settings (default: ``create_app``'s)."""
+    """``group``: the API's group commit settings (default: ``create_app``'s). ``site``: serve
+    the consoles too (``jifen.web.create_site``, cookies without ``Secure`` on loopback)."""
     clock = SimulatedClock(start)
     ctx = open_alliance(db_url, secret=SECRET, clock=clock)
     add_operator_key(ctx, OPERATOR_KEY, start)
@@ -91,12 +95,15 @@ def served(
     sock.bind(("127.0.0.1", 0))  # the OS picks a free port; no race with another test
     port = sock.getsockname()[1]
     funds = None
-    if provider is None:
-        app = create_app(ctx) if group is None else create_app(ctx, group=group)
-    else:
+    options: dict[str, Any] = {} if group is None else {"group": group}
+    if provider is not None:
         notify_url = f"http://127.0.0.1:{port}/v1/providers/wechatpay/notify"
         funds = funds_from_credentials(provider, notify_url)
-        app = create_app(ctx, funds=funds)
+        options["funds"] = funds
+    if site:
+        app = create_site(ctx, web=WebSettings(cookie_secure=False), **options)
+    else:
+        app = create_app(ctx, **options)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -109,7 +116,7 @@ def served(
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test API server did not start")
             time.sleep(0.01)
-        yield Server(f"http://127.0.0.1:{port}", ctx, clock, funds)
+        yield Server(f"http://127.0.0.1:{port}", ctx, clock, funds, app)
     finally:
         server.should_exit = True
         thread.join(timeout=SHUTDOWN_TIMEOUT_S)

@@ -38,8 +38,8 @@ class Tools:
 
 
 @contextmanager
-def tools_alliance(db_url: str) -> Iterator[Tools]:
-    with served(db_url) as server:
+def tools_alliance(db_url: str, *, site: bool = False) -> Iterator[Tools]:
+    with served(db_url, site=site) as server:
         alliance = open_alliance_over_http(server, {"beta": "cinema"})
         with server.operator() as op:
             r = op.post(

@@ -112,6 +112,12 @@ class Secrets:
         key = self._key(f"seal:{purpose}")
         return AESGCM(key).decrypt(raw[:12], raw[12:], purpose.encode()).decode()
 
+    def mac(self, purpose: str, text: str) -> str:
+        """HMAC-SHA256 of ``text`` under a key derived for ``purpose`` alone (the consoles'
+        CSRF tokens, the one-time sign-in codes): a value made for one purpose proves nothing
+        for another, and none of them opens data."""
+        return hmac.new(self._key(f"mac:{purpose}"), text.encode(), hashlib.sha256).hexdigest()
+
     def code_hash(self, code: str) -> str:
         return hmac.new(self._key("redemption-code"), code.encode(), hashlib.sha256).hexdigest()
 

@@ -42,13 +42,14 @@ class WorkerConfig:
 
 def worker_app() -> FastAPI:
     """uvicorn's app factory in a worker process (``jifen.cli._serve_app:worker_app``)."""
-    from jifen.api import create_app
     from jifen.api.observability import configure_logging
     from jifen.app import open_alliance
     from jifen.cli.funds import open_funds
+    from jifen.web import WebSettings, cookies_secure_for, create_site
 
     config = WorkerConfig(**json.loads(os.environ[ENV]))
     funds = open_funds(Path(config.provider), config.public_url) if config.provider else None
     ctx = open_alliance(config.db)
     configure_logging()
-    return create_app(ctx, funds=funds, group=config.group())
+    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url))
+    return create_site(ctx, web=web, funds=funds, group=config.group())

@@ -67,11 +67,11 @@ def serve(
     import uvicorn
 
     from jifen.alliance.merchants import add_operator_key
-    from jifen.api import create_app
     from jifen.api.observability import configure_logging
     from jifen.app import open_alliance
     from jifen.cli.funds import open_funds
     from jifen.jobs.scheduler import MoneyLoop, Scheduler, WebhookLoop
+    from jifen.web import WebSettings, cookies_secure_for, create_site
 
     clock = _simulated_clock(simulated_clock)
     # the provider's credentials first: a broken file refuses to start before anything opens
@@ -104,7 +104,8 @@ def serve(
             "(模拟时钟只能单进程)",
             param_hint="--workers",
         )
-    api = create_app(ctx, funds=funds, group=config.group())
+    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url))
+    api = create_site(ctx, web=web, funds=funds, group=config.group())
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:
         scheduler.observers.append(api.state.metrics.job_run)

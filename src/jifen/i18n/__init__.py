@@ -1,6 +1,6 @@
 """Every user-facing message in each language Jifen speaks, zh-CN (the default) and en.
 
-The messages live in gettext catalogues, ``jifen/locale/<lang>/LC_MESSAGES/jifen.po``, read with
+The messages live in gettext catalogues, ``jifen/locale/<lang>/LC_MESSAGES/*.po``, read with
 Babel when first needed (no compile step: the ``.po`` text is the catalogue). A message id is a
 stable key, never the English text: ``<code>.title`` and ``<code>.detail`` for each error code,
 ``<code>.detail.<detail_key>`` where one code has several situations worth telling apart (the
@@ -79,11 +79,24 @@ def _ranked(header: str) -> list[str]:
 
 @cache
 def catalogue(lang: str) -> Mapping[str, str]:
-    """Message id → template of one language, read once from its ``.po`` file."""
-    source = files("jifen").joinpath("locale", LANGUAGES[lang], "LC_MESSAGES", "jifen.po")
-    with source.open("rb") as po:
-        read = read_po(po, locale=LANGUAGES[lang])
-    return {str(m.id): str(m.string) for m in read if m.id and m.string and not m.fuzzy}
+    """Message id → template of one language, read once from its ``.po`` files: ``jifen.po``
+    (the API's messages) and one file per console area (``web-<area>.po``), so that people
+    working on different pages never edit the same file. An id defined twice is a bug, refused
+    here rather than one definition silently winning."""
+    folder = files("jifen").joinpath("locale", LANGUAGES[lang], "LC_MESSAGES")
+    merged: dict[str, str] = {}
+    for source in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not source.name.endswith(".po"):
+            continue
+        with source.open("rb") as po:
+            read = read_po(po, locale=LANGUAGES[lang])
+        for m in read:
+            if not (m.id and m.string and not m.fuzzy):
+                continue
+            if str(m.id) in merged:
+                raise ValueError(f"{source.name}: message id {m.id!r} is defined twice")
+            merged[str(m.id)] = str(m.string)
+    return merged
 
 
 def fields(template: str) -> frozenset[str]:

@@ -102,6 +102,8 @@ PLAN: Mapping[str, Placement] = {
     # -- webhooks: subscriptions read by every event write; the outbox by subscription ---------
     "webhook_subscriptions": Reference(),
     "webhook_deliveries": Distributed("subscription_id", "webhook_deliveries"),
+    # -- the consoles: a session is read by every page its browser opens ------------------------
+    "web_sessions": Distributed("session_hash", "web_sessions"),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {

@@ -435,3 +435,21 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_log", "subscription_id", "occurred_at"),
 )
+
+
+# -- issue 13: the consoles' sign-in sessions (jifen.web.sessions) --------------------------------
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),  # sha256 of the cookie; never the cookie
+    Column("role", String(16), nullable=False),  # operator | merchant | auditor | member
+    Column("merchant_id", String(32), nullable=True),
+    Column("member_id", String(32), nullable=True),
+    Column("key_id", String(32), nullable=True),  # the API key exchanged for it, if a key's
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # the absolute end, whatever the activity
+    Column("ended_at", UTCDateTime, nullable=True),  # signed out, or its key revoked
+    Index("ix_web_sessions_key", "key_id"),
+)
