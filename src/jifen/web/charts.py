@@ -19,8 +19,8 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from datetime import date
+from functools import cache
 from html import escape
 from typing import Any
 
@@ -52,7 +52,7 @@ def line_chart(
     height_in: float = 3.2,
 ) -> str:
     """A ``data:image/svg+xml`` URI of one line per series over ``days``, for an ``<img>``."""
-    with warnings.catch_warnings(), matplotlib.rc_context(_rc()):
+    with warnings.catch_warnings(), matplotlib.rc_context(_rc()):  # type: ignore[arg-type]
         warnings.simplefilter("ignore", UserWarning)  # a label's glyph absent from the server
         svg = _draw(days, series, unit, width_in, height_in)
     svg = svg[svg.index("<svg") :]
