@@ -7,11 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,6 +30,7 @@ from jifen.api.limits import FailedAuthLimiter
 from jifen.api.observability import JsonFormatter, ReserveCollector
 from jifen.jobs.scheduler import Scheduler
 from jifen.settlement import ReserveStatus
+from serve_kit import jifen_serve
 
 PHONE = "13800138000"
 CONSENTS = {"terms": True, "privacy": True}
@@ -338,28 +335,11 @@ def test_a_full_journey_logs_one_json_line_per_request_and_no_secret(db_url: str
 
 
 def test_jifen_serve_logs_json_lines(db_url: str, tmp_path: Any) -> None:
-    port = _free_port()
-    env = {**os.environ, "JIFEN_OPERATOR_KEY": OPERATOR_KEY, "JIFEN_SECRET": SECRET}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jifen", "serve", "--db", db_url, "--port", str(port),
-         "--jobs-every", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(400):  # bounded wait for the server to listen
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("jifen serve did not start: " + server.stderr.read())
+    with jifen_serve(db_url, env={"JIFEN_SECRET": SECRET}) as server:
         headers = {"Authorization": f"Bearer {OPERATOR_KEY}", "X-Request-Id": "serve-1"}
-        assert httpx.get(f"{base}/v1/merchants?limit=5", headers=headers).status_code == 200
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=30)
+        r = httpx.get(f"{server.base_url}/v1/merchants?limit=5", headers=headers)
+        assert r.status_code == 200
+    stderr = server.said()
     said = [line for line in stderr.splitlines() if line.strip()]
     # what it runs, for a person, before the JSON lines begin (issue 12); then only JSON
     banner = ["地址 address", "账本 store", "时钟 clock", "日终任务 daily jobs"]
@@ -372,14 +352,6 @@ def test_jifen_serve_logs_json_lines(db_url: str, tmp_path: Any) -> None:
     ], stderr
     assert any(line["logger"].startswith("uvicorn") for line in lines), stderr
     assert OPERATOR_KEY not in stderr and SECRET not in stderr and "limit=5" not in stderr
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the failed-authentication rate limit --------------------------------------------------------

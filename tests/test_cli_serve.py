@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,6 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from serve_kit import jifen_serve
 from test_cli import jifen
 
 SMALL = ["--members", "20", "--orders", "120", "--days", "40", "--cash"]
@@ -29,30 +25,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return db
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
-    port = _free_port()
-    env = {**os.environ, "JIFEN_OPERATOR_KEY": OPERATOR_KEY}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jifen", "serve", "--db", demo_db, "--port", str(port),
-         "--jobs-every", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):  # bounded wait for the server to listen
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("jifen serve did not start: " + server.stderr.read())
+    with jifen_serve(demo_db, operator_key=OPERATOR_KEY) as server:
+        base = server.base_url
         history = httpx.get(f"{base}/v1/public/rules/history").json()
         assert [v["number"] for v in history] == [1, 3]  # the refused draft (2) stays a draft
         assert history[1]["reason"] and history[1]["diff"]
@@ -64,10 +39,7 @@ def test_serve_answers_public_rules_and_guards_the_rest(demo_db: str) -> None:
             "books", "cafe", "cinema", "fuel", "market",
         }  # fmt: skip
         assert "/v1/orders" in httpx.get(f"{base}/openapi.json").json()["paths"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    said = server.stderr.read()
+    said = server.said()
     # before its JSON logs: the address, the store, the clock and its time, the jobs' schedule
     assert f"地址 address: {base} (OpenAPI at {base}/docs" in said
     assert f"账本 store: sqlite:///{demo_db}" in said
