@@ -235,7 +235,7 @@ def auditor_verifies_clean(browser: Browser, site: Site, shots: Shots) -> None:
 
 # -- the operator and the public -----------------------------------------------------------------
 
-EARN = re.compile(r"points_per_yuan: *\d+")
+EARN = re.compile(r'(points_per_yuan"?: *)\d+')  # in the document as YAML or JSON
 REASON = "双倍积分 double points"
 
 
@@ -249,7 +249,7 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
         operator.get_by_test_id("nav-rules").click()
         shots.take(operator, "operator-rules")
 
-        draft(operator, "points_per_yuan: 100")  # FUND-2: the whole purchase back in points
+        draft(operator, points_per_yuan=100)  # FUND-2: the whole purchase back in points
         expect(operator.get_by_test_id("lint-refused")).to_be_visible()
         expect(
             operator.locator('[data-testid="finding"][data-finding="FUND-2"]').first
@@ -259,7 +259,7 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
         findings_shot = shots.take(operator, "operator-rule-findings")
 
         operator.get_by_test_id("publish-blocked").get_by_role("link").click()
-        draft(operator, "points_per_yuan: 2")  # double points: a change with notice
+        draft(operator, points_per_yuan=2)  # double points: a change with notice
         expect(operator.get_by_test_id("lint-clean")).to_be_visible()
         shots.take(operator, "operator-rule-clean")
         date_box = operator.get_by_test_id("publish-date")
@@ -268,9 +268,8 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
         date_box.fill(effective_day)
         operator.get_by_test_id("publish-reason").fill(REASON)
         operator.get_by_test_id("publish-submit").click()
-        expect(operator.get_by_test_id("version-status")).to_have_attribute(
-            "data-status", "announced"
-        )
+        status = operator.get_by_test_id("version-status")
+        expect(status).to_have_attribute("data-status", "published")  # announced, not in force
         shots.take(operator, "operator-rule-published")
 
         with person(browser, site) as public:
@@ -285,13 +284,13 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
 
 
 
-def draft(operator: Page, earn: str) -> None:
+def draft(operator: Page, *, points_per_yuan: int) -> None:
     """From the rules page or a draft form: the document in force with its earn rate changed,
     saved as a draft (the version's page then shows the linter's findings)."""
     if not operator.get_by_test_id("draft-document").count():
         operator.get_by_test_id("new-draft").click()
     document = operator.get_by_test_id("draft-document")
-    text, found = EARN.subn(earn, document.input_value(), count=1)
+    text, found = EARN.subn(rf"\g<1>{points_per_yuan}", document.input_value(), count=1)
     assert found == 1, text
     document.fill(text)
     operator.get_by_test_id("draft-submit").click()
