@@ -283,7 +283,6 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
     readme_image(findings_shot, "operator-rule-findings.png")
 
 
-
 def draft(operator: Page, *, points_per_yuan: int) -> None:
     """From the rules page or a draft form: the document in force with its earn rate changed,
     saved as a draft (the version's page then shows the linter's findings)."""
