@@ -327,3 +327,28 @@ def readme_image(shot: Path, name: str) -> None:
     if UPDATE:
         README_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, README_IMAGES / name)
+
+
+def test_the_watch_sees_a_policy_violation_and_a_missing_static_file(browser: Browser) -> None:
+    """The checks above are not vacuous: a page whose policy forbids its inline style, and which
+    names a stylesheet that is not there, is caught by both."""
+    context = browser.new_context()
+    page = context.new_page()
+    watch = Watch()
+    watch.follow(page)
+    page.route(
+        "http://jifen.test/",
+        lambda route: route.fulfill(
+            status=200,
+            headers={"Content-Type": "text/html", "Content-Security-Policy": "style-src 'self'"},
+            body='<link rel="stylesheet" href="/static/gone.css"><p style="color:red">x</p>',
+        ),
+    )
+    page.route("http://jifen.test/static/gone.css", lambda route: route.fulfill(status=404))
+    page.goto("http://jifen.test/")
+    page.wait_for_load_state("networkidle")
+    context.close()
+    assert watch.csp_violations(), watch.console
+    assert "http://jifen.test/static/gone.css: 404" in watch.static_failures
+    with pytest.raises(AssertionError):
+        watch.assert_clean()
