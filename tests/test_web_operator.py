@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from api_server import OPERATOR_KEY
+from test_web_i18n import _check
 from web_kit import Browser, auditor_key, merchant_key, operator, site_alliance
 
 KEY = re.compile(r'data-testid="api-key">([^<]+)<')
@@ -145,6 +146,12 @@ def test_a_bad_import_file_shows_every_rows_error_and_writes_nothing(tmp_path: P
         rows = set(re.findall(r'data-testid="import-error" data-row="(\d+)"', r.text))
         assert rows == {"4", "5"}, r.text  # each bad row named, the good ones not
         assert 'data-testid="import-apply"' not in r.text
+        en = operator(tools.server, "en")
+        en.page("/operator/imports")
+        english = en.submit(
+            "/operator/imports/merchants/check", files={"file": ("m.csv", bad.encode())}
+        )
+        _check("/operator/imports/merchants/check", english.text, "en")
         b.token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
         applied = b.submit("/operator/imports/merchants/apply", files={"text": (None, bad)})
         assert applied.status_code == 422 and 'data-testid="import-refused"' in applied.text
@@ -177,6 +184,9 @@ def test_a_refused_draft_is_fixed_then_published_and_the_public_api_lists_it(
         assert 'data-testid="lint-refused"' in refused and 'data-finding="FUND-2"' in refused
         assert 'data-testid="publish-blocked"' in refused and "publish-form" not in refused
         number = re.search(r"/operator/rules/draft\?start=(\d+)", refused).group(1)  # type: ignore[union-attr]
+        english = operator(tools.server, "en").page(f"/operator/rules/{number}")
+        _check(f"/operator/rules/{number}", english, "en")  # the finding in English, no Chinese
+        assert "guaranteed cash rate" in english and "返利" not in english
         # publishing it anyway (a crafted post) is refused by the rulebook
         r = b.submit(
             f"/operator/rules/{number}/publish",

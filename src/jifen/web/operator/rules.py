@@ -34,8 +34,10 @@ from jifen.rules import (
     NoRulesInForce,
     RuleDocument,
     VersionStatus,
+    latest_published,
     load_document,
     status_at,
+    version_at,
 )
 from jifen.settlement import reserve_status
 from jifen.web import csrf
@@ -169,12 +171,16 @@ def _blocks(document: RuleDocument, findings: list[dict[str, str]]) -> list[dict
 
 
 def _earliest_day(ctx: Context, now: datetime) -> date:
-    """The first whole China day a version published now may take effect on: the notice the
-    rules in force promise (the service checks the full rule, this only prefills the form)."""
+    """The first whole China day a version published now may take effect on: past the longer
+    of the notices promised by the rules in force and by the latest announced version (the
+    rulebook checks the full rule; this only prefills the form)."""
+    published = ctx.rulebook.published()
     try:
-        notice = ctx.rulebook.in_force(now).document.notice_days
+        in_force = version_at(published, now).document.notice_days
     except NoRulesInForce:
-        return china_today(now)
+        return china_today(now)  # the first version ever published owes no notice
+    latest = latest_published(published)
+    notice = max(in_force, latest.document.notice_days if latest else 0)
     return china_today(now + timedelta(days=notice)) + timedelta(days=1)
 
 
