@@ -18,11 +18,15 @@ from jifen.web.render import env, page
 
 router = APIRouter(include_in_schema=False)
 REPORTS_HOME = "/operator/reports"
-env.globals["operator_reports"] = any(
-    getattr(route, "path", None) == REPORTS_HOME for route in reports.router.routes
-)
-"""The nav links to the reports once ``reports`` serves their home page (it is built on its own,
-and a link to a page that is not there would be a dead end)."""
+
+
+def serves_reports(reports_router: APIRouter) -> bool:
+    """Whether the reports' home page is served: the nav links to it only then (the reports are
+    built on their own, and a link to a page that is not there would be a dead end)."""
+    return any(getattr(route, "path", None) == REPORTS_HOME for route in reports_router.routes)
+
+
+env.globals["operator_reports"] = serves_reports(reports.router)
 
 
 @router.get("/operator", response_class=HTMLResponse)
