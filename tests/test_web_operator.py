@@ -94,6 +94,9 @@ def test_suspending_a_merchant_ends_its_console_session(tmp_path: Path) -> None:
         assert 'data-testid="merchant-status">已暂停' in r.text and "licence expired" in r.text
         gone = till.get("/merchant", headers={"accept": "text/html"})
         assert "/signin" in str(gone.url)  # sent back to sign in
+        till.page("/signin")
+        refused = till.submit("/signin", {"key": merchant_key(tools, "alpha")})
+        assert refused.status_code == 403 and "已被暂停" in refused.text  # told why, not looped
         html = b.page("/operator/merchants/alpha")
         r = b.submit(
             "/operator/merchants/alpha/status",
