@@ -8,6 +8,7 @@ large-value alert), its days closed, then everything expires and a fresh order i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -205,6 +206,43 @@ def test_reconciliation_says_no_provider_is_configured(scene: Scene) -> None:
     assert "No payment provider is configured" in html
 
 
+def test_reconciliation_shows_each_days_latest_run_and_its_breaks(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a provider configured, each day shows its newest run (as ``jifen reconcile`` keeps
+    them) and lists every item that did not match, amounts in yuan."""
+    monkeypatch.setattr(scene.server.app.state, "funds", object(), raising=False)
+    day = business_date(scene.server.clock.now()) - timedelta(days=1)
+    items = [
+        {"kind": "payment", "key": "P1", "provider_ref": "4200", "status": "matched",
+         "ours_fen": 500, "bill_fen": 500, "diff_fen": 0, "note": ""},
+        {"kind": "payment", "key": "P2", "provider_ref": "4201", "status": "amount_differs",
+         "ours_fen": 123_456, "bill_fen": 123_356, "diff_fen": -100, "note": "bill lower"},
+    ]  # fmt: skip
+    with scene.server.ctx.writer.begin() as conn:
+        for run, found in ((1, items[:1]), (2, items)):
+            summary = {"bill_date": day.isoformat(), "counts": {"matched": 1}, "totals": [],
+                       "items": found}  # fmt: skip
+            conn.execute(
+                t.reconciliations.insert().values(
+                    bill_date=day.isoformat(),
+                    run=run,
+                    run_at=scene.server.clock.now(),
+                    summary=json.dumps(summary),
+                    report_csv="",
+                )
+            )
+    html = operator(scene.server, "en").page("/operator/reports/reconciliation")
+    assert "reconciliation-no-provider" not in html
+    row = html.split(f'data-testid="reconciliation-row" data-day="{day.isoformat()}"')[1]
+    row = row.split("</tr>")[0]
+    assert "run 2," in row and 'data-testid="breaks">1<' in row
+    breaks = html.split('data-testid="reconciliation-breaks"')[1]
+    assert "P2" in breaks and "amounts differ" in breaks and "P1" not in breaks
+    assert "1,234.56" in breaks and "1,233.56" in breaks and "-1.00" in breaks
+    assert html.count('data-testid="not-reconciled"') == 29  # the other days of the 30
+
+
 def test_the_large_cash_order_is_an_alert_in_yuan(scene: Scene) -> None:
     html = operator(scene.server).page("/operator/reports/alerts")
     row = html.split('data-testid="alert-row"')[1].split("</tr>")[0]
@@ -245,8 +283,11 @@ def test_a_failed_delivery_is_replayed_only_with_the_forms_token(scene: Scene) -
     done = b.submit(action)
     assert done.status_code == 200 and "/operator/reports/webhooks" in str(done.url)
     assert 'data-testid="webhook-replayed"' in done.text
-    row = done.text.split(f'data-event="{event_id}"')[1].split("</tr>")[0]
+    row = done.text.split(f'data-event="{event_id}"')[1].split("</article>")[0]
     assert 'data-testid="delivery-attempts">0<' in row and "replay-form" not in row
+    missing = action.replace(event_id, "evt_" + "0" * 32)
+    gone = b.submit(missing)
+    assert gone.status_code == 404 and 'class="error" role="alert"' in gone.text
 
 
 @pytest.mark.parametrize("path", PAGES)

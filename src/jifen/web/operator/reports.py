@@ -21,15 +21,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from jifen import funds, i18n, webhooks
+from jifen.api.auth import Caller
 from jifen.app.clock import business_date
 from jifen.app.context import Context
+from jifen.errors import JifenError
 from jifen.funds.reconciliation import StoredReport, latest_report
 from jifen.settlement import Statement, coverage_text, liabilities, statements
 from jifen.settlement import exports as settlement_exports
 from jifen.web import charts, csrf
 from jifen.web.access import OperatorPage
 from jifen.web.operator._reports_history import DayFigures, history
-from jifen.web.render import language, page
+from jifen.web.render import describe, language, page
 from jifen.webhooks.log import DELIVERY_STATUSES
 
 router = APIRouter(include_in_schema=False)
@@ -231,6 +233,33 @@ def alerts(request: Request, who: OperatorPage, cursor: str | None = None) -> HT
     return page(request, "operator/reports_alerts.html", who=who, alerts=found)
 
 
+def _webhook_page(
+    request: Request,
+    who: Caller,
+    *,
+    shown: str | None = None,
+    replayed: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    ctx = _ctx(request)
+    subscriptions = [
+        (s, webhooks.deliveries(ctx, None, s.subscription_id, status=shown, cursor=None, limit=50))
+        for s in webhooks.list_subscriptions(ctx, None)
+    ]
+    return page(
+        request,
+        "operator/reports_webhooks.html",
+        who=who,
+        status=status,
+        subscriptions=subscriptions,
+        shown=shown,
+        statuses=DELIVERY_STATUSES,
+        replayed=replayed,
+        error=error,
+    )
+
+
 @router.get(f"{HOME}/webhooks", response_class=HTMLResponse)
 def webhook_log(
     request: Request,
@@ -239,31 +268,23 @@ def webhook_log(
     replayed: Annotated[str | None, Query(pattern=r"^evt_[0-9a-f]{32}$")] = None,
 ) -> HTMLResponse:
     """The operator's subscriptions, each with its newest deliveries (GET /v1/webhooks/…)."""
-    ctx = _ctx(request)
-    subscriptions = [
-        (s, webhooks.deliveries(ctx, None, s.subscription_id, status=status, cursor=None, limit=50))
-        for s in webhooks.list_subscriptions(ctx, None)
-    ]
-    return page(
-        request,
-        "operator/reports_webhooks.html",
-        who=who,
-        subscriptions=subscriptions,
-        shown=status,
-        statuses=DELIVERY_STATUSES,
-        replayed=replayed,
-    )
+    return _webhook_page(request, who, shown=status, replayed=replayed)
 
 
 @router.post(
     f"{HOME}/webhooks/{{subscription_id}}/deliveries/{{event_id}}/replay",
     dependencies=[Depends(csrf.check)],
+    response_model=None,
 )
 def replay(
     request: Request, who: OperatorPage, subscription_id: SubscriptionId, event_id: EventId
-) -> RedirectResponse:
+) -> RedirectResponse | HTMLResponse:
     """Send one event again, as POST /v1/webhooks/subscriptions/{id}/deliveries/{event}/replay:
     the delivery is pending again at once. Repeating it (a double click) only makes it pending
-    again, so the form needs no key of its own."""
-    webhooks.replay_one(_ctx(request), None, subscription_id, event_id)
+    again, so the form needs no key of its own. A refusal (no such delivery) is shown on the
+    log itself."""
+    try:
+        webhooks.replay_one(_ctx(request), None, subscription_id, event_id)
+    except JifenError as exc:
+        return _webhook_page(request, who, error=describe(request, exc), status=exc.status)
     return RedirectResponse(f"{HOME}/webhooks?replayed={event_id}", status_code=303)
