@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -317,7 +316,7 @@ def test_others_cannot_replay_or_export(scene: Scene) -> None:
                         headers={"accept": "text/html"}).status_code == 403  # fmt: skip
 
 
-def test_a_report_reads_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) -> None:
+def test_a_report_reads_on_sqlite_and_postgresql(db_url: str) -> None:
     """The history and the pages on both stores (the small alliance, as set up)."""
     with site_alliance(db_url) as tools:
         html = operator(tools.server).page("/operator/reports/dashboards")
@@ -327,4 +326,8 @@ def test_a_report_reads_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) ->
         assert _number(_rows(html, "reserve")[today]["reserve"]) == reserve_status(ctx).reserve_fen
         for path in PAGES[2:]:
             operator(tools.server).page(path)
-    assert reports.percent(9_983) == "99.83%" and reports.percent(None) == "—"
+
+
+def test_basis_points_read_as_a_percentage_without_floats() -> None:
+    assert reports.percent(9_983) == "99.83%" and reports.percent(10_000) == "100.00%"
+    assert reports.percent(7) == "0.07%" and reports.percent(None) == "—"

@@ -211,18 +211,20 @@ def reconciliations(
 def reconciliation(
     request: Request, who: OperatorPage, first: date | None = None, last: date | None = None
 ) -> HTMLResponse:
-    """The provider's bills matched against Jifen's records, day by day, and every break."""
+    """The provider's bills matched against Jifen's records, day by day, and every break. With
+    no provider configured the page says so, and still lists any run kept in the store."""
     ctx = _ctx(request)
     first, last = _range(ctx, first, last)
-    configured = getattr(request.app.state, "funds", None) is not None
+    runs = reconciliations(ctx, first, last)
     return page(
         request,
         "operator/reports_reconciliation.html",
         who=who,
         first=first,
         last=last,
-        configured=configured,
-        runs=reconciliations(ctx, first, last) if configured else [],
+        configured=getattr(request.app.state, "funds", None) is not None,
+        runs=runs,
+        any_run=any(stored for _, stored in runs),  # e.g. `jifen reconcile` run by hand
     )
 
 
