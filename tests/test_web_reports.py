@@ -19,13 +19,18 @@ import pytest
 from sqlalchemy import select, update
 
 from api_server import Server
+from jifen import i18n
 from jifen.app.clock import business_date
+from jifen.funds.alerts import LINES_FEN
 from jifen.ledger import queries
+from jifen.payments.reconcile import ReconciliationStatus
 from jifen.settlement import liabilities, reserve_status, statements
 from jifen.store import tables as t
 from jifen.web import charts
 from jifen.web.operator import reports
 from jifen.web.operator._reports_history import history
+from jifen.webhooks.log import DELIVERY_STATUSES
+from jifen.webhooks.subscriptions import STATUSES
 from tools_kit import Tools
 from web_kit import Browser, auditor_key, merchant_key, operator, site_alliance
 
@@ -331,3 +336,20 @@ def test_a_report_reads_on_sqlite_and_postgresql(db_url: str) -> None:
 def test_basis_points_read_as_a_percentage_without_floats() -> None:
     assert reports.percent(9_983) == "99.83%" and reports.percent(10_000) == "100.00%"
     assert reports.percent(7) == "0.07%" and reports.percent(None) == "—"
+
+
+def test_every_word_a_report_picks_by_name_is_in_both_catalogues() -> None:
+    """Labels chosen from data (a status, a line, a break's result) exist in both languages,
+    though a small alliance shows only some of them."""
+    names = [f"status.{s}" for s in DELIVERY_STATUSES]
+    names += [f"subscription.{s}" for s in STATUSES]
+    names += [f"alert.line.{line}" for line in LINES_FEN]
+    names += [f"break.{s}" for s in ReconciliationStatus]
+    names += [
+        f"{report}.{part}"
+        for report in ("dashboards", "settlement", "reconciliation", "alerts", "webhooks")
+        for part in ("title", "about")
+    ]
+    for lang in i18n.LANGUAGES:
+        for name in names:
+            assert i18n.text(f"web.reports.{name}", lang), (lang, name)
