@@ -25,11 +25,19 @@ LaneFilter = Annotated[int | None, Query(ge=0, le=2**31 - 1)]
 
 @router.get("/auditor", response_class=HTMLResponse)
 def home(request: Request, who: AuditorPage) -> HTMLResponse:
-    """Each lane's height and latest block hash, as ``GET /v1/audit/lanes`` answers them."""
+    """Each lane's height and latest block hash, as ``GET /v1/audit/lanes`` answers them; the
+    lanes no entry went to yet are named in one line (their hash is the all-zero start)."""
     ctx = request.app.state.ctx
     with ctx.engine.connect() as conn:
         lanes = queries.chain_tips(conn)
-    return page(request, "auditor/home.html", who=who, lanes=lanes, now=ctx.clock.now())
+    return page(
+        request,
+        "auditor/home.html",
+        who=who,
+        lanes=[lane for lane in lanes if lane[1]],
+        empty=[lane for lane, height, _ in lanes if not height],
+        now=ctx.clock.now(),
+    )
 
 
 @router.get("/auditor/blocks", response_class=HTMLResponse)
