@@ -19,7 +19,7 @@ import pytest
 
 import jifen.web
 from api_server import OPERATOR_KEY
-from web_kit import Browser, auditor_key, merchant_key, site_alliance
+from web_kit import Browser, auditor_key, merchant_key, site_alliance, web_routes
 
 TEMPLATES = Path(jifen.web.__file__).parent / "templates"
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
@@ -154,12 +154,9 @@ def _crawl(browser: Browser, starts: list[str], lang: str) -> set[str]:
 
 def _page_routes(app: object) -> dict[str, re.Pattern[str]]:
     return {
-        route.path: route.path_regex  # type: ignore[attr-defined]
-        for route in app.router.routes  # type: ignore[attr-defined]
-        if getattr(route, "endpoint", None) is not None
-        and route.endpoint.__module__.startswith("jifen.web")  # type: ignore[attr-defined]
-        and "GET" in getattr(route, "methods", ())
-        and not route.path.startswith("/lang/")  # type: ignore[attr-defined]
+        route.path: route.path_regex
+        for route in web_routes(app)
+        if "GET" in getattr(route, "methods", ()) and not route.path.startswith("/lang/")
     }
 
 
