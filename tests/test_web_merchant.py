@@ -322,7 +322,8 @@ def test_statements_and_exports_are_this_merchants_only(tools: Tools) -> None:
 
 
 def key_named(html: str, name: str) -> str:
-    found = re.search(rf'data-key-id="(k[0-9a-f]{{15}})">\s*<td translate="no">{name}<', html)
+    row = r'data-key-id="(k[0-9a-f]{15})">\s*<div class="m-key-head"><strong translate="no">'
+    found = re.search(row + name + "<", html)
     assert found, name
     return found.group(1)
 
