@@ -181,6 +181,29 @@ def test_a_partial_then_full_refund(tools: Tools) -> None:
     assert 'data-testid="refund-form"' not in b.page("/merchant/orders/w-refund")
 
 
+def test_the_order_list_pages_through_every_order_once(tools: Tools) -> None:
+    for n in range(22):
+        tools.alliance.order("alpha", f"w-page-{n}", tools.members[0], 1_000 + n)
+    b = alpha(tools)
+    seen: list[str] = []
+    path: str | None = "/merchant/orders"
+    while path:
+        html = b.page(path)
+        seen += re.findall(r'data-testid="order-link">([^<]+)<', html)
+        more = re.search(r'href="(/merchant/orders\?cursor=[^"]+)" data-testid="orders-next"', html)
+        path = more.group(1).replace("&amp;", "&") if more else None
+    assert len(seen) == len(set(seen)) > 22
+    assert {f"w-page-{n}" for n in range(22)} <= set(seen)
+
+
+def test_an_order_below_one_point_writes_nothing_and_says_so(tools: Tools) -> None:
+    b = alpha(tools)
+    home = b.page("/merchant")
+    r = b.submit("/merchant/orders", order_fields(home, tools.members[0], "w-tiny", "0.5"))
+    assert r.status_code == 200 and 'data-testid="order-no-points"' in r.text
+    b.page("/merchant/orders/w-tiny", status=404)
+
+
 # -- redemptions ----------------------------------------------------------------------------------
 
 
@@ -382,3 +405,38 @@ def test_pages_in_english(tools: Tools) -> None:
                  "/merchant/keys"):  # fmt: skip
         html = b.page(path)
         assert 'lang="en"' in html and 'aria-current="page"' in html, path
+
+
+# -- with a payment provider ----------------------------------------------------------------------
+
+
+def test_with_a_provider_the_split_status_and_the_provider_figures_show(
+    db_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from funds_kit import member, money
+    from jifen.funds import create_payment
+    from jifen.web import WebSettings, create_site
+
+    with money(db_url, tmp_path, tmp_path_factory) as m:
+        p = create_payment(m.ctx, m.funds, "cafe", order_ref="o-1", member_id=member(m.ctx),
+                           amount_fen=5_000, description="午餐")  # fmt: skip
+        m.pay(p.out_trade_no)
+        m.step()
+        site = create_site(m.ctx, funds=m.funds, web=WebSettings(cookie_secure=False))
+        with TestClient(site) as b:
+            html = b.get("/signin").text
+            token = re.search(r'name="csrf" value="([^"]+)"', html)
+            assert token
+            r = b.post("/signin", data={"csrf": token.group(1), "key": m.keys["cafe"]})
+            assert r.status_code == 200 and str(r.url).endswith("/merchant"), r.text[:500]
+            listed = b.get("/merchant/orders").text
+            row = listed[listed.index(">o-1<") :]
+            assert 'data-testid="split-state"' in row[: row.index("</tr>")]
+            order = b.get("/merchant/orders/o-1").text
+            assert p.out_trade_no in order and 'data-testid="split-row"' in order
+            assert 'data-testid="refund-form"' not in order  # refunded through the payment
+            statements = b.get("/merchant/statements").text
+            assert 'data-testid="st-collected"' in statements
+            assert 'data-testid="statement-today"' in statements
