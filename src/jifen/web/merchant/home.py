@@ -12,6 +12,7 @@ from jifen.alliance import orders
 from jifen.alliance.keys import list_keys
 from jifen.alliance.merchants import get_merchant
 from jifen.api.auth import Caller
+from jifen.app.context import Context
 from jifen.web.access import MerchantPage
 from jifen.web.merchant import forms
 from jifen.web.merchant.common import context, mine
@@ -28,7 +29,7 @@ def order_form(**typed: str) -> dict[str, Any]:
     return {"form_key": forms.new_form_key(), "typed": values}
 
 
-def key_store(ctx: Any, who: Caller) -> str | None:
+def key_store(ctx: Context, who: Caller) -> str | None:
     """The store the signed-in key was issued for, if any: the till's own store."""
     for k in list_keys(ctx, mine(who), ctx.clock.now()):
         if k.key_id == who.key_id:

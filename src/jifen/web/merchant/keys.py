@@ -11,12 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy import Connection
 
 from jifen import i18n
 from jifen.alliance import keys
 from jifen.alliance.merchants import get_merchant
 from jifen.api.auth import Caller
 from jifen.api.schemas._tools import KeyCreated, KeyOut, KeyRotated
+from jifen.app.context import Context
 from jifen.errors import JifenError
 from jifen.web import csrf
 from jifen.web.access import MerchantPage
@@ -92,7 +94,7 @@ def create(
     return _page(request, who, shown=made, status=201)
 
 
-def _created(ctx: Any, who: Caller, typed: KeyForm, tx: Any) -> KeyCreated:
+def _created(ctx: Context, who: Caller, typed: KeyForm, tx: Connection) -> KeyCreated:
     info, secret = keys.create_key(
         ctx, mine(who), name=typed.name, store_id=typed.store_id or None,
         now=ctx.clock.now(), conn=tx,
@@ -114,7 +116,7 @@ def rotate(
         stale = i18n.text("web.merchant.form_stale", language(request))
         return _page(request, who, error=stale, status=422)
 
-    def run(tx: Any) -> KeyRotated:
+    def run(tx: Connection) -> KeyRotated:
         new, secret, old = keys.rotate_key(
             ctx, mine(who), key_id, ctx.clock.now(), grace=timedelta(seconds=grace), conn=tx
         )

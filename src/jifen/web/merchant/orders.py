@@ -16,6 +16,7 @@ from jifen.alliance import orders
 from jifen.alliance.members import member_id_for
 from jifen.api.auth import Caller
 from jifen.api.schemas import OrderOut, RefundOut
+from jifen.app.context import Context
 from jifen.errors import JifenError
 from jifen.funds.records import split_orders
 from jifen.web import csrf
@@ -27,7 +28,6 @@ from jifen.web.render import describe, language, page
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
-Optional = Annotated[str, Form(max_length=200)]
 
 
 class OrderForm(BaseModel):
@@ -48,7 +48,7 @@ def _refusal(request: Request, key: str) -> str:
     return i18n.text(f"web.merchant.{key}", language(request))
 
 
-def _member(ctx: Any, typed: str) -> str | None:
+def _member(ctx: Context, typed: str) -> str | None:
     """A member id as typed, or the id a phone number enrols under (the same keyed hash
     enrolment uses: nothing is unsealed, and an unknown number is "no such member", as an
     unknown id is)."""
@@ -69,7 +69,7 @@ def record(
     member: Field,
     order_ref: Field,
     amount: Field,
-    paid_at: Optional = "",
+    paid_at: Field = "",
 ) -> Response:
     """Record a paid cash order; a resubmitted form (same key, same fields) is the first one."""
     ctx = context(request)
@@ -126,18 +126,17 @@ def order_list(request: Request, who: MerchantPage, cursor: str | None = None) -
     )  # fmt: skip
 
 
-def split_states(ctx: Any, merchant_id: str, refs: list[str]) -> dict[str, list[str]]:
+def split_states(ctx: Context, merchant_id: str, refs: list[str]) -> dict[str, list[str]]:
     """For orders paid through the provider: the state of each split instruction (waiting,
     due, processing, finished …), as ``GET /v1/payments/{no}`` shows them. Cash orders have
     none."""
-    found: dict[str, list[str]] = {}
-    for ref in refs:
-        paid = funds.payment_of_order(ctx, merchant_id, ref)
-        if paid is None:
-            continue
-        with ctx.engine.connect() as conn:
-            found[ref] = [s.state for s in split_orders(conn, out_trade_no=paid.out_trade_no)]
-    return found
+    paid = {ref: funds.payment_of_order(ctx, merchant_id, ref) for ref in refs}
+    with ctx.engine.connect() as conn:
+        return {
+            ref: [s.state for s in split_orders(conn, out_trade_no=p.out_trade_no)]
+            for ref, p in paid.items()
+            if p is not None
+        }
 
 
 @router.get("/merchant/orders/{order_ref}", response_class=HTMLResponse)
@@ -223,7 +222,7 @@ def refund(
 
 
 def _refund(
-    ctx: Any, who: Caller, order_ref: str, refund_ref: str, fen: int, tx: Connection
+    ctx: Context, who: Caller, order_ref: str, refund_ref: str, fen: int, tx: Connection
 ) -> RefundOut:
     return RefundOut.model_validate(
         orders.refund_order(

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from jifen import funds
+from jifen.api.auth import Caller
 from jifen.api.errors import Forbidden
 from jifen.app.clock import business_date
+from jifen.app.context import Context
 from jifen.settlement import Statement, statement, statements
 from jifen.settlement.exports import orders_csv, statements_csv
 from jifen.settlement.service import movements
@@ -30,11 +31,11 @@ EXPORT_DAYS = 31
 """The default span of an export link: the last month of business days."""
 
 
-def today_of(ctx: Any) -> date:
+def today_of(ctx: Context) -> date:
     return business_date(ctx.clock.now())
 
 
-def today_statement(ctx: Any, merchant_id: str) -> Statement:
+def today_statement(ctx: Context, merchant_id: str) -> Statement:
     """Today's statement as it stands: the close's own arithmetic over today's movements."""
     day = today_of(ctx)
     with ctx.engine.connect() as conn:
@@ -42,7 +43,7 @@ def today_statement(ctx: Any, merchant_id: str) -> Statement:
     return statement(merchant_id, day, mine_today)
 
 
-def _only_mine(who: Any, merchant_id: str | None) -> None:
+def _only_mine(who: Caller, merchant_id: str | None) -> None:
     """A merchant's console names no other merchant; one asked for by name is refused, the same
     answer whether or not that merchant exists (as ``GET /v1/statements?merchant_id=`` does)."""
     if merchant_id not in (None, mine(who)):
@@ -91,7 +92,7 @@ def statement_page(request: Request, who: MerchantPage, day: date) -> HTMLRespon
     )  # fmt: skip
 
 
-def _closed(ctx: Any, merchant_id: str, day: date) -> Statement:
+def _closed(ctx: Context, merchant_id: str, day: date) -> Statement:
     cursor: str | None = None
     while True:  # newest first: stop once past the day
         found = statements(ctx, merchant_id, cursor=cursor, limit=100)
@@ -113,7 +114,7 @@ def _csv(lines: Iterator[str], name: str) -> StreamingResponse:
     )
 
 
-def _span(ctx: Any, first: date | None, last: date | None) -> tuple[date, date]:
+def _span(ctx: Context, first: date | None, last: date | None) -> tuple[date, date]:
     last = last or today_of(ctx)
     return first or last - timedelta(days=EXPORT_DAYS - 1), last
 
