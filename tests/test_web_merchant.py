@@ -143,6 +143,7 @@ def test_a_double_submit_writes_one_order(tools: Tools) -> None:
     again = b.page("/merchant")  # a new form, same ref, other amount: refused, nothing written
     r = b.submit("/merchant/orders", order_fields(again, tools.members[0], "w-twice", "60"))
     assert r.status_code == 409 and 'role="alert"' in r.text
+    assert 'href="/merchant/orders/w-twice" data-testid="order-used-link"' in r.text
 
 
 def test_refused_amounts_write_nothing(tools: Tools) -> None:

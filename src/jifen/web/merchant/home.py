@@ -45,6 +45,7 @@ def home_page(
     error: str | None = None,
     status: int = 200,
     no_points: dict[str, Any] | None = None,
+    used_ref: str | None = None,
 ) -> HTMLResponse:
     ctx = context(request)
     merchant = get_merchant(ctx, mine(who))
@@ -54,6 +55,7 @@ def home_page(
     return page(
         request, "merchant/home.html", who=who, merchant=merchant, store=store,
         form=form or order_form(), error=error, status=status, no_points=no_points,
+        used_ref=used_ref,
         today=today_statement(ctx, mine(who)), recent=recent,
         now_text=forms.paid_at_text(ctx.clock.now()),
     )  # fmt: skip

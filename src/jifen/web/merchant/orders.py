@@ -19,6 +19,7 @@ from jifen.api.schemas import OrderOut, RefundOut
 from jifen.app.context import Context
 from jifen.errors import JifenError
 from jifen.funds.records import split_orders
+from jifen.ledger import IdempotencyConflict
 from jifen.web import csrf
 from jifen.web.access import MerchantPage
 from jifen.web.merchant import forms
@@ -94,12 +95,26 @@ def record(
                     amount_fen=fen, paid_at=at, conn=tx,
                 )),
             )  # fmt: skip
+        except IdempotencyConflict:
+            return _conflict(request, who, typed)
         except JifenError as exc:
             return _home_again(request, who, typed, describe(request, exc), exc.status)
         if done["status"] == "no_points":  # nothing was written: say so, keep the form
             return _home_again(request, who, typed, None, 200, no_points=done)
         return RedirectResponse(f"/merchant/orders/{done['order_ref']}?recorded=1", 303)
     return _home_again(request, who, typed, _refusal(request, problem), 422)
+
+
+def _conflict(request: Request, who: Caller, typed: OrderForm) -> HTMLResponse:
+    """The ref was recorded before with other details (the ledger's dedupe), or this form's key
+    was already used for another order (a form resubmitted after editing, from the history)."""
+    try:
+        orders.get_order(context(request), mine(who), typed.order_ref)
+    except JifenError:
+        return _home_again(request, who, typed, _refusal(request, "form_stale"), 409)
+    lang = language(request)
+    used = i18n.text("web.merchant.order_ref_used", lang, order_ref=typed.order_ref)
+    return _home_again(request, who, typed, used, 409, used_ref=typed.order_ref)
 
 
 def _home_again(
@@ -109,9 +124,12 @@ def _home_again(
     error: str | None,
     status: int,
     no_points: dict[str, Any] | None = None,
+    used_ref: str | None = None,
 ) -> HTMLResponse:
     form = order_form(**typed.model_dump())
-    return home_page(request, who, form=form, error=error, status=status, no_points=no_points)
+    return home_page(
+        request, who, form=form, error=error, status=status, no_points=no_points, used_ref=used_ref
+    )
 
 
 @router.get("/merchant/orders", response_class=HTMLResponse)
