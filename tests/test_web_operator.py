@@ -297,14 +297,3 @@ def test_merchants_and_auditors_get_403_on_every_operator_page_and_post(
         r = anonymous.get("/operator/rules", headers={"accept": "text/html"})
         assert "/signin" in str(r.url)
         assert OPERATOR_KEY  # the operator's own key signs in (operator(server) above)
-
-
-def test_the_nav_links_to_the_reports_once_they_are_served() -> None:
-    from fastapi import APIRouter
-
-    from jifen.web.operator import serves_reports
-
-    built = APIRouter()
-    assert not serves_reports(built)
-    built.add_api_route("/operator/reports", lambda: None, methods=["GET"])
-    assert serves_reports(built)

@@ -14,19 +14,9 @@ from jifen.app.context import Context
 from jifen.rules import NoRulesInForce
 from jifen.web.access import OperatorPage
 from jifen.web.operator import imports, merchants, reports, rules
-from jifen.web.render import env, page
+from jifen.web.render import page
 
 router = APIRouter(include_in_schema=False)
-REPORTS_HOME = "/operator/reports"
-
-
-def serves_reports(reports_router: APIRouter) -> bool:
-    """Whether the reports' home page is served: the nav links to it only then (the reports are
-    built on their own, and a link to a page that is not there would be a dead end)."""
-    return any(getattr(route, "path", None) == REPORTS_HOME for route in reports_router.routes)
-
-
-env.globals["operator_reports"] = serves_reports(reports.router)
 
 
 @router.get("/operator", response_class=HTMLResponse)
