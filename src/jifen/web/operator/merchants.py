@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 
 from jifen.alliance import merchants
 from jifen.api._fields import field_errors
-from jifen.api.schemas import MerchantCreated, MerchantIn, MerchantOut, StatusIn
+from jifen.api.routes_operator import onboarding
+from jifen.api.schemas import MerchantIn, MerchantOut, StatusIn
 from jifen.app.context import Context
 from jifen.errors import JifenError
 from jifen.web import csrf
@@ -113,22 +114,7 @@ def onboard(
         errors = field_errors(exc.errors(), language(request))
         return _form(request, who, status=422, values=values, key=form_key, field_errors=errors)
 
-    def run(tx: Connection) -> MerchantCreated:
-        merchant, api_key = merchants.create_merchant(
-            ctx,
-            merchants.Merchant(
-                merchant_id=body.merchant_id,
-                name=body.name,
-                category=body.category,
-                status=merchants.MerchantStatus.ACTIVE,
-                kyc=body.kyc.model_dump(),
-                stores=tuple(merchants.Store(**s.model_dump()) for s in body.stores),
-            ),
-            ctx.clock.now(),
-            conn=tx,
-        )
-        return MerchantCreated(merchant=MerchantOut.model_validate(merchant), api_key=api_key)
-
+    run = onboarding(ctx, body)
     try:
         answer, replayed = once_from_form(request, who, form_key, body, run, secret="api_key")
     except JifenError as exc:

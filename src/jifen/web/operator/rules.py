@@ -19,10 +19,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import Connection
 
 from jifen import i18n
-from jifen.api.routes_operator import VersionNumber
+from jifen.api.routes_operator import VersionNumber, drafting, publication, withdrawal
 from jifen.api.schemas import PublishIn, RuleVersionOut, WithdrawIn, version_out
 from jifen.app.context import Context
 from jifen.app.rulebook import VersionView, view, views_at
@@ -39,7 +38,6 @@ from jifen.rules import (
     status_at,
     version_at,
 )
-from jifen.settlement import reserve_status
 from jifen.web import csrf
 from jifen.web.access import OperatorPage
 from jifen.web.operator._shared import china_midnight, china_today, form_key, once_from_form
@@ -128,9 +126,7 @@ def save_draft(
             error=describe(request, exc), errors=errors,
         )  # fmt: skip
 
-    def run(tx: Connection) -> RuleVersionOut:
-        return _out(ctx, ctx.rulebook.draft(parsed, ctx.clock.now(), conn=tx).number, tx)
-
+    run = drafting(ctx, parsed)
     try:
         answer, _ = once_from_form(request, who, form_key, parsed, run)
     except JifenError as exc:
@@ -240,18 +236,7 @@ def publish(
         return version_page(request, who, number, status=422, **typed,
                             error=_reason_error(request))  # fmt: skip
 
-    def run(tx: Connection) -> RuleVersionOut:
-        outstanding = reserve_status(ctx, conn=tx).outstanding_points > 0
-        ctx.rulebook.publish(
-            number,
-            effective_at=body.effective_at,
-            reason=body.reason,
-            now=ctx.clock.now(),
-            points_outstanding=outstanding,
-            conn=tx,
-        )
-        return _out(ctx, number, tx)
-
+    run = publication(ctx, number, body)
     try:
         once_from_form(request, who, form_key, body, run)
     except JifenError as exc:
@@ -271,20 +256,12 @@ def withdraw(
     except ValidationError:
         return version_page(request, who, number, status=422, error=_reason_error(request))
 
-    def run(tx: Connection) -> RuleVersionOut:
-        ctx.rulebook.withdraw(number, reason=body.reason, now=ctx.clock.now(), conn=tx)
-        return _out(ctx, number, tx)
-
+    run = withdrawal(ctx, number, body)
     try:
         once_from_form(request, who, form_key, body, run)
     except JifenError as exc:
         return version_page(request, who, number, status=exc.status, error=describe(request, exc))
     return RedirectResponse(f"/operator/rules/{number}", status_code=303)
-
-
-def _out(ctx: Context, number: int, tx: Connection) -> RuleVersionOut:
-    v = ctx.rulebook.get(number, conn=tx)
-    return version_out(view(v, status_at(v, ctx.rulebook.versions(conn=tx), ctx.clock.now())))
 
 
 def _reason_error(request: Request) -> str:
