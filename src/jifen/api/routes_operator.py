@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from jifen.alliance import members, merchants
 from jifen.api.auth import Ctx, Operator, OperatorOrMerchant
-from jifen.api.idempotency import IdemKey, Limit, once, once_in_steps
+from jifen.api.idempotency import IdemKey, Limit, Work, once, once_in_steps
 from jifen.api.schemas import (
     AccountOut,
     ClockIn,
@@ -47,7 +47,7 @@ router = APIRouter(prefix="/v1", tags=["operator 平台方"])
 VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _version(ctx: Context, number: int, conn: Connection | None = None) -> RuleVersionOut:
+def version_answer(ctx: Context, number: int, conn: Connection | None = None) -> RuleVersionOut:
     v = ctx.rulebook.get(number, conn=conn)
     return version_out(view(v, status_at(v, ctx.rulebook.versions(conn=conn), ctx.clock.now())))
 
@@ -57,14 +57,61 @@ def create_draft(
     request: Request, ctx: Ctx, who: Operator, document: RuleDocument, key: IdemKey = None
 ) -> JSONResponse:
     """起草规则版本 / save a draft rule version (validated against the published schema)."""
-    return once(
-        request,
-        who,
-        key,
-        document,
-        lambda tx: _version(ctx, ctx.rulebook.draft(document, ctx.clock.now(), conn=tx).number, tx),
-        201,
+    return once(request, who, key, document, drafting(ctx, document), 201)
+
+
+# -- the units of work of the operator's writes: the API's routes and the operator console's
+# forms (jifen.web.operator) run the same ones, so a page writes exactly what the API would
+
+
+def drafting(ctx: Context, document: RuleDocument) -> Work:
+    return lambda tx: version_answer(
+        ctx, ctx.rulebook.draft(document, ctx.clock.now(), conn=tx).number, tx
     )
+
+
+def publication(ctx: Context, number: int, body: PublishIn) -> Work:
+    def run(tx: Connection) -> RuleVersionOut:
+        outstanding = reserve_status(ctx, conn=tx).outstanding_points > 0
+        ctx.rulebook.publish(
+            number,
+            effective_at=body.effective_at,
+            reason=body.reason,
+            now=ctx.clock.now(),
+            points_outstanding=outstanding,
+            conn=tx,
+        )
+        return version_answer(ctx, number, tx)
+
+    return run
+
+
+def withdrawal(ctx: Context, number: int, body: WithdrawIn) -> Work:
+    def run(tx: Connection) -> RuleVersionOut:
+        ctx.rulebook.withdraw(number, reason=body.reason, now=ctx.clock.now(), conn=tx)
+        return version_answer(ctx, number, tx)
+
+    return run
+
+
+def onboarding(ctx: Context, body: MerchantIn) -> Work:
+    def run(tx: Connection) -> MerchantCreated:
+        merchant, api_key = merchants.create_merchant(
+            ctx,
+            merchants.Merchant(
+                merchant_id=body.merchant_id,
+                name=body.name,
+                category=body.category,
+                status=merchants.MerchantStatus.ACTIVE,
+                kyc=body.kyc.model_dump(),
+                stores=tuple(merchants.Store(**s.model_dump()) for s in body.stores),
+            ),
+            ctx.clock.now(),
+            conn=tx,
+        )
+        return MerchantCreated(merchant=MerchantOut.model_validate(merchant), api_key=api_key)
+
+    return run
 
 
 @router.get("/rules/versions", response_model=list[RuleVersionOut])
@@ -82,20 +129,7 @@ def publish(
     key: IdemKey = None,
 ) -> JSONResponse:
     """公示规则 / publish: notice ≥ the current version's notice_days; no rights reduced."""
-
-    def run(tx: Connection) -> RuleVersionOut:
-        outstanding = reserve_status(ctx, conn=tx).outstanding_points > 0
-        ctx.rulebook.publish(
-            number,
-            effective_at=body.effective_at,
-            reason=body.reason,
-            now=ctx.clock.now(),
-            points_outstanding=outstanding,
-            conn=tx,
-        )
-        return _version(ctx, number, tx)
-
-    return once(request, who, key, body, run)
+    return once(request, who, key, body, publication(ctx, number, body))
 
 
 @router.post("/rules/versions/{number}/withdraw", response_model=RuleVersionOut)
@@ -108,12 +142,7 @@ def withdraw(
     key: IdemKey = None,
 ) -> JSONResponse:
     """撤回已公示、未生效的版本 / withdraw an announced version before it takes effect."""
-
-    def run(tx: Connection) -> RuleVersionOut:
-        ctx.rulebook.withdraw(number, reason=body.reason, now=ctx.clock.now(), conn=tx)
-        return _version(ctx, number, tx)
-
-    return once(request, who, key, body, run)
+    return once(request, who, key, body, withdrawal(ctx, number, body))
 
 
 @router.post("/merchants", response_model=MerchantCreated, status_code=201)
@@ -121,24 +150,7 @@ def create_merchant(
     request: Request, ctx: Ctx, who: Operator, body: MerchantIn, key: IdemKey = None
 ) -> JSONResponse:
     """商家入驻 / onboard a merchant; the response carries its API key, shown only once."""
-
-    def run(tx: Connection) -> MerchantCreated:
-        merchant, api_key = merchants.create_merchant(
-            ctx,
-            merchants.Merchant(
-                merchant_id=body.merchant_id,
-                name=body.name,
-                category=body.category,
-                status=merchants.MerchantStatus.ACTIVE,
-                kyc=body.kyc.model_dump(),
-                stores=tuple(merchants.Store(**s.model_dump()) for s in body.stores),
-            ),
-            ctx.clock.now(),
-            conn=tx,
-        )
-        return MerchantCreated(merchant=MerchantOut.model_validate(merchant), api_key=api_key)
-
-    return once(request, who, key, body, run, 201, secret="api_key")
+    return once(request, who, key, body, onboarding(ctx, body), 201, secret="api_key")
 
 
 @router.get("/merchants", response_model=MerchantPage)

@@ -7,14 +7,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from jifen.web.access import Viewer
+from jifen.web.public import liabilities, merchants, rules
 from jifen.web.render import page
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, who: Viewer) -> HTMLResponse:
-    return page(request, "public/home.html", who=who)
+for _pages in (rules, merchants, liabilities):
+    router.include_router(_pages.router)
 
 
 @router.get("/privacy", response_class=HTMLResponse)
