@@ -5,6 +5,7 @@ and what a member sees: balance, pending points with release dates, points expir
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,8 +53,15 @@ class Member:
 
 
 def member_id_for(ctx: Context, phone: str) -> str:
-    """Derived from the keyed hash: the same phone enrols once, and the id reveals nothing."""
+    """Derived from the keyed hash: the same phone enrols once, and the id reveals nothing.
+    (An erased member's id is never reused: ``enrol`` gives the phone a fresh random one.)"""
     return "m" + ctx.secrets.lookup(normalize_phone(phone))[:15]
+
+
+def fresh_member_id() -> str:
+    """A random id, for a phone enrolling again after its member was erased: the new account
+    shares nothing with the old one, and no key re-derives it from the phone."""
+    return "m" + secrets.token_hex(8)[:15]
 
 
 def enrol(
@@ -77,17 +85,22 @@ def enrol(
         raise ConsentRequired(
             "须同意会员条款与隐私政策 / terms and privacy consent are required", field="consents"
         )
-    member_id = member_id_for(ctx, number)
 
     def work(conn: Connection) -> Member:
-        exists = conn.execute(
-            select(t.members.c.member_id).where(t.members.c.member_id == member_id)
-        ).first()
-        if exists is None:
+        c = t.members.c
+        lookup = ctx.secrets.lookup(number)
+        member_id = conn.execute(
+            select(c.member_id).where(c.phone_lookup == lookup)
+        ).scalar_one_or_none()
+        if member_id is None:
+            member_id = member_id_for(ctx, number)
+            taken = conn.execute(select(c.member_id).where(c.member_id == member_id)).first()
+            if taken is not None:  # an erased member's id: never given back to the phone
+                member_id = fresh_member_id()
             conn.execute(
                 t.members.insert().values(
                     member_id=member_id,
-                    phone_lookup=ctx.secrets.lookup(number),
+                    phone_lookup=lookup,
                     phone_sealed=ctx.secrets.seal(number),
                     created_at=now,
                 )
@@ -114,7 +127,9 @@ def require_member(ctx: Context, member_id: str, *, conn: Connection | None = No
     """Only that the member exists: orders, codes and balances need no phone number unsealed."""
     with ctx.reading(conn) as conn:
         found = conn.execute(
-            select(t.members.c.member_id).where(t.members.c.member_id == member_id)
+            select(t.members.c.member_id).where(
+                t.members.c.member_id == member_id, t.members.c.erased_at.is_(None)
+            )
         ).first()
     if found is None:
         raise MemberNotFound("没有这个会员 / no such member")
@@ -123,7 +138,7 @@ def require_member(ctx: Context, member_id: str, *, conn: Connection | None = No
 def get_member(ctx: Context, member_id: str, *, conn: Connection | None = None) -> Member:
     with ctx.reading(conn) as conn:
         row = conn.execute(select(t.members).where(t.members.c.member_id == member_id)).first()
-        if row is None:
+        if row is None or row.erased_at is not None:
             raise MemberNotFound("没有这个会员 / no such member")
         consent_rows = conn.execute(
             select(t.consents).where(t.consents.c.member_id == member_id).order_by(t.consents.c.at)

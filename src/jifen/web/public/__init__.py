@@ -15,9 +15,3 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, who: Viewer) -> HTMLResponse:
     return page(request, "public/home.html", who=who)
-
-
-@router.get("/privacy", response_class=HTMLResponse)
-def privacy(request: Request, who: Viewer) -> HTMLResponse:
-    """Placeholder until the privacy notice lands (issue 13, member console)."""
-    return page(request, "public/home.html", who=who)
