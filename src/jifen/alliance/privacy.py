@@ -19,10 +19,10 @@ import csv
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from jifen.alliance import members
 from jifen.alliance.errors import (
@@ -71,7 +71,8 @@ def acknowledge(ctx: Context, member_id: str, now: datetime) -> None:
 
 
 def set_consent(ctx: Context, member_id: str, purpose: str, granted: bool, now: datetime) -> None:
-    """Grant or withdraw an optional consent (marketing). The required ones cannot be withdrawn
+    """Grant or withdraw an optional consent (marketing), at the store's time ``now`` (the
+    clock enrolment recorded the first consents on). The required ones cannot be withdrawn
     while staying a member: withdrawing them is leaving, which is ``erase``."""
     if purpose not in OPTIONAL:
         raise InvalidRequest(
@@ -79,12 +80,18 @@ def set_consent(ctx: Context, member_id: str, purpose: str, granted: bool, now: 
             field="purpose",
         )
     members.require_member(ctx, member_id)
+    c = t.consents.c
     with ctx.writer.begin() as conn:
+        latest = conn.execute(
+            select(func.max(c.at)).where(c.member_id == member_id, c.purpose == purpose)
+        ).scalar_one_or_none()
+        # the latest row wins: a change is never recorded at or before the one it replaces
+        at = max(now, latest + timedelta(microseconds=1)) if latest else now
         conn.execute(
             t.consents.insert().values(
                 member_id=member_id,
                 purpose=purpose,
-                at=now,
+                at=at,
                 granted=int(granted),
                 policy_version=members.POLICY_VERSION,
             )

@@ -127,7 +127,7 @@ def consent(
             _member(who),
             purpose,
             granted == "1",
-            request.app.state.web.now(),
+            request.app.state.ctx.clock.now(),
         )
     except JifenError as exc:
         return _privacy_page(request, who, status=exc.status, error=describe(request, exc))
