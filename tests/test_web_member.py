@@ -20,8 +20,8 @@ from jifen.alliance import members
 from jifen.alliance.errors import MemberNotFound
 from jifen.settlement import verify_books
 from jifen.store import tables as t
-from web_kit import Browser, merchant_key, site_alliance
 from tools_kit import Tools
+from web_kit import Browser, merchant_key, site_alliance
 
 PHONE = "13800138000"  # tools.members[0]
 OTHER_PHONE = "13900139000"  # tools.members[1]
