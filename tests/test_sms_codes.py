@@ -218,3 +218,27 @@ def test_the_credentials_file_is_checked_and_never_shown(tmp_path: Path) -> None
     )  # fmt: skip
     settings = load_settings(path)
     assert settings.endpoint == "dysmsapi.aliyuncs.com" and "shh" not in repr(settings)
+
+
+def test_serve_picks_the_sms_sender_by_name_and_refuses_aliyun_without_credentials(
+    tmp_path: Path,
+) -> None:
+    import typer
+
+    from jifen.cli._sms import open_sms
+
+    assert open_sms("none", None) is None and open_sms(None, None) is None
+    assert isinstance(open_sms("console", None), ConsoleSms)
+    with pytest.raises(typer.BadParameter):
+        open_sms("aliyun", None)
+    bad = tmp_path / "sms.json"
+    bad.write_text("{}")
+    with pytest.raises(typer.BadParameter):
+        open_sms("aliyun", bad)
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps({"access_key_id": "LTAI", "access_key_secret": "shh", "sign_name": "积分",
+                    "template_code": "SMS_1"})
+    )  # fmt: skip
+    sender = open_sms("aliyun", good)
+    assert isinstance(sender, AliyunSms) and sender.name == "aliyun"

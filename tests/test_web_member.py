@@ -196,6 +196,8 @@ def test_the_redemption_code_page_shows_a_code_and_its_qr(site: Any) -> None:
     code = CODE.search(r.text)[1].replace(" ", "")  # type: ignore[index]
     assert len(code) == 18
     assert 'data-testid="redemption-qr"' in r.text and 'src="data:image/svg+xml' in r.text
+    size = int(re.search(r"viewBox%3D%270%200%20(\d+)%20", r.text)[1])  # type: ignore[index]
+    assert size // 6 - 4 >= 21  # a full QR code (21+ modules), not a Micro QR many tills miss
     with tools.alliance.merchant("alpha") as m:  # the code is real: the merchant takes it
         taken = m.post(
             "/v1/redemptions",

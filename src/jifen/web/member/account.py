@@ -51,8 +51,10 @@ def code_form(request: Request, who: MemberPage) -> HTMLResponse:
 
 
 def qr_data_uri(code: str) -> str:
-    """The code as a QR image drawn on the server (SVG in a data: URI: no script, no request)."""
-    return str(segno.make(code, error="m").svg_data_uri(scale=6, border=2))
+    """The code as a QR image drawn on the server (SVG in a data: URI: no script, no request).
+    Always a full QR code, never a Micro QR (which ``segno.make`` picks for short data and many
+    till scanners do not read)."""
+    return str(segno.make_qr(code, error="m").svg_data_uri(scale=6, border=2, omitsize=True))
 
 
 @router.post("/me/code", dependencies=[Depends(csrf.check)], response_class=HTMLResponse)
