@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from jifen.alliance import members
 from jifen.alliance.errors import MemberNotFound
+from jifen.alliance.imports import import_members
 from jifen.settlement import verify_books
 from jifen.store import tables as t
 from tools_kit import Tools
@@ -286,7 +287,13 @@ def test_erasure_removes_the_person_and_keeps_the_books(db_url: str) -> None:
         assert ctx.ledger.balance(me) == balance  # the books are untouched
         report = verify_books(ctx.engine)
         assert report.ok, report.findings
+        imported = import_members(  # an import of the number reports the id it enrols
+            ctx, f"phone,terms,privacy\n{PHONE},yes,yes\n".encode(), dry_run=False,
+            now=ctx.clock.now(),
+        )  # fmt: skip
+        [row] = imported.results
         again = tools.alliance.enrol(PHONE)  # the same number: a new, unrelated account
+        assert row.outcome == "new" and row.id == again
         assert again != me and members.find_by_phone(ctx, PHONE).member_id == again
         assert tools.alliance.enrol(PHONE) == again
         sms = tools.server.app.state.web.sms

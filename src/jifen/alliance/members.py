@@ -64,6 +64,22 @@ def fresh_member_id() -> str:
     return "m" + secrets.token_hex(8)[:15]
 
 
+def member_id_of(ctx: Context, phone: str, *, conn: Connection | None = None) -> str:
+    """The id this phone is (or would be) enrolled under: its live member's, else the derived
+    one, else (the derived id belongs to an erased member) a fresh random one."""
+    number = normalize_phone(phone)
+    c = t.members.c
+    with ctx.reading(conn) as conn:
+        live = conn.execute(
+            select(c.member_id).where(c.phone_lookup == ctx.secrets.lookup(number))
+        ).scalar_one_or_none()
+        if live is not None:
+            return str(live)
+        derived = member_id_for(ctx, number)
+        taken = conn.execute(select(c.member_id).where(c.member_id == derived)).first()
+    return fresh_member_id() if taken is not None else derived
+
+
 def enrol(
     ctx: Context,
     phone: str,
@@ -71,8 +87,11 @@ def enrol(
     now: datetime,
     *,
     conn: Connection | None = None,
+    new_id: str | None = None,
 ) -> Member:
-    """Enrol (idempotent per phone). Terms and privacy consent are required (PIPL art 13, 17)."""
+    """Enrol (idempotent per phone). Terms and privacy consent are required (PIPL art 13, 17).
+    ``new_id``: the id ``member_id_of`` gave a new member earlier in the same unit of work (an
+    import reports it before it writes)."""
     number = normalize_phone(phone)
     unknown = set(consents) - set(PURPOSES)
     if unknown:
@@ -93,10 +112,7 @@ def enrol(
             select(c.member_id).where(c.phone_lookup == lookup)
         ).scalar_one_or_none()
         if member_id is None:
-            member_id = member_id_for(ctx, number)
-            taken = conn.execute(select(c.member_id).where(c.member_id == member_id)).first()
-            if taken is not None:  # an erased member's id: never given back to the phone
-                member_id = fresh_member_id()
+            member_id = new_id or member_id_of(ctx, number, conn=conn)
             conn.execute(
                 t.members.insert().values(
                     member_id=member_id,
