@@ -148,7 +148,8 @@ async def delete(
     confirm: Annotated[str, Form(max_length=8)] = "",
     forfeit: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Carry out the erasure now (jifen.alliance.privacy.erase), end the sessions, sign out."""
+    """Carry out the erasure now (jifen.alliance.privacy.erase, which also ends every session
+    of the member), and drop this browser's cookie."""
     ctx = request.app.state.ctx
     account = members.account(ctx, _member(who), ctx.clock.now())
     try:
@@ -167,7 +168,6 @@ async def delete(
             error=describe(request, exc),
             nav="privacy",
         )
-    sessions.end_member_sessions(ctx, _member(who), request.app.state.web.now())
     response = RedirectResponse("/privacy?erased=1", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response
