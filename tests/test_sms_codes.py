@@ -242,3 +242,21 @@ def test_serve_picks_the_sms_sender_by_name_and_refuses_aliyun_without_credentia
     )  # fmt: skip
     sender = open_sms("aliyun", good)
     assert isinstance(sender, AliyunSms) and sender.name == "aliyun"
+
+
+def test_a_refused_text_after_the_answer_is_logged_not_raised(
+    ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Refusing:
+        name = "refusing"
+
+        def send_code(self, phone: str, code: str, ttl_minutes: int) -> None:
+            raise SmsFailed("refused", provider_code="isv.MOBILE_NUMBER_ILLEGAL")
+
+    _, delivery = signin_codes.request_code(ctx, PHONE, "10.0.0.1", NOW)
+    assert delivery.message is not None and delivery.message[1] not in repr(delivery)
+    with caplog.at_level(logging.ERROR):
+        signin_codes.deliver(Refusing(), delivery)
+    assert "isv.MOBILE_NUMBER_ILLEGAL" in caplog.text
+    _, nobody = signin_codes.request_code(ctx, STRANGER, "10.0.0.1", NOW)
+    assert nobody.message is None

@@ -7,12 +7,15 @@ and per client address (``PER_ADDRESS`` an hour).
 
 No enumeration: a number nobody enrolled gets the same answer, the same limits and a row of its
 own (a MAC of nothing anyone knows), only no SMS; trying a code against it fails exactly as a
-wrong code does. Codes run on the wall clock the caller passes (the consoles' ``web.now()``),
-not the store's simulated clock. Rows older than a day are deleted as new codes are asked for.
+wrong code does; the consoles send the text after answering (``deliver``), so even the time
+an answer takes is the same. Codes run on the wall clock the caller passes (the consoles'
+``web.now()``), not the store's simulated clock. Rows older than a day are deleted as new codes
+are asked for.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +27,7 @@ from jifen.alliance.errors import SignInCodeInvalid, SignInCodeLocked, SignInRat
 from jifen.alliance.members import normalize_phone
 from jifen.app.context import Context
 from jifen.app.paging import ordered_id
-from jifen.sms import SmsSender
+from jifen.sms import SmsFailed, SmsSender
 from jifen.store import tables as t
 
 CODE_DIGITS = 6
@@ -34,6 +37,7 @@ PER_PHONE = ((timedelta(seconds=60), 1), (timedelta(hours=1), 5))
 PER_ADDRESS = ((timedelta(hours=1), 30),)
 KEEP = timedelta(days=1)
 MAC_PURPOSE = "sms-code"
+log = logging.getLogger("jifen.alliance.signin")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,17 @@ class CodeSent:
 
     expires_at: datetime
     ttl_minutes: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The text still to send (None for a number nobody enrolled). In memory only: the code in
+    clear lives here and in the SMS, nowhere else."""
+
+    message: tuple[str, str, int] | None  # (number, code, ttl minutes)
+
+    def __repr__(self) -> str:  # never the code in a log or a traceback
+        return f"Delivery(to_send={self.message is not None})"
 
 
 def _code_mac(ctx: Context, code_id: str, code: str) -> str:
@@ -70,7 +85,30 @@ def _limit(
 
 
 def send_code(ctx: Context, sms: SmsSender, phone: str, address: str, now: datetime) -> CodeSent:
-    """Send a code to ``phone`` if it is an enrolled member's (else only record the request)."""
+    """Send a code to ``phone`` if it is an enrolled member's (else only record the request);
+    a provider's refusal is raised (``SmsFailed``)."""
+    sent, delivery = request_code(ctx, phone, address, now)
+    if delivery.message is not None:
+        sms.send_code(*delivery.message)
+    return sent
+
+
+def deliver(sms: SmsSender, delivery: Delivery) -> None:
+    """Send what ``request_code`` left to send, after the answer has gone (the consoles run it
+    as a background task): an enrolled number's answer then takes no longer than a stranger's,
+    so timing tells nothing either. A provider's refusal is logged; the member asks again."""
+    if delivery.message is None:
+        return
+    try:
+        sms.send_code(*delivery.message)
+    except SmsFailed as exc:
+        log.error("sign-in code not delivered: %s", exc.context.get("provider_code"))
+
+
+def request_code(
+    ctx: Context, phone: str, address: str, now: datetime
+) -> tuple[CodeSent, Delivery]:
+    """Record a code request (limits first) and make the code; the text is not sent yet."""
     number = normalize_phone(phone)
     phone_key = ctx.secrets.lookup(number)
     address_key = ctx.secrets.mac("sms-address", address)
@@ -100,9 +138,8 @@ def send_code(ctx: Context, sms: SmsSender, phone: str, address: str, now: datet
             )
         )
     ttl_minutes = int(CODE_TTL.total_seconds() // 60)
-    if member_id is not None:
-        sms.send_code(number, code, ttl_minutes)
-    return CodeSent(now + CODE_TTL, ttl_minutes)
+    message = (number, code, ttl_minutes) if member_id is not None else None
+    return CodeSent(now + CODE_TTL, ttl_minutes), Delivery(message)
 
 
 def check_code(ctx: Context, phone: str, code: str, now: datetime) -> str:

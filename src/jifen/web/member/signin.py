@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
 
 from jifen.alliance import privacy, signin_codes
 from jifen.api.auth import Caller
@@ -45,7 +46,9 @@ async def send_code(
     phone: Annotated[str, Form(max_length=40)],
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> HTMLResponse:
-    """Ask for a code: 'if this number is enrolled, a code was sent', enrolled or not."""
+    """Ask for a code: 'if this number is enrolled, a code was sent', enrolled or not. The
+    provider is called after the answer (a refusal is logged, not shown: showing it would tell
+    who is enrolled)."""
     web = request.app.state.web
     context: dict[str, Any] = {
         "phone": phone,
@@ -55,13 +58,8 @@ async def send_code(
     if web.sms is None:
         return page(request, TEMPLATE, status=503, step="phone", error=None, **context)
     try:
-        sent = await run_in_threadpool(
-            signin_codes.send_code,
-            request.app.state.ctx,
-            web.sms,
-            phone,
-            _address(request),
-            web.now(),
+        sent, delivery = await run_in_threadpool(
+            signin_codes.request_code, request.app.state.ctx, phone, _address(request), web.now()
         )
     except JifenError as exc:
         return page(
@@ -72,7 +70,10 @@ async def send_code(
             error=describe(request, exc),
             **context,
         )
-    return page(request, TEMPLATE, step="code", error=None, ttl=sent.ttl_minutes, **context)
+    response = page(request, TEMPLATE, step="code", error=None, ttl=sent.ttl_minutes, **context)
+    # the text goes after the answer: an enrolled number's page comes back as fast as anyone's
+    response.background = BackgroundTask(signin_codes.deliver, web.sms, delivery)
+    return response
 
 
 @router.post("/me/signin", dependencies=[Depends(csrf.check)])
