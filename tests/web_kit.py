@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import fastapi.routing
 import httpx
 
 from api_server import OPERATOR_KEY, Server
@@ -58,6 +59,23 @@ class Browser(httpx.Client):
         who = Caller("member", member_id=member_id)
         token = sessions.start(self.server.ctx, who, sessions.wall_clock())
         self.cookies.set(sessions.COOKIE, token, domain="127.0.0.1")
+
+
+def web_routes(app: Any) -> list[Any]:
+    """Every route of the consoles (endpoints in ``jifen.web``), those of included routers too:
+    FastAPI 0.165 keeps an included router as one lazy entry in ``app.router.routes``, which
+    ``fastapi.routing.iter_route_contexts`` opens. (The consoles' routers have no prefixes, so
+    a route's own path is the path it answers.)"""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = [c.route for c in contexts(app.router.routes)] if contexts else app.router.routes
+    found = [
+        r
+        for r in routes
+        if getattr(r, "endpoint", None) is not None
+        and r.endpoint.__module__.startswith("jifen.web")
+    ]
+    assert found, "no console route found: has FastAPI changed how it keeps included routers?"
+    return found
 
 
 def operator(server: Server, lang: str | None = None) -> Browser:

@@ -14,6 +14,7 @@ ROLE = {
     "jifen.cli": "entry point: the jifen command",
     "jifen.demo": "entry point: the demo alliance",
     "jifen.api": "entry point: HTTP (FastAPI)",
+    "jifen.web": "entry point: the consoles (Jinja2 pages)",
     "jifen.jobs": "service: the daily close, the money loop",
     "jifen.funds": "service: the money path at the provider (payments, splits, refunds, payouts)",
     "jifen.alliance": "services: merchants, members, orders, redemptions",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from jifen.alliance.errors import ConsentRequired, MemberNotFound
 from jifen.app.context import Context
@@ -137,6 +137,12 @@ def enrol(
         return get_member(ctx, member_id, conn=conn)
 
     return ctx.atomic(conn, work)
+
+
+def count_members(ctx: Context) -> int:
+    """How many members have enrolled (the operator's headline figure)."""
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.members)).scalar_one())
 
 
 def require_member(ctx: Context, member_id: str, *, conn: Connection | None = None) -> None:

@@ -9,19 +9,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from jifen.alliance._keyrows import KeyOwner, insert_key, key_id_of, live_key_owner
 from jifen.alliance.errors import MerchantExists, MerchantInactive, MerchantNotFound
 from jifen.app._secrets import api_key_hash
 from jifen.app.context import Context
-from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
+from jifen.app.paging import (
+    Page,
+    after_cursor,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    ordered_id,
+)
 from jifen.errors import InvalidRequest
 from jifen.store import insert_missing
 from jifen.store import tables as t
 
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 OPERATOR_KEY = re.compile(r"jfo_[A-Za-z0-9_-]{24,}")
+STATUS_ACTION = "merchant.status"  # audit records of status changes: merchant.status.<status>
+MAX_REASON_CHARS = 500
 
 
 class MerchantStatus(enum.StrEnum):
@@ -164,8 +173,21 @@ def set_status(
     now: datetime,
     *,
     conn: Connection | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
 ) -> Merchant:
-    """Suspend, reactivate or close. Closing is final; a closed merchant cannot come back."""
+    """Suspend, reactivate or close. Closing is final; a closed merchant cannot come back.
+
+    With a ``reason`` (the operator's console asks for one), the change is also an audit record
+    (``audit_records``: who, when, which merchant, why) in the same transaction, which the
+    merchant's page and the auditor read back; the API's status call gives none and writes none."""
+    if reason is not None:
+        reason = reason.strip()
+        if not 1 <= len(reason) <= MAX_REASON_CHARS:
+            raise InvalidRequest(
+                "须说明理由（1-500 字）/ a reason of 1-500 characters is required",
+                field="reason",
+            )
 
     def work(conn: Connection) -> Merchant:
         row = _row(conn, merchant_id)
@@ -186,9 +208,56 @@ def set_status(
                 .where(t.api_keys.c.merchant_id == merchant_id, t.api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        if reason is not None:
+            conn.execute(
+                t.audit_records.insert().values(
+                    record_id=ordered_id("a"),
+                    at=now,
+                    actor=(actor or "operator")[:64],
+                    action=f"{STATUS_ACTION}.{status.value}",
+                    query=f"merchant_id {merchant_id}",
+                    subject=merchant_id,
+                    reason=reason,
+                )
+            )
         return get_merchant(ctx, merchant_id, conn=conn)
 
     return ctx.atomic(conn, work)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    at: datetime
+    actor: str
+    status: MerchantStatus
+    reason: str
+
+
+def status_changes(ctx: Context, merchant_id: str, *, limit: int = 20) -> list[StatusChange]:
+    """The merchant's status changes made with a reason (``set_status(reason=…)``), newest
+    first: what the operator's console shows beside the merchant."""
+    c = t.audit_records.c
+    query = (
+        select(c.at, c.actor, c.action, c.reason)
+        .where(c.subject == merchant_id, c.action.startswith(f"{STATUS_ACTION}."))
+        .order_by(c.at.desc(), c.record_id.desc())
+        .limit(check_limit(limit))
+    )
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        StatusChange(r.at, r.actor, MerchantStatus(r.action.rsplit(".", 1)[1]), r.reason)
+        for r in rows
+    ]
+
+
+def count_by_status(ctx: Context) -> dict[MerchantStatus, int]:
+    """How many merchants stand at each status (the operator's headline figures)."""
+    c = t.merchants.c
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(select(c.status, func.count()).group_by(c.status)).all()
+    found = {MerchantStatus(status): int(n) for status, n in rows}
+    return {status: found.get(status, 0) for status in MerchantStatus}
 
 
 def key_owner(ctx: Context, key: str) -> KeyOwner | None:

@@ -68,6 +68,19 @@ def journal(
     ]
 
 
+def journal_entry(conn: Connection, entry_id: str) -> JournalEntry | None:
+    """One entry by its id, with its place in the chain and its legs (an auditor follows a
+    link to it), or None."""
+    e = t.entries.c
+    place = conn.execute(select(e.chain_id, e.height, e.seq).where(e.entry_id == entry_id)).first()
+    if place is None:
+        return None
+    found = journal(
+        conn, chain_id=place.chain_id, after=(place.chain_id, place.height, place.seq - 1), limit=1
+    )
+    return found[0] if found and found[0].entry_id == entry_id else None
+
+
 @dataclass(frozen=True, slots=True)
 class BlockRow:
     chain_id: int

@@ -25,6 +25,7 @@ from jifen.ledger._journal import JournalEntry as JournalEntry
 from jifen.ledger._journal import blocks as blocks
 from jifen.ledger._journal import chain_tips as chain_tips
 from jifen.ledger._journal import journal as journal
+from jifen.ledger._journal import journal_entry as journal_entry
 from jifen.ledger._rows import lot_from_row
 from jifen.ledger.lots import Lot
 from jifen.ledger.model import (

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, or_, select, update
 
 from jifen.api.auth import Caller
 from jifen.app.context import Context
@@ -95,6 +95,8 @@ def resume(ctx: Context, token: str, now: datetime) -> Caller | None:
             ).first()
             if live is None:
                 return None
+        if row.role == "merchant" and not _merchant_active(conn, row.merchant_id):
+            return None  # suspended (its keys stay live for the API's reads; the console ends)
     if now - row.last_seen_at >= TOUCH_EVERY:
         with ctx.writer.begin() as conn:
             conn.execute(
@@ -103,6 +105,12 @@ def resume(ctx: Context, token: str, now: datetime) -> Caller | None:
                 .values(last_seen_at=now)
             )
     return Caller(row.role, merchant_id=row.merchant_id, member_id=row.member_id, key_id=row.key_id)
+
+
+def _merchant_active(conn: Connection, merchant_id: str | None) -> bool:
+    m = t.merchants.c
+    status = conn.execute(select(m.status).where(m.merchant_id == merchant_id)).scalar()
+    return status == "active"
 
 
 def end(ctx: Context, token: str, now: datetime) -> None:

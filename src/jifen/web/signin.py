@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jifen import i18n
-from jifen.alliance.merchants import key_owner
+from jifen.alliance.merchants import MerchantStatus, get_merchant, key_owner
 from jifen.api.auth import Caller
 from jifen.web import csrf, sessions
 from jifen.web.access import Viewer
@@ -73,7 +73,18 @@ async def signin(
             error=describe(request, refused) if not wait_s else describe_wait(request, wait_s),
         )
     who = Caller(owner.role, merchant_id=owner.merchant_id, key_id=owner.key_id)
+    if who.role == "merchant" and not await run_in_threadpool(_active, request, who):
+        refused = SignInRefused("商户已暂停 / this merchant is suspended", detail_key="inactive")
+        return page(request, "signin.html", status=403, next="", error=describe(request, refused))
     return await run_in_threadpool(signed_in_response, request, who, next)
+
+
+def _active(request: Request, who: Caller) -> bool:
+    """A suspended merchant's key still reads through the API, but its console is closed
+    (``sessions.resume`` ends a session it holds): it is told so, not sent round in a loop."""
+    assert who.merchant_id is not None
+    merchant = get_merchant(request.app.state.ctx, who.merchant_id)
+    return merchant.status == MerchantStatus.ACTIVE
 
 
 @router.post("/signout", dependencies=[Depends(csrf.check)])

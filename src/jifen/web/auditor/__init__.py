@@ -1,16 +1,13 @@
-"""The auditor's console."""
+"""The auditor's console (docs/auditor.md): read-only views of the lanes' latest block hashes,
+the blocks and the entries, and the one thing an auditor may ask the server to do: run
+``jifen verify`` now and read its report. The operator may open it too."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter
 
-from jifen.web.access import AuditorPage
-from jifen.web.render import page
+from jifen.web.auditor import journal, verify
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/auditor", response_class=HTMLResponse)
-def home(request: Request, who: AuditorPage) -> HTMLResponse:
-    return page(request, "auditor/home.html", who=who)
+for _pages in (journal, verify):
+    router.include_router(_pages.router)

@@ -1,17 +1,13 @@
 """The public pages (公开信息): the rules in force, what is coming, the alliance's merchants,
-and the liabilities and reserve. Nobody signs in to read them."""
+and the liabilities and reserve. Nobody signs in to read them. (The privacy notice, ``/privacy``,
+is the member console's: ``jifen.web.member.privacy``.)"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter
 
-from jifen.web.access import Viewer
-from jifen.web.render import page
+from jifen.web.public import liabilities, merchants, rules
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request, who: Viewer) -> HTMLResponse:
-    return page(request, "public/home.html", who=who)
+for _pages in (rules, merchants, liabilities):
+    router.include_router(_pages.router)
