@@ -28,6 +28,7 @@ from jifen.api import create_app
 from jifen.api.catalogue import API_ERRORS
 from jifen.app import Context, GroupSettings, SimulatedClock, open_alliance
 from jifen.funds import Funds, funds_from_credentials
+from jifen.sms import ConsoleSms
 from jifen.web import WebSettings, create_site
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
@@ -84,7 +85,8 @@ def served(
     site: bool = False,
 ) -> Iterator[Server]:
     """``group``: the API's group commit settings (default: ``create_app``'s). ``site``: serve
-    the consoles too (``jifen.web.create_site``, cookies without ``Secure`` on loopback)."""
+    the consoles too (``jifen.web.create_site``, cookies without ``Secure`` on loopback, codes
+    sent by the console SMS provider)."""
     clock = SimulatedClock(start)
     ctx = open_alliance(db_url, secret=SECRET, clock=clock)
     add_operator_key(ctx, OPERATOR_KEY, start)
@@ -101,7 +103,8 @@ def served(
         funds = funds_from_credentials(provider, notify_url)
         options["funds"] = funds
     if site:
-        app = create_site(ctx, web=WebSettings(cookie_secure=False), **options)
+        web = WebSettings(cookie_secure=False, sms=ConsoleSms())
+        app = create_site(ctx, web=web, **options)
     else:
         app = create_app(ctx, **options)
     config = uvicorn.Config(app, log_level="warning", lifespan="off")

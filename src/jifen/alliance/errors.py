@@ -117,3 +117,54 @@ class StoreNotFound(AllianceError):
 
     code = "merchant.store_not_found"
     status = 404
+
+
+class SignInCodeInvalid(AllianceError):
+    """The SMS code offered is wrong, used, expired, or was never sent to that number (one
+    answer for all, so a refusal says nothing about whether the number is enrolled)."""
+
+    code = "signin.code_invalid"
+    status = 401
+
+
+class SignInCodeLocked(AllianceError):
+    """Too many wrong codes against the latest one sent to that number: ask for a new one."""
+
+    code = "signin.code_locked"
+    status = 401
+
+
+class SignInRateLimited(AllianceError):
+    """Codes are asked for too often, for that number or from that address."""
+
+    code = "signin.rate_limited"
+    status = 429
+
+
+class MemberErased(AllianceError):
+    """The member's personal data was erased at their request: the account is closed."""
+
+    code = "member.erased"
+    status = 410
+
+
+class PointsOutstanding(AllianceError):
+    """Erasure refused until the member confirms giving up the points still in the account."""
+
+    code = "member.points_outstanding"
+    status = 409
+
+
+class PointsPending(AllianceError):
+    """Erasure refused while points are pending: a refund inside the return window may still
+    move them, so the account waits until the last release date."""
+
+    code = "member.points_pending"
+    status = 409
+
+
+class ErasureNotConfirmed(AllianceError):
+    """An erasure request without the member's explicit confirmation: nothing done."""
+
+    code = "member.erasure_unconfirmed"
+    status = 422

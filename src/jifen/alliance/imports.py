@@ -27,7 +27,7 @@ from sqlalchemy import Connection, select
 
 from jifen.alliance._csvrows import MAX_ROWS, RowError, read_rows, yes_no
 from jifen.alliance.errors import ImportRefused
-from jifen.alliance.members import PURPOSES, enrol, member_id_for, normalize_phone
+from jifen.alliance.members import PURPOSES, enrol, member_id_of, normalize_phone
 from jifen.alliance.merchants import MERCHANT_ID, Merchant, MerchantStatus, Store, onboard
 from jifen.app.context import Context
 from jifen.errors import JifenError
@@ -213,7 +213,7 @@ def _finish(
                 onboard(ctx, values[r.id], now, conn=tx)
             else:
                 phone, consents = values[r.id]
-                enrol(ctx, phone, consents, now, conn=tx)
+                enrol(ctx, phone, consents, now, conn=tx, new_id=r.id)
     new = sum(1 for r in results if r.outcome == "new")
     return ImportReport(kind, dry_run, write, count, new, len(results) - new, results, errors)
 
@@ -253,8 +253,12 @@ def import_members(
         results: list[RowResult] = []
         seen: dict[str, int] = {}
         values: dict[str, tuple[str, dict[str, bool]]] = {}
+        ids: dict[str, str] = {}  # one id per number (an erased one's is fresh, so cached)
         for n, (phone, consents) in parsed:
-            member_id = member_id_for(ctx, phone)
+            number = normalize_phone(phone)
+            member_id = ids.get(number) or ids.setdefault(
+                number, member_id_of(ctx, number, conn=tx)
+            )
             if member_id in seen:
                 rows.duplicate(n, "phone", seen[member_id])
                 continue

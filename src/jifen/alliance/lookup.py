@@ -85,7 +85,9 @@ def lookup_member(
             if number is None
             else c.phone_lookup == (ctx.secrets.lookup(number))
         )
-        found = tx.execute(select(c.member_id).where(where)).scalar_one_or_none()
+        found = tx.execute(
+            select(c.member_id).where(where, c.erased_at.is_(None))
+        ).scalar_one_or_none()
         record = AuditRecord(
             record_id=ordered_id("a"),
             at=now,

@@ -5,6 +5,7 @@ and what a member sees: balance, pending points with release dates, points expir
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,8 +53,31 @@ class Member:
 
 
 def member_id_for(ctx: Context, phone: str) -> str:
-    """Derived from the keyed hash: the same phone enrols once, and the id reveals nothing."""
+    """Derived from the keyed hash: the same phone enrols once, and the id reveals nothing.
+    (An erased member's id is never reused: ``enrol`` gives the phone a fresh random one.)"""
     return "m" + ctx.secrets.lookup(normalize_phone(phone))[:15]
+
+
+def fresh_member_id() -> str:
+    """A random id, for a phone enrolling again after its member was erased: the new account
+    shares nothing with the old one, and no key re-derives it from the phone."""
+    return "m" + secrets.token_hex(8)[:15]
+
+
+def member_id_of(ctx: Context, phone: str, *, conn: Connection | None = None) -> str:
+    """The id this phone is (or would be) enrolled under: its live member's, else the derived
+    one, else (the derived id belongs to an erased member) a fresh random one."""
+    number = normalize_phone(phone)
+    c = t.members.c
+    with ctx.reading(conn) as conn:
+        live = conn.execute(
+            select(c.member_id).where(c.phone_lookup == ctx.secrets.lookup(number))
+        ).scalar_one_or_none()
+        if live is not None:
+            return str(live)
+        derived = member_id_for(ctx, number)
+        taken = conn.execute(select(c.member_id).where(c.member_id == derived)).first()
+    return fresh_member_id() if taken is not None else derived
 
 
 def enrol(
@@ -63,8 +87,11 @@ def enrol(
     now: datetime,
     *,
     conn: Connection | None = None,
+    new_id: str | None = None,
 ) -> Member:
-    """Enrol (idempotent per phone). Terms and privacy consent are required (PIPL art 13, 17)."""
+    """Enrol (idempotent per phone). Terms and privacy consent are required (PIPL art 13, 17).
+    ``new_id``: the id ``member_id_of`` gave a new member earlier in the same unit of work (an
+    import reports it before it writes)."""
     number = normalize_phone(phone)
     unknown = set(consents) - set(PURPOSES)
     if unknown:
@@ -77,17 +104,19 @@ def enrol(
         raise ConsentRequired(
             "须同意会员条款与隐私政策 / terms and privacy consent are required", field="consents"
         )
-    member_id = member_id_for(ctx, number)
 
     def work(conn: Connection) -> Member:
-        exists = conn.execute(
-            select(t.members.c.member_id).where(t.members.c.member_id == member_id)
-        ).first()
-        if exists is None:
+        c = t.members.c
+        lookup = ctx.secrets.lookup(number)
+        member_id = conn.execute(
+            select(c.member_id).where(c.phone_lookup == lookup)
+        ).scalar_one_or_none()
+        if member_id is None:
+            member_id = new_id or member_id_of(ctx, number, conn=conn)
             conn.execute(
                 t.members.insert().values(
                     member_id=member_id,
-                    phone_lookup=ctx.secrets.lookup(number),
+                    phone_lookup=lookup,
                     phone_sealed=ctx.secrets.seal(number),
                     created_at=now,
                 )
@@ -120,7 +149,9 @@ def require_member(ctx: Context, member_id: str, *, conn: Connection | None = No
     """Only that the member exists: orders, codes and balances need no phone number unsealed."""
     with ctx.reading(conn) as conn:
         found = conn.execute(
-            select(t.members.c.member_id).where(t.members.c.member_id == member_id)
+            select(t.members.c.member_id).where(
+                t.members.c.member_id == member_id, t.members.c.erased_at.is_(None)
+            )
         ).first()
     if found is None:
         raise MemberNotFound("没有这个会员 / no such member")
@@ -129,7 +160,7 @@ def require_member(ctx: Context, member_id: str, *, conn: Connection | None = No
 def get_member(ctx: Context, member_id: str, *, conn: Connection | None = None) -> Member:
     with ctx.reading(conn) as conn:
         row = conn.execute(select(t.members).where(t.members.c.member_id == member_id)).first()
-        if row is None:
+        if row is None or row.erased_at is not None:
             raise MemberNotFound("没有这个会员 / no such member")
         consent_rows = conn.execute(
             select(t.consents).where(t.consents.c.member_id == member_id).order_by(t.consents.c.at)

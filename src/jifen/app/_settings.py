@@ -75,7 +75,9 @@ def recognise_secret(engine: Engine, secrets: Secrets) -> None:
     with writer(engine).begin() as conn:
         stored = _get(conn, SECRET_CHECK)
         if stored is None:
-            sealed = conn.execute(select(t.members.c.phone_sealed).limit(1)).scalar_one_or_none()
+            sealed = conn.execute(
+                select(t.members.c.phone_sealed).where(t.members.c.erased_at.is_(None)).limit(1)
+            ).scalar_one_or_none()
             if sealed is not None and not secrets.opens(sealed):
                 raise SecretMismatch()
             stored = _put_missing(conn, SECRET_CHECK, secrets.check_value())

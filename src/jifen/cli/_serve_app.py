@@ -29,6 +29,8 @@ class WorkerConfig:
     public_url: str
     group_window_s: float
     group_max: int
+    sms: str | None = None
+    sms_credentials: str | None = None
 
     def group(self) -> GroupSettings | None:
         """No group commit when a group may hold one unit of work only (``--group-max 1``)."""
@@ -44,6 +46,7 @@ def worker_app() -> FastAPI:
     """uvicorn's app factory in a worker process (``jifen.cli._serve_app:worker_app``)."""
     from jifen.api.observability import configure_logging
     from jifen.app import open_alliance
+    from jifen.cli._sms import open_sms
     from jifen.cli.funds import open_funds
     from jifen.web import WebSettings, cookies_secure_for, create_site
 
@@ -51,5 +54,7 @@ def worker_app() -> FastAPI:
     funds = open_funds(Path(config.provider), config.public_url) if config.provider else None
     ctx = open_alliance(config.db)
     configure_logging()
-    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url))
+    credentials = Path(config.sms_credentials) if config.sms_credentials else None
+    sms = open_sms(config.sms, credentials)
+    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url), sms=sms)
     return create_site(ctx, web=web, funds=funds, group=config.group())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from jifen.app import SimulatedClock
 from jifen.cli._options import DbOption, ProviderOption
 from jifen.cli._output import announce_clock, announce_start, err, say
 from jifen.cli._serve_app import ENV, WorkerConfig
+from jifen.cli._sms import SmsChoice, announce_sms, open_sms
 
 __all__ = ["serve"]
 
@@ -58,6 +60,14 @@ def serve(
         int,
         typer.Option(min=1, max=1000, help="group commit: writes per group at most (1: off)"),
     ] = 64,
+    sms: Annotated[
+        SmsChoice,
+        typer.Option(envvar="JIFEN_SMS", help="who texts members their sign-in codes"),
+    ] = SmsChoice.none,
+    sms_credentials: Annotated[
+        Path | None,
+        typer.Option(envvar="JIFEN_SMS_CREDENTIALS", help="--sms aliyun: its credentials JSON"),
+    ] = None,
 ) -> None:
     """Run the HTTP API 启动接口服务 (OpenAPI at /docs); jobs (and, with --provider, the money
     path) run on a schedule."""
@@ -76,10 +86,12 @@ def serve(
     clock = _simulated_clock(simulated_clock)
     # the provider's credentials first: a broken file refuses to start before anything opens
     funds = open_funds(provider, public_url or f"http://{host}:{port}") if provider else None
+    sender = open_sms(sms, sms_credentials)
     # a fresh store becomes simulated; a simulated one keeps its clock even without the flag
     ctx = open_alliance(db, clock=clock)  # a refusal (wrong secret, clock) is one plain line
     announce_clock(ctx, clock.now() if clock else None)
     announce_start(ctx, f"http://{host}:{port}", jobs_every, workers)
+    announce_sms(ctx, sender)
     configure_logging()  # from here on, JSON lines on stderr (docs/operations.md)
     key = os.environ.get("JIFEN_OPERATOR_KEY")
     if not key:
@@ -96,6 +108,8 @@ def serve(
         public_url=public_url or f"http://{host}:{port}",
         group_window_s=group_window_ms / 1000,
         group_max=group_max,
+        sms=sms.value,
+        sms_credentials=str(sms_credentials) if sms_credentials else None,
     )
     if workers > 1 and isinstance(ctx.clock, SimulatedClock):
         ctx.engine.dispose()
@@ -104,7 +118,7 @@ def serve(
             "(模拟时钟只能单进程)",
             param_hint="--workers",
         )
-    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url))
+    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url), sms=sender)
     api = create_site(ctx, web=web, funds=funds, group=config.group())
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:

@@ -104,6 +104,8 @@ PLAN: Mapping[str, Placement] = {
     "webhook_deliveries": Distributed("subscription_id", "webhook_deliveries"),
     # -- the consoles: a session is read by every page its browser opens ------------------------
     "web_sessions": Distributed("session_hash", "web_sessions"),
+    "signin_codes": Distributed("phone_key", "signin_codes"),
+    "privacy_acks": Distributed("member_id", MEMBER),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {

@@ -105,6 +105,9 @@ members = Table(
     Column("phone_lookup", String(64), nullable=False, unique=True),  # keyed hash (HMAC-SHA256)
     Column("phone_sealed", Text, nullable=False),  # AES-256-GCM, see alliance/_secrets.py
     Column("created_at", UTCDateTime, nullable=False),
+    # erased at the member's request (jifen.alliance.privacy): phone_lookup and phone_sealed then
+    # hold random values that open nothing, and no table links the id to a person
+    Column("erased_at", UTCDateTime, nullable=True),
 )
 
 consents = Table(
@@ -452,4 +455,34 @@ web_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),  # the absolute end, whatever the activity
     Column("ended_at", UTCDateTime, nullable=True),  # signed out, or its key revoked
     Index("ix_web_sessions_key", "key_id"),
+)
+
+signin_codes = Table(
+    "signin_codes",
+    metadata,
+    # members' one-time SMS sign-in codes (jifen.alliance.signin_codes): never the code, only its
+    # keyed MAC; a row also for a phone nobody enrolled (member_id None), so both answer alike
+    Column("phone_key", String(64), nullable=False),  # the phone's keyed hash, as phone_lookup
+    Column("code_id", String(32), nullable=False),
+    Column("member_id", String(32), nullable=True),
+    Column("address_key", String(64), nullable=False),  # keyed hash of the client's address
+    Column("code_mac", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("tries", Integer, nullable=False),  # wrong codes offered against it
+    Column("used_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("phone_key", "code_id"),
+    Index("ix_signin_codes_phone", "phone_key", "created_at"),
+    Index("ix_signin_codes_address", "address_key", "created_at"),
+    Index("ix_signin_codes_created", "created_at"),
+)
+
+privacy_acks = Table(
+    "privacy_acks",
+    metadata,
+    # the privacy notice a member was shown and acknowledged, by policy version (PII-4)
+    Column("member_id", String(32), nullable=False),
+    Column("policy_version", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("member_id", "policy_version"),
 )

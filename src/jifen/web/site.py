@@ -22,6 +22,7 @@ from jifen import i18n
 from jifen.api import create_app
 from jifen.app.context import Context
 from jifen.errors import JifenError
+from jifen.sms import SmsSender
 from jifen.web import auditor, member, merchant, operator, public, signin
 from jifen.web.errors import SignInRequired
 from jifen.web.render import language, page
@@ -36,10 +37,13 @@ Handler = Callable[[Request, Any], Awaitable[Response]]
 class WebSettings:
     """How the consoles run. ``cookie_secure``: cookies only over HTTPS; switched off only for
     plain HTTP on loopback (``jifen serve`` decides from its public URL, docs/consoles.md).
-    ``now``: the wall clock sessions and sign-in codes run on (tests move it)."""
+    ``now``: the wall clock sessions and sign-in codes run on (tests move it). ``sms``: what
+    sends members their sign-in codes (None: SMS sign-in is not configured, and the member
+    sign-in page says so)."""
 
     cookie_secure: bool = True
     now: Now = field(default=wall_clock)
+    sms: SmsSender | None = None
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

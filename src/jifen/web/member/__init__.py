@@ -1,22 +1,17 @@
-"""The member's console."""
+"""The member's console (会员): sign in with an SMS code, balance, history, a redemption code to
+show at checkout, and my personal information (privacy notice, export, consents, erasure).
+
+No member URL names a member: every page reads the member id from the session only, so there
+is no parameter through which one member could ask for another's data.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter
 
-from jifen.web.access import MemberPage
-from jifen.web.render import page
+from jifen.web.member import account, privacy, signin
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/me", response_class=HTMLResponse)
-def home(request: Request, who: MemberPage) -> HTMLResponse:
-    return page(request, "member/home.html", who=who)
-
-
-@router.get("/me/signin", response_class=HTMLResponse)
-def signin_form(request: Request) -> HTMLResponse:
-    """Placeholder until the SMS sign-in lands (issue 13, member console)."""
-    return page(request, "member/home.html")
+router.include_router(signin.router)
+router.include_router(account.router)
+router.include_router(privacy.router)

@@ -1,21 +1,13 @@
 """The public pages (公开信息): the rules in force, what is coming, the alliance's merchants,
-and the liabilities and reserve. Nobody signs in to read them."""
+and the liabilities and reserve. Nobody signs in to read them. (The privacy notice, ``/privacy``,
+is the member console's: ``jifen.web.member.privacy``.)"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter
 
-from jifen.web.access import Viewer
 from jifen.web.public import liabilities, merchants, rules
-from jifen.web.render import page
 
 router = APIRouter(include_in_schema=False)
 for _pages in (rules, merchants, liabilities):
     router.include_router(_pages.router)
-
-
-@router.get("/privacy", response_class=HTMLResponse)
-def privacy(request: Request, who: Viewer) -> HTMLResponse:
-    """Placeholder until the privacy notice lands (issue 13, member console)."""
-    return page(request, "public/home.html", who=who)
