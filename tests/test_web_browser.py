@@ -107,9 +107,10 @@ def person(browser: Browser, site: Site, *, phone: bool = False) -> Iterator[Pag
     watch.assert_clean()
 
 
-def sign_in_with_key(page: Page, key: str, home: str) -> None:
+def sign_in_with_key(page: Page, key: str, home: str, shots: Shots) -> None:
     page.goto("/signin")
     page.locator('form[action="/signin"] input[name="key"]').fill(key)
+    shots.take(page, "signin")
     page.locator('form[action="/signin"] button[type="submit"]').click()
     page.wait_for_url(f"**{home}")
 
@@ -119,6 +120,7 @@ def sign_in_with_sms(page: Page, site: Site, phone_number: str, shots: Shots) ->
     a first sign-in shows the privacy notice to acknowledge (PII-4) before the balance."""
     page.goto("/me/signin")
     page.get_by_test_id("member-phone").fill(phone_number)
+    shots.take(page, "member-signin")
     seen = len(site.serve.lines)
     page.get_by_test_id("member-send-code").click()
     match = SMS_CODE.search(site.serve.wait_for(SMS_CODE, after=seen))
@@ -148,7 +150,7 @@ def test_a_member_earns_at_the_till_waits_for_release_and_redeems(
         person(browser, site) as till,
         person(browser, site, phone=True) as member,
     ):
-        sign_in_with_key(till, site.alliance.merchant_keys["cafe"], "/merchant")
+        sign_in_with_key(till, site.alliance.merchant_keys["cafe"], "/merchant", shots)
         shots.take(till, "merchant-home")
         record_an_order(till, shots)
 
@@ -171,6 +173,7 @@ def test_a_member_earns_at_the_till_waits_for_release_and_redeems(
         balance_shot = shots.take(member, "member-available")
 
         member.get_by_test_id("to-code").click()
+        shots.take(member, "member-code-page")
         member.get_by_test_id("redemption-code-new").click()
         code = member.get_by_test_id("redemption-code").inner_text().replace(" ", "")
         assert re.fullmatch(r"\d{6,}", code), code
@@ -221,10 +224,11 @@ def auditor_verifies_clean(browser: Browser, site: Site, shots: Shots) -> None:
     """The auditor's "verify now" over the books the story wrote: passed, with the lanes'
     latest block hashes to write down."""
     with person(browser, site) as auditor:
-        sign_in_with_key(auditor, site.auditor_key, "/auditor")
+        sign_in_with_key(auditor, site.auditor_key, "/auditor", shots)
         expect(auditor.get_by_test_id("lane-hash").first).to_have_text(re.compile("^[0-9a-f]{64}$"))
         shots.take(auditor, "auditor-home")
         auditor.get_by_test_id("verify-link").click()
+        shots.take(auditor, "auditor-verify")
         auditor.get_by_test_id("verify-submit").click()
         result = auditor.get_by_test_id("verify-result")
         expect(result).to_have_attribute("data-state", "passed", timeout=60_000)  # page refreshes
@@ -244,12 +248,12 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
 ) -> None:
     shots = Shots(SHOTS / "operator-and-public")
     with open_site(tmp_path) as site, person(browser, site) as operator:
-        sign_in_with_key(operator, site.operator_key, "/operator")
+        sign_in_with_key(operator, site.operator_key, "/operator", shots)
         shots.take(operator, "operator-home")
         operator.get_by_test_id("nav-rules").click()
         shots.take(operator, "operator-rules")
 
-        draft(operator, points_per_yuan=100)  # FUND-2: the whole purchase back in points
+        draft(operator, shots, points_per_yuan=100)  # FUND-2: the whole purchase back in points
         expect(operator.get_by_test_id("lint-refused")).to_be_visible()
         expect(
             operator.locator('[data-testid="finding"][data-finding="FUND-2"]').first
@@ -259,7 +263,7 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
         findings_shot = shots.take(operator, "operator-rule-findings")
 
         operator.get_by_test_id("publish-blocked").get_by_role("link").click()
-        draft(operator, points_per_yuan=2)  # double points: a change with notice
+        draft(operator, shots, points_per_yuan=2)  # double points: a change with notice
         expect(operator.get_by_test_id("lint-clean")).to_be_visible()
         shots.take(operator, "operator-rule-clean")
         date_box = operator.get_by_test_id("publish-date")
@@ -283,7 +287,7 @@ def test_the_operator_fixes_a_refused_rule_and_the_public_sees_it_coming(
     readme_image(findings_shot, "operator-rule-findings.png")
 
 
-def draft(operator: Page, *, points_per_yuan: int) -> None:
+def draft(operator: Page, shots: Shots, *, points_per_yuan: int) -> None:
     """From the rules page or a draft form: the document in force with its earn rate changed,
     saved as a draft (the version's page then shows the linter's findings)."""
     if not operator.get_by_test_id("draft-document").count():
@@ -292,6 +296,7 @@ def draft(operator: Page, *, points_per_yuan: int) -> None:
     text, found = EARN.subn(rf"\g<1>{points_per_yuan}", document.input_value(), count=1)
     assert found == 1, text
     document.fill(text)
+    shots.take(operator, "operator-draft-form")
     operator.get_by_test_id("draft-submit").click()
     expect(operator.get_by_test_id("lint")).to_be_visible()
 
@@ -317,7 +322,7 @@ def test_every_role_s_home_page_is_usable_on_a_375px_phone(
                 elif role == "member":
                     sign_in_with_sms(page, site, PHONE_NUMBER, shots)
                 else:
-                    sign_in_with_key(page, keys[role], f"/{role}")
+                    sign_in_with_key(page, keys[role], f"/{role}", shots)
                 no_horizontal_scroll(page)
                 shots.take(page, role)
 
