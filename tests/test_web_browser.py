@@ -41,7 +41,8 @@ PHONE_NUMBER = "13800138000"
 SMS_CODE = re.compile(r"sms code for (\S+): (\d{6})")
 README_IMAGES = ROOT / "docs" / "img" / "consoles"
 UPDATE = os.environ.get("JIFEN_UPDATE_SCREENSHOTS") == "1"
-TIMEOUT_MS = 15_000  # a liveness bound per step on a loaded machine
+TIMEOUT_MS = 15_000  # a liveness bound per step on a loaded machine (actions and expectations)
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass
