@@ -34,8 +34,9 @@ PAGE_CSP = (
 PAGE_REFERRER_POLICY = "same-origin"
 """Not the API's ``no-referrer``: under it a browser sends ``Origin: null`` with every form post,
 its own site's included, and the CSRF check (which refuses a null origin) refused every form in
-real Chromium. ``same-origin`` sends the origin to this site only: another site still learns
-nothing, and a cross-site post still arrives as ``Origin: null`` and is refused."""
+real Chromium. ``same-origin`` sends the origin to this site only, so other sites still learn
+nothing from our pages; a post made by another site's page names that site (or null, under its
+own policy) and is refused either way."""
 YEAR = 365 * 24 * 3600
 ENDONYMS = {"zh-CN": "中文", "en": "English"}
 """Each language named in itself on the switch (a reader looks for their own language's name),
