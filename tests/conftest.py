@@ -24,6 +24,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,59 @@ def pytest_configure(config: pytest.Config) -> None:
     if "TMPDIR" not in os.environ and RAM_TMP.is_dir() and os.access(RAM_TMP, os.W_OK):
         os.environ["TMPDIR"] = str(RAM_TMP)
         tempfile.tempdir = None  # tempfile caches its choice: choose again, from TMPDIR
+
+
+EXPECTED_S = {
+    "tests/test_funds_e2e.py::": 210.0,
+    "tests/test_quickstart.py::test_the_readme_quickstart": 145.0,
+    "tests/test_concurrency.py::": 60.0,
+    "tests/test_docs_shell.py::test_the_shell_examples_of_a_page_run_in_order[lab.md]": 55.0,
+    "tests/test_docs_shell.py::test_the_shell_examples_of_a_page_run_in_order[reconcil": 35.0,
+    "tests/test_docs_shell.py::test_the_shell_examples_of_a_page_run_in_order": 20.0,
+}
+"""Seconds the longest tests took on CI (``--durations``), by node id prefix (the first match
+counts); any other ``slow`` test counts as ``SLOW_S``. Only the order of the run depends on them."""
+SLOW_S = 30.0
+
+
+def _expected_s(item: pytest.Item) -> float:
+    for prefix, seconds in EXPECTED_S.items():
+        if item.nodeid.startswith(prefix):
+            return seconds
+    return SLOW_S if item.get_closest_marker("slow") else 0.0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the long tests start first, shared out evenly between the workers.
+
+    ``--dist worksteal`` (pyproject.toml) first hands each of the N workers one Nth of the
+    tests, in order, and a worker that runs out takes the back half of the longest queue. So the
+    tests are laid out as N blocks of that size, each starting with its share of the long tests
+    (dealt longest first, each to the block with the least so far) and filled with the others in
+    their order: every worker starts on long tests at once, the short ones end the run and are
+    the ones passed around, and no four-minute test starts last beside an idle worker. Without
+    xdist (``-n0``) the order is pytest's own."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers < 2:
+        return
+    long = sorted((i for i in items if _expected_s(i) > 0), key=_expected_s, reverse=True)
+    short = [i for i in items if _expected_s(i) == 0]  # in pytest's order
+    sizes, left = [], len(items)
+    for n in range(workers, 0, -1):  # the sizes worksteal hands out: len(pending) // workers left
+        sizes.append(left // n)
+        left -= sizes[-1]
+    blocks: list[list[pytest.Item]] = [[] for _ in sizes]
+    load = [0.0] * workers
+    for item in long:
+        open_ = [b for b in range(workers) if len(blocks[b]) < sizes[b]]
+        b = min(open_, key=lambda b: load[b])
+        blocks[b].append(item)
+        load[b] += _expected_s(item)
+    rest = iter(short)
+    for block, size in zip(blocks, sizes, strict=True):
+        block += islice(rest, size - len(block))
+    items[:] = [item for block in blocks for item in block]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
