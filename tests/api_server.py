@@ -30,6 +30,7 @@ from jifen.app import Context, GroupSettings, SimulatedClock, open_alliance
 from jifen.funds import Funds, funds_from_credentials
 from jifen.sms import ConsoleSms
 from jifen.web import WebSettings, create_site
+from loopback_tls import LOOPBACK_TLS
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 Asia/Shanghai, a Monday
 OPERATOR_KEY = "jfo_test-operator-key-0123456789"
@@ -41,7 +42,12 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class ApiClient(httpx.Client):
-    """An ``httpx.Client`` whose writes each carry a fresh ``Idempotency-Key``."""
+    """An ``httpx.Client`` whose writes each carry a fresh ``Idempotency-Key`` (and which shares
+    the suite's one TLS context: loopback_tls.py says why)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("verify", LOOPBACK_TLS)
+        super().__init__(**kwargs)
 
     def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         if method.upper() in WRITES:

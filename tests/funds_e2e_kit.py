@@ -24,6 +24,7 @@ from api_server import Server, served
 from jifen.app import Context
 from jifen.funds import run_money
 from jifen.store import tables as t
+from loopback_tls import LOOPBACK_TLS
 from sandbox_kit import SP, Kit, sandbox
 
 WAIT_S = 60.0
@@ -122,7 +123,9 @@ def sell_all(m: Money, orders: list[tuple[str, str, str, int]], tills: int = 4) 
     def run(merchant: str) -> dict[str, str]:
         with (
             m.alliance.merchant(merchant) as client,
-            httpx.Client(base_url=m.kit.base_url, timeout=30, trust_env=False) as control,
+            httpx.Client(
+                base_url=m.kit.base_url, timeout=30, trust_env=False, verify=LOOPBACK_TLS
+            ) as control,
         ):
             till = Till(client, control)
             return {ref: till.sell(ref, member, fen) for ref, member, fen in by_merchant[merchant]}

@@ -24,6 +24,7 @@ import httpx
 
 from jifen.sandbox import SandboxServer, authorization, oaep_encrypt, verify_headers
 from jifen.sandbox._crypto import load_private, load_public
+from loopback_tls import LOOPBACK_TLS
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 China time, a Monday
 SP, OPERATOR, RESERVE, SHOP_A, SHOP_B = (
@@ -56,7 +57,7 @@ class WeChat(httpx.Client):
     """Signs each request as ``mchid`` and checks each 2xx answer's platform signature."""
 
     def __init__(self, base_url: str, credentials: dict[str, Any], mchid: str) -> None:
-        super().__init__(base_url=base_url, timeout=30, trust_env=False)
+        super().__init__(base_url=base_url, timeout=30, trust_env=False, verify=LOOPBACK_TLS)
         merchant = next(m for m in credentials["merchants"] if m["mchid"] == mchid)
         self.mchid, self.serial = mchid, merchant["cert_serial_no"]
         self.key = load_private(Path(merchant["private_key_file"]).read_bytes())
@@ -208,7 +209,9 @@ def sandbox(tmp_path: Path, tmp_factory: Any) -> Iterator[Kit]:
     shutil.copytree(template_dir(tmp_factory), state_dir)
     with SandboxServer(state_dir) as server:
         credentials = json.loads((state_dir / "credentials.json").read_text(encoding="utf-8"))
-        with httpx.Client(base_url=server.base_url, timeout=30, trust_env=False) as control:
+        with httpx.Client(
+            base_url=server.base_url, timeout=30, trust_env=False, verify=LOOPBACK_TLS
+        ) as control:
             kit = Kit(server, credentials, control)
             try:
                 yield kit

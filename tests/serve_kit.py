@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from api_server import OPERATOR_KEY, ApiClient
+from loopback_tls import LOOPBACK_TLS
 from jifen.app import SimulatedClock
 
 STARTUP_TIMEOUT_S = 60.0  # a liveness bound on a loaded machine, not a speed check
@@ -126,16 +127,17 @@ def jifen_serve(
 
 def _wait_until_healthy(served: Serve, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if served.process.poll() is not None:
-            time.sleep(0.2)  # let the reader take the last lines
-            pytest.fail(f"jifen serve stopped ({served.process.returncode}): " + served.said())
-        try:
-            if httpx.get(f"{served.base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
+    with httpx.Client(base_url=served.base_url, timeout=1, verify=LOOPBACK_TLS) as probe:
+        while time.monotonic() < deadline:
+            if served.process.poll() is not None:
+                time.sleep(0.2)  # let the reader take the last lines
+                pytest.fail(f"jifen serve stopped ({served.process.returncode}): " + served.said())
+            try:
+                if probe.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
     pytest.fail(f"jifen serve did not answer /healthz within {timeout_s:.0f} s: " + served.said())
 
 

@@ -30,6 +30,7 @@ from jifen.api.limits import FailedAuthLimiter
 from jifen.api.observability import JsonFormatter, ReserveCollector
 from jifen.jobs.scheduler import Scheduler
 from jifen.settlement import ReserveStatus
+from loopback_tls import LOOPBACK_TLS
 from serve_kit import jifen_serve
 
 PHONE = "13800138000"
@@ -388,7 +389,7 @@ def test_the_rate_limit_holds_under_concurrent_bad_credentials(db_url: str) -> N
 
         def attempt(i: int) -> int:
             headers = {"Authorization": f"Bearer jfm_x_forged-{i}"}
-            with httpx.Client(base_url=server.base_url, timeout=30) as c:
+            with httpx.Client(base_url=server.base_url, timeout=30, verify=LOOPBACK_TLS) as c:
                 return c.get("/v1/orders", headers=headers).status_code
 
         with ThreadPoolExecutor(max_workers=25) as pool:

@@ -133,6 +133,7 @@ def _sum(reports: list[dict[str, Any]], field: str) -> Counter[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.pg_durable  # the writers contend while their commits are flushed, as in production
 @pytest.mark.parametrize(
     "db_url", [b for b in BACKENDS if b == "postgresql"], indirect=True, ids=str
 )

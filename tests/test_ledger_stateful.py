@@ -191,7 +191,8 @@ class LedgerMachine(RuleBasedStateMachine):
             conn.execute(text(f'CREATE SCHEMA "{self._schema}"'))
         admin.dispose()
         sep = "&" if "?" in PG_URL else "?"
-        return f"{normalize_url(PG_URL)}{sep}options=-csearch_path%3D{self._schema}"
+        options = f"-csearch_path%3D{self._schema}%20-csynchronous_commit%3Doff"  # conftest.py
+        return f"{normalize_url(PG_URL)}{sep}options={options}"
 
     def _drop_store(self) -> None:
         if self._tmp:
