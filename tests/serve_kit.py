@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from api_server import OPERATOR_KEY, ApiClient
-from loopback_tls import LOOPBACK_TLS
 from jifen.app import SimulatedClock
+from loopback_tls import LOOPBACK_TLS
 
 STARTUP_TIMEOUT_S = 60.0  # a liveness bound on a loaded machine, not a speed check
 STOP_TIMEOUT_S = 30.0
