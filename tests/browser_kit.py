@@ -9,7 +9,8 @@ quiet.
 
 ``Watch`` follows a page as a person would not see: every console message (a Content Security
 Policy violation is reported there), every request for ``/static`` that failed or was answered
-with an error. ``Shots`` saves a full-page screenshot of each page visited, numbered in order.
+with an error. ``Shots`` saves a full-page screenshot of each page visited, numbered in order,
+and checks every page it takes on a phone screen for sideways scrolling.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class Shots:
         self.folder.mkdir(parents=True)
 
     def take(self, page: Page, name: str) -> Path:
+        """The page as it is now; on a phone screen, also checked for sideways scrolling."""
+        if (page.viewport_size or DESKTOP)["width"] <= PHONE["width"]:
+            no_horizontal_scroll(page)
         path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
