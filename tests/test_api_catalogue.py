@@ -64,6 +64,20 @@ NEVER_ANSWERED = {
     "sandbox.control_invalid": "the sandbox provider's control API, on its own server",
     "sandbox.not_found": "the sandbox provider's control API, on its own server",
     "sandbox.state_invalid": "jifen sandbox-provider only",
+    # the consoles (issue 13): answered as pages in the reader's language (docs/consoles.md),
+    # never by the API; the member's sign-in, erasure and the SMS provider have no API route
+    "web.signin_required": "a console page without a session: a redirect to the sign-in form",
+    "web.signin_refused": "the consoles' sign-in forms",
+    "web.csrf_refused": "the consoles' forms",
+    "signin.code_invalid": "the member console's SMS sign-in",
+    "signin.code_locked": "the member console's SMS sign-in",
+    "signin.rate_limited": "the member console's SMS sign-in",
+    "sms.not_configured": "jifen serve --sms aliyun at start-up, or the sign-in page",
+    "sms.failed": "the code is sent after the sign-in page answers; a refusal is logged",
+    "member.erased": "the member console's erasure (an erased member has no session)",
+    "member.points_pending": "the member console's erasure form",
+    "member.points_outstanding": "the member console's erasure form",
+    "member.erasure_unconfirmed": "the member console's erasure form",
 }
 
 

@@ -7,8 +7,10 @@ import io
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from api_server import problem
+from jifen.api.schemas._tools import LookupIn
 from jifen.settlement import exports
 from tools_kit import tools_alliance
 
@@ -115,3 +117,14 @@ def test_orders_export_pages_through_a_long_range_without_losing_or_repeating_a_
         first = own[1]
         assert first[4:8] == ["50000", "500", "1", "released"]
         assert first[0].endswith("Z") and first[1] == "alpha"
+
+
+@pytest.mark.parametrize("reason", ["\x1c", "\x1d", "\x1e", "\x1f", " \x1d\t", "\u3000"])
+def test_a_reason_of_only_white_space_is_refused_by_the_schema_itself(reason: str) -> None:
+    """The schema and the service agree on what is blank: the fuzzer found ``"\\x1d"``, which the
+    schema's regex engine took for a character and ``str.strip()`` for white space, so a
+    schema-valid body was refused by the service (request.invalid without a field)."""
+    assert not reason.strip()
+    with pytest.raises(ValidationError):
+        LookupIn(member="m0123456789abcde", reason=reason)
+    assert LookupIn(member="m0123456789abcde", reason="\x1d客服回电 callback").reason

@@ -96,7 +96,12 @@ class LookupIn(Strict):
         description="会员编号 m… 或手机号 / a member id (m…) or a phone number",
     )
     reason: str = Field(
-        min_length=1, max_length=500, pattern=r"\S", description="查询理由（记入审计）/ why"
+        min_length=1,
+        max_length=500,
+        # something but white space, as Python's str.strip() (the service's) counts it: the
+        # schema's regex engine does not count the separators U+001C..U+001F as white space
+        pattern=r"[^\s\x1c-\x1f]",
+        description="查询理由（记入审计）/ why",
     )
 
 
