@@ -77,8 +77,7 @@ class Watch:
     def assert_clean(self) -> None:
         assert not self.csp_violations(), self.csp_violations()
         assert not self.static_failures, self.static_failures
-        # the browser asks for /favicon.ico on its own; the pages name no icon
-        errors = [m for m in self.console if m.startswith("error") and "/favicon.ico" not in m]
+        errors = [m for m in self.console if m.startswith("error")]  # the pages name their icon
         assert not errors, errors
 
 
