@@ -25,6 +25,7 @@ ROLE = {
     "jifen.rules": "core: rule documents, lifecycle",
     "jifen.ledger": "ledger: planner + its store",
     "jifen.payments": "provider protocol, plans, bills",
+    "jifen.referral": "core: referral rewards, income tax withheld",
     "jifen.sms": "SMS protocol, senders",
     "jifen.store": "store: engines, migrations, alliance tables",
     "jifen.errors": "JifenError",
