@@ -4,12 +4,15 @@ item taxed as one, and a year of the cumulative method computed by hand."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner, Result
 
+from jifen.cli import app
 from jifen.referral.tax import (
     RestartPolicy,
     cumulative,
@@ -132,3 +135,47 @@ def test_the_cumulative_method_takes_one_tax_year_in_order() -> None:
     with pytest.raises(ValueError, match="has income"):
         cumulative([("2026-03", 0)])
     assert RestartPolicy.DEDUCTION_MONTHS.value == "deduction-months"
+
+
+def _preview(*args: str) -> Result:
+    return CliRunner().invoke(app, ["tax", "preview", *args])
+
+
+def test_jifen_tax_preview_prints_the_figures_an_operator_checks_by_hand() -> None:
+    """The issue's two commands: 30,000.00 per payment → 24,000.00 taxable at 30 % less 2,000.00 =
+    5,200.00; January and February 10,000.00 each, cumulative → 90.00 then 90.00 (180 − 90)."""
+    r = _preview("--method", "per-payment", "--income", "30000.00", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {
+        "method": "per-payment", "income": "30000.00", "taxable_income": "24000.00",
+        "rate": "30%", "quick_deduction": "2000.00", "tax": "5200.00",
+        "rounding": "half-up to the fen",
+    }  # fmt: skip
+    r = _preview(
+        "--method", "cumulative", "--incomes", "2026-01=10000.00,2026-02=10000.00", "--json"
+    )
+    assert r.exit_code == 0, r.output
+    months = json.loads(r.output)["months"]
+    assert [(m["month"], m["cumulative_income"], m["cumulative_deduction"],
+             m["cumulative_taxable_income"], m["cumulative_tax"], m["tax"]) for m in months] == [
+        ("2026-01", "10000.00", "5000.00", "3000.00", "90.00", "90.00"),
+        ("2026-02", "20000.00", "10000.00", "6000.00", "180.00", "90.00"),
+    ]  # fmt: skip
+    table = _preview("--method", "per-payment", "--income", "4000.01")
+    assert table.exit_code == 0 and "640.00" in table.output and "3200.01" in table.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--method", "per-payment", "--income", "12.345"),
+        ("--method", "per-payment", "--income", "-5"),
+        ("--method", "per-payment"),
+        ("--method", "cumulative", "--incomes", "January=100"),
+        ("--method", "cumulative", "--incomes", "2026-03=1,2026-02=1"),
+        ("--method", "monthly", "--income", "1"),
+    ],
+)
+def test_jifen_tax_preview_refuses_bad_input_plainly(args: tuple[str, ...]) -> None:
+    r = _preview(*args)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output

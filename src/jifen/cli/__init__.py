@@ -19,7 +19,7 @@ from typing import Annotated
 import click
 import typer
 
-from jifen.cli import demo, funds, init, jobs, keys, lint, serve, tools, verify, webhooks
+from jifen.cli import demo, funds, init, jobs, keys, lint, serve, tax, tools, verify, webhooks
 from jifen.cli._help import tidy
 from jifen.cli._output import plain
 from jifen.errors import JifenError
@@ -75,6 +75,7 @@ app.add_typer(tools.members_app, name="members")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.auditor_app, name="auditor")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(tax.tax_app, name="tax")
 
 
 def _sandbox_provider() -> None:
