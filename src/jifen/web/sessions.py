@@ -122,15 +122,3 @@ def end(ctx: Context, token: str, now: datetime) -> None:
             .where(s.session_hash == _hash(token), s.ended_at.is_(None))
             .values(ended_at=now)
         )
-
-
-def end_member_sessions(ctx: Context, member_id: str, now: datetime) -> int:
-    """End every session of a member (a deletion request, withdrawn consent)."""
-    s = t.web_sessions.c
-    with ctx.writer.begin() as conn:
-        done = conn.execute(
-            update(t.web_sessions)
-            .where(s.member_id == member_id, s.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-    return int(done.rowcount or 0)

@@ -4,7 +4,6 @@ switch. A member signs in with an SMS code instead (``jifen.web.member``)."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -108,7 +107,3 @@ def switch_language(request: Request, tag: str, next: str | None = None) -> Resp
 
 def describe_wait(request: Request, wait_s: int) -> str:
     return i18n.message("auth.rate_limited", language(request), retry_after_s=wait_s)
-
-
-def signin_url(next_path: str) -> str:
-    return "/signin?next=" + quote(next_path, safe="/")
