@@ -61,6 +61,11 @@ REVENUE = "system:revenue"
 CLEARING = "system:clearing"
 RESERVE_CASH = "system:reserve_cash"
 FEE_CASH = "system:fee_cash"
+REFERRAL_PAYABLE = "system:referral_payable"
+"""Referral rewards owed to promoters (a liability): credited when a reward accrues at the end of
+its order's return window, debited by its payout (the net paid and the tax withheld)."""
+TAX_WITHHELD = "system:tax_withheld"
+"""Individual income tax withheld from promoters' payouts and owed to the tax authority."""
 
 SYSTEM_ACCOUNTS: Mapping[str, tuple[AccountKind, Asset]] = {
     ISSUANCE: (AccountKind.ISSUANCE, Asset.POINTS),
@@ -73,6 +78,8 @@ SYSTEM_ACCOUNTS: Mapping[str, tuple[AccountKind, Asset]] = {
     # asset: below zero while they hold money, as every asset in these books)
     RESERVE_CASH: (AccountKind.SYSTEM_CNY, Asset.CNY),
     FEE_CASH: (AccountKind.SYSTEM_CNY, Asset.CNY),
+    REFERRAL_PAYABLE: (AccountKind.SYSTEM_CNY, Asset.CNY),
+    TAX_WITHHELD: (AccountKind.SYSTEM_CNY, Asset.CNY),
 }
 
 

@@ -36,6 +36,7 @@ from jifen.rules._lifecycle import (
     withdraw,
 )
 from jifen.rules._redeem import check_redemption, redemption_limit
+from jifen.rules._referral import MAX_DEPTH, ReferralRules
 from jifen.rules._rights import Reduction, rights_reductions
 from jifen.rules._time import (
     FIRST_SUPPORTED_YEAR,
@@ -56,6 +57,7 @@ from jifen.rules.errors import (
 __all__ = [
     "FIRST_SUPPORTED_YEAR",
     "LAST_SUPPORTED_YEAR",
+    "MAX_DEPTH",
     "MAX_EFFECTIVE_HORIZON_DAYS",
     "MAX_REASON_CHARS",
     "MIN_NOTICE_DAYS",
@@ -76,6 +78,7 @@ __all__ = [
     "RedemptionRefused",
     "RedemptionRules",
     "Reduction",
+    "ReferralRules",
     "RefundRules",
     "RuleDocument",
     "RulesError",

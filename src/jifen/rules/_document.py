@@ -19,8 +19,6 @@ from typing import Annotated, Any, Literal, Self
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     Strict,
     ValidationError,
@@ -28,6 +26,8 @@ from pydantic import (
     field_validator,
 )
 
+from jifen.rules._frozen import Frozen as _Frozen
+from jifen.rules._referral import ReferralRules
 from jifen.rules._time import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, within_supported
 from jifen.rules.errors import InvalidRules
 
@@ -56,10 +56,6 @@ def _keys_by_pattern(schema: dict[str, Any]) -> None:
         [(pattern, values)] = patterns.items()
         schema.setdefault("propertyNames", {})["pattern"] = pattern
         schema["additionalProperties"] = values
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class PointValue(_Frozen):
@@ -242,6 +238,7 @@ class RuleDocument(_Frozen):
     expiry: ExpiryRules = Field(default_factory=ExpiryRules)
     redemption: RedemptionRules = Field(default_factory=RedemptionRules)
     refund: RefundRules = Field(default_factory=RefundRules)
+    referral: ReferralRules = Field(default_factory=ReferralRules)
 
     @field_validator("issue_price")
     @classmethod

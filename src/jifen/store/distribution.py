@@ -106,6 +106,13 @@ PLAN: Mapping[str, Placement] = {
     "web_sessions": Distributed("session_hash", "web_sessions"),
     "signin_codes": Distributed("phone_key", "signin_codes"),
     "privacy_acks": Distributed("member_id", MEMBER),
+    # -- referral rewards (docs/referrals.md) ------------------------------------------------------
+    "referral_links": Distributed("member_id", MEMBER),
+    "merchant_recruiters": Reference(),
+    "referral_rewards": Distributed("reward_id", "referral_rewards"),
+    "payees": Distributed("member_id", MEMBER),
+    "referral_payout_batches": Local(),
+    "referral_payout_lines": Local(),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {

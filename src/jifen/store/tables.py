@@ -486,3 +486,127 @@ privacy_acks = Table(
     Column("at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("member_id", "policy_version"),
 )
+
+
+# -- issue 14: referral rewards and their payouts (jifen.promoters) -------------------------------
+
+referral_links = Table(
+    "referral_links",
+    metadata,
+    # a member's one referrer (a promoter: another member), bound once; changed only by the
+    # operator, with a reason in audit_records
+    Column("member_id", String(32), primary_key=True),
+    Column("promoter_id", String(32), nullable=False),
+    Column("source", String(16), nullable=False),  # scan | link | operator
+    Column("bound_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=True),  # the operator's last change
+    Index("ix_referral_links_promoter", "promoter_id"),
+)
+
+merchant_recruiters = Table(
+    "merchant_recruiters",
+    metadata,
+    # a merchant's one recruiter (a promoter), rewarded on its order flow for limited months
+    Column("merchant_id", String(32), primary_key=True),
+    Column("promoter_id", String(32), nullable=False),
+    Column("bound_at", UTCDateTime, nullable=False),  # the months count from here
+    Column("changed_at", UTCDateTime, nullable=True),
+    Index("ix_merchant_recruiters_promoter", "promoter_id"),
+)
+
+referral_rewards = Table(
+    "referral_rewards",
+    metadata,
+    # one promoter's share of one referred order: pending until the order's return window ends,
+    # then accrued (money owed, a ledger entry) or reversed (refunded before then, or capped to 0)
+    Column("reward_id", String(160), primary_key=True),  # <order_ref>:<kind>
+    Column("promoter_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # direct | indirect | recruiter
+    Column("member_id", String(32), nullable=False),  # who bought
+    Column("merchant_id", String(32), nullable=False),  # where
+    Column("order_ref", String(128), nullable=False),
+    Column("earn_entry_id", String(64), nullable=False),
+    Column("rule_version", Integer, nullable=False),  # the version in force when the order was paid
+    Column("share_bp", Integer, nullable=False),
+    Column("order_fen", BigInteger, nullable=False),  # the paid order amount
+    Column("basis_fen", BigInteger, nullable=False),  # what is left of it at the window's end
+    Column("fen", BigInteger, nullable=False),  # the reward (0 until settled)
+    Column("capped_fen", BigInteger, nullable=False),  # what the monthly cap took off
+    Column("funded_by", String(32), nullable=False),  # operator_revenue
+    Column("state", String(16), nullable=False),  # pending | accrued | reversed
+    Column("paid_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),  # the end of the order's return window
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime, nullable=True),
+    Column("month", String(7), nullable=True),  # YYYY-MM it accrued in (the cap's month)
+    Column("entry_id", String(64), nullable=True),  # the accrual's ledger entry
+    Column("batch_id", String(64), nullable=True),  # the payout batch that paid it
+    Index("ix_referral_rewards_promoter", "promoter_id", "state"),
+    Index("ix_referral_rewards_due", "state", "due_at"),
+    Index("ix_referral_rewards_order", "order_ref"),
+    Index("ix_referral_rewards_merchant", "merchant_id"),
+)
+
+payees = Table(
+    "payees",
+    metadata,
+    # a promoter who may be paid: real name and ID number and the bank or wallet identity only
+    # sealed (Secrets.seal_text), a hint for people, the verification and the consent
+    Column("member_id", String(32), primary_key=True),
+    Column("real_name_sealed", Text, nullable=False),
+    Column("id_number_sealed", Text, nullable=False),
+    Column("account_kind", String(16), nullable=False),  # wechat_openid | bank_card
+    Column("account_sealed", Text, nullable=False),
+    Column("account_hint", String(32), nullable=False),  # e.g. ****1234
+    Column("verified_at", UTCDateTime, nullable=True),  # real-name verified
+    Column("verification_ref", String(128), nullable=True),
+    Column("consent_version", String(32), nullable=True),
+    Column("consented_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+referral_payout_batches = Table(
+    "referral_payout_batches",
+    metadata,
+    # one payout run for a period: its number is the provider's out_batch_no, so sending it again
+    # is the same request at the provider
+    Column("batch_id", String(64), primary_key=True),
+    Column("period", String(7), nullable=False),  # YYYY-MM
+    Column("method", String(16), nullable=False),  # per_payment | cumulative
+    Column("state", String(16), nullable=False),  # due | processing | succeeded | failed
+    Column("total_gross_fen", BigInteger, nullable=False),
+    Column("total_tax_fen", BigInteger, nullable=False),
+    Column("total_net_fen", BigInteger, nullable=False),
+    Column("provider_batch_id", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_referral_payout_batches_period", "period"),
+)
+
+referral_payout_lines = Table(
+    "referral_payout_lines",
+    metadata,
+    # one payee in one batch: gross owed, the tax withheld and how it was figured, the net paid
+    Column("batch_id", String(64), nullable=False),
+    Column("member_id", String(32), nullable=False),
+    Column("out_detail_no", String(32), nullable=False),
+    Column("tax_month", String(7), nullable=False),  # YYYY-MM the income is taxed in
+    Column("method", String(16), nullable=False),
+    Column("gross_fen", BigInteger, nullable=False),
+    Column("taxable_fen", BigInteger, nullable=False),
+    Column("rate_bp", Integer, nullable=False),
+    Column("quick_deduction_fen", BigInteger, nullable=False),
+    Column("tax_fen", BigInteger, nullable=False),
+    Column("net_fen", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # due | processing | succeeded | failed
+    Column("detail_id", String(64), nullable=True),  # the provider's
+    Column("withhold_entry_id", String(64), nullable=True),
+    Column("paid_entry_id", String(64), nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("batch_id", "member_id"),
+    Index("ix_referral_payout_lines_member", "member_id", "tax_month"),
+    Index("ix_referral_payout_lines_detail", "out_detail_no", unique=True),
+)
