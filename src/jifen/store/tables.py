@@ -603,8 +603,7 @@ referral_payout_lines = Table(
     Column("net_fen", BigInteger, nullable=False),
     Column("state", String(16), nullable=False),  # due | processing | succeeded | failed
     Column("detail_id", String(64), nullable=True),  # the provider's
-    Column("withhold_entry_id", String(64), nullable=True),
-    Column("paid_entry_id", String(64), nullable=True),
+    Column("entry_id", String(64), nullable=True),  # the payment's ledger entry, on success
     Column("finished_at", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("batch_id", "member_id"),
     Index("ix_referral_payout_lines_member", "member_id", "tax_month"),

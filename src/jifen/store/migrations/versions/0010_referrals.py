@@ -122,8 +122,7 @@ def upgrade() -> None:
         sa.Column("net_fen", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("detail_id", sa.String(length=64), nullable=True),
-        sa.Column("withhold_entry_id", sa.String(length=64), nullable=True),
-        sa.Column("paid_entry_id", sa.String(length=64), nullable=True),
+        sa.Column("entry_id", sa.String(length=64), nullable=True),
         sa.Column("finished_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("batch_id", "member_id"),
     )
