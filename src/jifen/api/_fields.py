@@ -6,7 +6,9 @@ Each invalid field becomes ``{"path", "type", "message"}``: ``path`` as the requ
 description (``jifen.api._types.hinted``: a phone, an amount in fen, an id) is described by it,
 whatever check failed ("must be a mainland mobile number, 11 digits starting with 1"); any other
 field by what failed (``field.<type>``, formatted with pydantic's context: ``{min_length}``).
-A type the catalogue does not name is ``field.other``, never pydantic's English.
+A type the catalogue does not name is ``field.other``, never pydantic's English. A rule term
+refused for compliance (an entry fee, headcount pay, a territory, a third referral level) also
+carries the ``finding`` id (``PYR-1``) its message names.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jifen import i18n
+from jifen.rules import COMPLIANCE_REFUSED
 
 HINT_ERROR = "jifen_hint"
 """The pydantic error type of a hinted field (its context holds the hint and the cause)."""
@@ -40,11 +43,17 @@ def _one(error: Mapping[str, Any], lang: str) -> dict[str, str]:
         msgid = f"field.{kind}"
         if kind == "value_error":  # our own validators' reason, as they wrote it
             context["reason"] = str(error.get("msg", "")).removeprefix(PLAIN_PREFIX)
+        if kind == COMPLIANCE_REFUSED:
+            reason = context.get("reason_zh" if lang == i18n.DEFAULT_LANGUAGE else "reason_en")
+            context = {"finding": context.get("finding", ""), "reason": reason}
     try:
         message = i18n.text(msgid, lang, **context)
     except i18n.MissingMessage:
         message = i18n.text("field.other", lang)
-    return {"path": path, "type": kind, "message": message}
+    answer = {"path": path, "type": kind, "message": message}
+    if kind == COMPLIANCE_REFUSED:
+        answer["finding"] = str(context["finding"])
+    return answer
 
 
 def _hint(hint: str, lang: str) -> str:

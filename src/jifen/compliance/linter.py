@@ -198,16 +198,43 @@ def max_rebate_bp(doc: RuleDocument) -> int:
     return fen_per_yuan * multiplier * campaign // (100 * 10_000)
 
 
+def max_referral_bp(doc: RuleDocument) -> int:
+    """The most of one order its promoters can be owed: the direct share, the indirect one at
+    depth 2, and the merchant's recruiter's (all three can fall on the same order)."""
+    r = doc.referral
+    return r.direct_bp + (r.indirect_bp if r.depth >= 2 else 0) + r.recruiter_bp
+
+
 def lint_rules(doc: RuleDocument) -> list[Finding]:
     """A Jifen rule document cannot express most schemes (no cash-out, no price formula, no
-    tokens, no fees: its schema has no such fields); what it can do wrong is promise a rebate of
-    the whole purchase or more (消费全返)."""
+    tokens: its schema has no such fields; a fee, headcount pay or a third referral level is
+    refused when the document is loaded, see ``lint_text``). What it can still do wrong is promise
+    a rebate of the whole purchase or more (消费全返, FUND-2). What it can do that needs the
+    operator's eyes: pay a second referral level (PYR-3, team pay: lawful only without a fee or
+    headcount pay, which Jifen has neither of), or let promoters take more than 30% of one order
+    (PYR-7: above the ceiling even a licensed direct seller may earn on their own sales)."""
     findings = []
     rebate = max_rebate_bp(doc)
     if rebate >= FULL_REBATE_BP:
         findings.append(
             Finding("FUND-2", Severity.ERROR, "earn", f"up to {rebate / 100:g}% of the order back")
         )
+    referral = doc.referral
+    if referral.depth >= 2 and referral.indirect_bp:
+        findings.append(
+            Finding(
+                "PYR-3", Severity.WARN, "referral.depth",
+                f"2 levels: the referrer's referrer earns {referral.indirect_bp / 100:g}%",
+            )
+        )  # fmt: skip
+    promoters = max_referral_bp(doc)
+    if promoters > DIRECT_SALES_CAP_BP:
+        findings.append(
+            Finding(
+                "PYR-7", Severity.WARN, "referral",
+                f"promoters can take {promoters / 100:g}% of one order > 30%",
+            )
+        )  # fmt: skip
     return findings
 
 
@@ -239,5 +266,28 @@ def lint_text(text: str) -> LintReport:
                 errors=errors,
             ) from exc
         return LintReport("scheme", scheme.name, lint_scheme(scheme))
-    doc = load_document(text)
+    try:
+        doc = load_document(text)
+    except InvalidRules as exc:
+        refusals = _refusals(exc)
+        if not refusals:
+            raise
+        return LintReport("rules", _name(data), refusals)
     return LintReport("rules", doc.title_en or doc.alliance, lint_rules(doc))
+
+
+def _refusals(exc: InvalidRules) -> list[Finding]:
+    """The terms ``load_document`` refused for compliance (an entry fee, headcount pay, a
+    territory, a third level) as error findings; empty unless every error is one, so that a
+    document that is merely malformed is still reported as malformed."""
+    errors = exc.context.get("errors") or []
+    if not errors or not all(e.get("finding") in RULES for e in errors):
+        return []
+    return [Finding(e["finding"], Severity.ERROR, e["path"], e.get("term", "")) for e in errors]
+
+
+def _name(data: dict[str, Any]) -> str:
+    for key in ("title_en", "alliance"):
+        if isinstance(data.get(key), str) and data[key]:
+            return str(data[key])
+    return "jifen"

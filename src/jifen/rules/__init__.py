@@ -36,7 +36,7 @@ from jifen.rules._lifecycle import (
     withdraw,
 )
 from jifen.rules._redeem import check_redemption, redemption_limit
-from jifen.rules._referral import MAX_DEPTH, ReferralRules
+from jifen.rules._referral import COMPLIANCE_REFUSED, MAX_DEPTH, REFUSED_TERMS, ReferralRules
 from jifen.rules._rights import Reduction, rights_reductions
 from jifen.rules._time import (
     FIRST_SUPPORTED_YEAR,
@@ -55,12 +55,14 @@ from jifen.rules.errors import (
 )
 
 __all__ = [
+    "COMPLIANCE_REFUSED",
     "FIRST_SUPPORTED_YEAR",
     "LAST_SUPPORTED_YEAR",
     "MAX_DEPTH",
     "MAX_EFFECTIVE_HORIZON_DAYS",
     "MAX_REASON_CHARS",
     "MIN_NOTICE_DAYS",
+    "REFUSED_TERMS",
     "SUPPORTED_FROM",
     "SUPPORTED_UNTIL",
     "AlreadyWithdrawn",

@@ -24,10 +24,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from jifen.rules._frozen import Frozen as _Frozen
-from jifen.rules._referral import ReferralRules
+from jifen.rules._referral import COMPLIANCE_REFUSED, ReferralRules, refuse_pyramid_terms
 from jifen.rules._time import FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, within_supported
 from jifen.rules.errors import InvalidRules
 
@@ -240,6 +241,13 @@ class RuleDocument(_Frozen):
     refund: RefundRules = Field(default_factory=RefundRules)
     referral: ReferralRules = Field(default_factory=ReferralRules)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_pyramid_terms(cls, data: Any) -> Any:
+        # Before anything else: an entry fee, headcount pay, a territory or a third level is
+        # refused with its compliance finding wherever an operator puts it (docs/rules.md).
+        return refuse_pyramid_terms(data, cls.__name__, sections=True)
+
     @field_validator("issue_price")
     @classmethod
     def _price_covers_value(cls, issue_price: IssuePrice, info: ValidationInfo) -> IssuePrice:
@@ -339,18 +347,26 @@ def parse_mapping(text: str, what: str = "规则文档 / document") -> dict[str,
 
 
 def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Pydantic's errors as ``{path, message}`` with dotted paths, for problem details."""
-    return [
-        {"path": _path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-        for e in exc.errors()
-    ]
+    """Pydantic's errors as ``{path, message}`` with dotted paths, for problem details; a term
+    refused for compliance also carries its ``finding`` id (``PYR-1``) and the ``term`` as written
+    (``entry_fee_fen: 100``)."""
+    errors = []
+    for e in exc.errors():
+        error = {"path": _path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+        if e["type"] == COMPLIANCE_REFUSED:
+            context = e.get("ctx", {})
+            error["finding"] = str(context.get("finding", ""))
+            error["term"] = str(context.get("term", ""))
+        errors.append(error)
+    return errors
 
 
 def load_document(text: str) -> RuleDocument:
     """Parse YAML or JSON text into a validated document, or raise ``InvalidRules``.
 
     The message names the first bad field; ``context["errors"]`` lists them all as
-    ``{path, message}``.
+    ``{path, message}`` (plus ``finding`` for a term refused for compliance, whose message then
+    starts with the finding's id).
     """
     data = parse_mapping(text)
     try:
