@@ -62,7 +62,7 @@ def percent(bp: int) -> str:
 
 def terms(doc: RuleDocument) -> list[Term]:
     """Every term of ``doc`` a member is bound by, in the order they meet them."""
-    return [*_earning(doc), *_holding(doc), *_spending(doc), *_changes(doc)]
+    return [*_earning(doc), *_holding(doc), *_spending(doc), *_referring(doc), *_changes(doc)]
 
 
 def _earning(doc: RuleDocument) -> list[Term]:
@@ -136,6 +136,46 @@ def _spending(doc: RuleDocument) -> list[Term]:
             Term("excluded", "web.public.rule.excluded", data=tuple(r.excluded_categories))
         )
     found.append(Term("refund", f"web.public.rule.refund_{doc.refund.shortfall}"))
+    return found
+
+
+def _referring(doc: RuleDocument) -> list[Term]:
+    """The referral rewards, only when some share is paid (all zero = no referral rewards, and
+    nothing to say). They are money, not points, and never paid for bringing someone in."""
+    r = doc.referral
+    indirect = r.indirect_bp if r.depth >= 2 else 0
+    if not (r.direct_bp or indirect or r.recruiter_bp):
+        return []
+    found = []
+    if r.direct_bp:
+        found.append(
+            Term(
+                "referral_direct",
+                "web.public.rule.referral_direct",
+                {"percent": percent(r.direct_bp)},
+            )
+        )
+    if indirect:
+        found.append(
+            Term(
+                "referral_indirect",
+                "web.public.rule.referral_indirect",
+                {"percent": percent(indirect)},
+            )
+        )
+    if r.recruiter_bp:
+        found.append(
+            Term(
+                "referral_recruiter",
+                "web.public.rule.referral_recruiter",
+                {"percent": percent(r.recruiter_bp), "months": str(r.recruiter_months)},
+            )
+        )
+    if r.monthly_cap_fen is not None:
+        found.append(
+            Term("referral_cap", "web.public.rule.referral_cap", {"yuan": yuan(r.monthly_cap_fen)})
+        )
+    found.append(Term("referral_never", "web.public.rule.referral_never"))
     return found
 
 
