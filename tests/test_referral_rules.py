@@ -9,6 +9,7 @@ problem's ``errors``) and by ``jifen lint``. Two levels warn (PYR-3) and still p
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ from jifen.rules import (
     rule_json_schema,
 )
 from jifen.web.public import plain
+from web_kit import operator as web_operator
+from web_kit import site_alliance
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 OPERATOR_KEY = "jfo_referral-rules-operator-key-0123"
@@ -306,6 +309,21 @@ def test_two_levels_draft_with_a_pyr3_warning_and_publish(operator: TestClient) 
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "published"
     assert "+ referral.indirect_bp: 20" in published.json()["diff"]
+
+
+def test_the_operator_console_shows_a_refused_term_with_its_finding(tmp_path: Path) -> None:
+    with site_alliance(f"sqlite:///{tmp_path / 'w.db'}") as tools:
+        b = web_operator(tools.server, "en")
+        form = b.page("/operator/rules/draft")
+        key = re.search(r'name="form_key" value="([^"]+)"', form)
+        assert key, form[:2000]
+        r = b.submit(
+            "/operator/rules/drafts",
+            {"document": "referral: {depth: 3}\n", "form_key": key.group(1)},
+        )
+        assert r.status_code == 422
+        assert 'data-testid="document-error" data-finding="PYR-3"' in r.text
+        assert "referral.depth" in r.text and "refused (PYR-3)" in r.text
 
 
 # -- diff, rights, plain words -------------------------------------------------------------------

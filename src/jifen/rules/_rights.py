@@ -5,6 +5,8 @@ only in the consumer's favour (规范促销行为暂行规定 art 13). So while 
 new version may not lower their value, shorten their expiry, or add conditions on spending them;
 that is refused outright, whatever the notice. Earn terms, the issue price, the pending window and
 notice_days only govern points not yet earned: they are prospective and need notice, not consent.
+So do the referral terms: a share applies to orders paid while it is in force, and a reward
+already accrued is money owed, which no rule version touches.
 
 Expiry is compared conservatively: a change passes only when it is *provably* at least as long for
 every possible release time, using bounds in months from the release date ``d``:
