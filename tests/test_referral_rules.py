@@ -117,6 +117,16 @@ def test_every_refused_term_in_a_document_is_named_not_only_the_first() -> None:
     ]
 
 
+def test_a_refused_value_json_cannot_hold_is_still_named() -> None:
+    with pytest.raises(InvalidRules) as caught:  # a date key; a recursive anchor
+        load_document(
+            "referral: {recruit_count_bonus: {2026-01-01: 5}}\nsignup_bonus_fen: &y {k: *y}"
+        )
+    terms = sorted(e["term"] for e in caught.value.context["errors"])
+    assert terms[0].startswith("recruit_count_bonus: {datetime.date(2026, 1, 1)")
+    assert terms[1].startswith("signup_bonus_fen: {'k'")
+
+
 @pytest.mark.parametrize(
     "document",
     [
@@ -226,7 +236,11 @@ def test_jifen_lint_reports_refused_terms_as_findings_and_exits_1(tmp_path: Path
     assert all(
         f["basis"] and f["explanation_zh"] and f["explanation_en"] for f in report["findings"]
     )
-    assert report["findings"][0]["detail"] == "depth: 3"
+    assert [f["detail"] for f in report["findings"]] == [
+        "depth: 3",
+        "territory_fee_fen: 5000000",
+        "territory_fee_fen: 5000000",
+    ]
     human = _lint_cli(bad)
     assert human.returncode == 1 and "拒绝 refused" in human.stdout
     assert "PYR-8" in human.stdout and "依据 basis" in human.stdout and not human.stderr

@@ -12,6 +12,7 @@ PYR-8) rather than a bare "unknown key". The ids are plain strings here: their t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -100,8 +101,17 @@ DEPTH_KEYS = ("depth", "commission_depth")
 spelling). Any other bad depth (0, a string) is a plain schema error."""
 COMPLIANCE_REFUSED = "compliance_refused"
 """The pydantic error type of a refused term; its context carries ``finding`` (the id),
-``term`` (the key and the value as written, shortened) and the reason in each language
-(``reason_zh``, ``reason_en``: the HTTP API answers in the caller's)."""
+``term`` (the key and its value as JSON, at most 100 characters) and the reason in each
+language (``reason_zh``, ``reason_en``: the HTTP API answers in the caller's)."""
+
+
+def _shown(value: Any) -> str:
+    """A value as the operator wrote it (JSON), or its repr when JSON cannot hold it (a date as a
+    YAML key, a recursive YAML anchor)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _refusal(loc: tuple[str, ...], value: Any, why: _Refusal) -> InitErrorDetails:
@@ -112,7 +122,7 @@ def _refusal(loc: tuple[str, ...], value: Any, why: _Refusal) -> InitErrorDetail
             message,
             {
                 "finding": why.finding,
-                "term": f"{loc[-1]}: {value!r}"[:100],
+                "term": f"{loc[-1]}: {_shown(value)}"[:100],
                 "reason_zh": why.zh,
                 "reason_en": why.en,
             },
