@@ -24,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from jifen import i18n
 from jifen.alliance.merchants import add_operator_key
 from jifen.api import create_app
 from jifen.app import SimulatedClock, open_alliance
@@ -371,6 +372,11 @@ def test_the_plain_words_say_the_referral_terms_only_when_some_share_is_paid() -
         }
     )  # fmt: skip
     terms = {t.name: t for t in plain.terms(doc)}
+    for term in terms.values():  # every sentence is in both catalogues, with exactly its fields
+        for lang in i18n.LANGUAGES:
+            assert i18n.fields(i18n.catalogue(lang)[term.msgid]) == set(term.fields), term
+    said = i18n.text(terms["referral_direct"].msgid, "en", **terms["referral_direct"].fields)
+    assert "0.3%" in said and "not points" in said
     assert terms["referral_direct"].fields == {"percent": "0.3"}
     assert terms["referral_indirect"].fields == {"percent": "0.2"}
     assert terms["referral_recruiter"].fields == {"percent": "0.5", "months": "12"}
