@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import fastapi.routing
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from fastapi.routing import iter_route_contexts
 
 from jifen.api.auth import Caller
 from jifen.app.clock import business_date
@@ -32,10 +32,11 @@ def _member(who: Caller) -> str:
 
 
 def has_page(request: Request, path: str) -> bool:
-    """Whether the site routes ``path`` (its routers included ones, opened)."""
-    return any(
-        getattr(c.route, "path", None) == path for c in iter_route_contexts(request.app.routes)
-    )
+    """Whether the site routes ``path``. FastAPI 0.165 keeps an included router as one lazy
+    entry, which ``iter_route_contexts`` opens; older ones list every route themselves."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = [c.route for c in contexts(request.app.routes)] if contexts else request.app.routes
+    return any(getattr(route, "path", None) == path for route in routes)
 
 
 @router.get("/me/referrals", response_class=HTMLResponse)
