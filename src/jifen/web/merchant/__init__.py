@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jifen.web.merchant import home, keys, orders, redeem, statements
+from jifen.web.merchant import home, keys, orders, redeem, referrals, statements
 
 router = APIRouter(include_in_schema=False)
-for part in (home, orders, redeem, statements, keys):
+for part in (home, orders, redeem, statements, referrals, keys):
     router.include_router(part.router)
 
 __all__ = ["router"]

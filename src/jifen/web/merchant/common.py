@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from jifen.api.auth import Caller
+from jifen.api.errors import Forbidden
 from jifen.api.idempotency import once
 from jifen.app.context import Context
 
@@ -22,6 +23,13 @@ def mine(who: Caller) -> str:
     """The signed-in merchant: every read and write of this console is scoped to it."""
     assert who.merchant_id is not None
     return who.merchant_id
+
+
+def only_mine(who: Caller, merchant_id: str | None) -> None:
+    """A merchant's console names no other merchant; one asked for by name is refused, the same
+    answer whether or not that merchant exists (as ``GET /v1/statements?merchant_id=`` does)."""
+    if merchant_id not in (None, mine(who)):
+        raise Forbidden("无权访问 / not allowed")
 
 
 def context(request: Request) -> Context:

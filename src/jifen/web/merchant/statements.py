@@ -15,15 +15,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from jifen import funds
-from jifen.api.auth import Caller
-from jifen.api.errors import Forbidden
 from jifen.app.clock import business_date
 from jifen.app.context import Context
 from jifen.settlement import Statement, statement, statements
 from jifen.settlement.exports import orders_csv, statements_csv
 from jifen.settlement.service import movements
 from jifen.web.access import MerchantPage
-from jifen.web.merchant.common import PAGE_SIZE, context, mine
+from jifen.web.merchant.common import PAGE_SIZE, context, mine, only_mine
 from jifen.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -43,13 +41,6 @@ def today_statement(ctx: Context, merchant_id: str) -> Statement:
     return statement(merchant_id, day, mine_today)
 
 
-def _only_mine(who: Caller, merchant_id: str | None) -> None:
-    """A merchant's console names no other merchant; one asked for by name is refused, the same
-    answer whether or not that merchant exists (as ``GET /v1/statements?merchant_id=`` does)."""
-    if merchant_id not in (None, mine(who)):
-        raise Forbidden("无权访问 / not allowed")
-
-
 def provider_on(request: Request) -> bool:
     return getattr(request.app.state, "funds", None) is not None
 
@@ -60,7 +51,7 @@ def statement_list(
 ) -> HTMLResponse:
     """Today's figures, then each closed day newest first; the payouts the reserve sent through
     the provider; the export links."""
-    _only_mine(who, merchant_id)
+    only_mine(who, merchant_id)
     ctx = context(request)
     found = statements(ctx, mine(who), cursor=cursor, limit=PAGE_SIZE)
     paid = funds.list_payouts(ctx, merchant_id=mine(who), cursor=None, limit=PAGE_SIZE)
@@ -129,7 +120,7 @@ def export_statements(
 ) -> StreamingResponse:
     """This merchant's statements of business days [first, last], as ``GET
     /v1/exports/statements.csv`` gives them."""
-    _only_mine(who, merchant_id)
+    only_mine(who, merchant_id)
     ctx = context(request)
     first, last = _span(ctx, first, last)
     return _csv(statements_csv(ctx, mine(who), first, last), f"statements-{first}-{last}.csv")
@@ -144,7 +135,7 @@ def export_orders(
     merchant_id: str | None = None,
 ) -> StreamingResponse:
     """This merchant's orders paid on business days [first, last], with their points."""
-    _only_mine(who, merchant_id)
+    only_mine(who, merchant_id)
     ctx = context(request)
     first, last = _span(ctx, first, last)
     return _csv(orders_csv(ctx, mine(who), first, last), f"orders-{first}-{last}.csv")
