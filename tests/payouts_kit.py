@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import text
 
 from jifen.app import Context
 from jifen.funds import Funds
@@ -65,7 +65,9 @@ def register(
     return payees.register(ctx, member_id, reg, now)
 
 
-def verified(ctx: Context, member_id: str, name: str, number: str, openid: str, now: datetime) -> None:
+def verified(
+    ctx: Context, member_id: str, name: str, number: str, openid: str, now: datetime
+) -> None:
     register(ctx, member_id, name, number, openid, now)
     payees.verify(ctx, member_id, f"kyc-{member_id}", now)
 
@@ -74,9 +76,8 @@ def balance(ctx: Context, account: str) -> int:
     with ctx.engine.connect() as conn:
         return int(
             conn.execute(
-                select(func.coalesce(func.sum(t.balances.c.amount), 0)).where(
-                    t.balances.c.account_id == account
-                )
+                text("SELECT COALESCE(SUM(amount), 0) FROM balances WHERE account_id = :a"),
+                {"a": account},
             ).scalar_one()
         )
 

@@ -174,8 +174,15 @@ class WeChatPayProvider:
         self._payer = (
             None
             if payer is None
-            else _client(config, payer.mchid, payer.private_key, payer.cert_serial_no,
-                         payer.appid, payer.apiv3_key, partner_mode=False)  # fmt: skip
+            else _client(
+                config,
+                payer.mchid,
+                payer.private_key,
+                payer.cert_serial_no,
+                payer.appid,
+                payer.apiv3_key,
+                partner_mode=False,
+            )
         )
 
     # -- the wire -------------------------------------------------------------------------------

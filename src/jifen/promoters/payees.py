@@ -195,13 +195,13 @@ def register(ctx: Context, member_id: str, reg: Registration, now: datetime) -> 
 def _identity_of(ctx: Context, row: object) -> tuple[str, str, str, str] | None:
     if not getattr(row, "account_sealed", ""):
         return None  # erased: only the tax record's name and number are kept
-    member_id = str(getattr(row, "member_id"))
+    member_id = str(row.member_id)
     unseal = ctx.secrets.unseal_text
     return (
-        unseal(_purpose("name", member_id), str(getattr(row, "real_name_sealed"))),
-        unseal(_purpose("id", member_id), str(getattr(row, "id_number_sealed"))),
-        str(getattr(row, "account_kind")),
-        unseal(_purpose("account", member_id), str(getattr(row, "account_sealed"))),
+        unseal(_purpose("name", member_id), str(row.real_name_sealed)),
+        unseal(_purpose("id", member_id), str(row.id_number_sealed)),
+        str(row.account_kind),
+        unseal(_purpose("account", member_id), str(row.account_sealed)),
     )
 
 
@@ -216,9 +216,9 @@ def _row(ctx: Context, member_id: str, conn: Connection | None = None) -> object
 def payable(row: object) -> bool:
     """Verified, consenting to the current text, and not erased."""
     return (
-        getattr(row, "verified_at") is not None
-        and getattr(row, "consent_version") == PAYEE_CONSENT_VERSION
-        and bool(getattr(row, "account_sealed"))
+        row.verified_at is not None
+        and row.consent_version == PAYEE_CONSENT_VERSION
+        and bool(row.account_sealed)
     )
 
 
@@ -273,7 +273,7 @@ def verify(ctx: Context, member_id: str, reference: str, now: datetime) -> Payee
 
     def work(conn: Connection) -> None:
         row = _row(ctx, member_id, conn)
-        if getattr(row, "verification_ref") == reference:
+        if row.verification_ref == reference:
             return
         conn.execute(
             update(t.payees)

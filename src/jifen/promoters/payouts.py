@@ -159,9 +159,7 @@ def _lines(ctx: Context, batch_id: str) -> list[dict[str, object]]:
         return [
             dict(r._mapping)
             for r in conn.execute(
-                select(t.referral_payout_lines)
-                .where(c.batch_id == batch_id)
-                .order_by(c.member_id)
+                select(t.referral_payout_lines).where(c.batch_id == batch_id).order_by(c.member_id)
             )
         ]
 
@@ -193,9 +191,7 @@ def _request(ctx: Context, batch_id: str, period: str) -> PersonTransferBatch:
 def _advance(ctx: Context, funds: Funds, batch_id: str, now: datetime) -> BatchRun:
     b = t.referral_payout_batches.c
     with ctx.engine.connect() as conn:
-        batch = conn.execute(
-            select(t.referral_payout_batches).where(b.batch_id == batch_id)
-        ).one()
+        batch = conn.execute(select(t.referral_payout_batches).where(b.batch_id == batch_id)).one()
     try:
         if batch.state == "due":
             result = funds.provider.transfer_to_persons(_request(ctx, batch_id, batch.period))
@@ -258,7 +254,9 @@ def _finish_line(
         won = conn.execute(
             update(t.referral_payout_lines)
             .where(c.batch_id == batch_id, c.member_id == member_id, c.state.in_(OPEN))
-            .values(state=state, finished_at=now, detail_id=detail if state == "succeeded" else None)
+            .values(
+                state=state, finished_at=now, detail_id=detail if state == "succeeded" else None
+            )
         ).rowcount
         if not won:
             return 0

@@ -115,11 +115,15 @@ def _months(conn: Connection, rows: list) -> list[MonthStatement]:  # type: igno
                 sum(x.net_fen for x in lines),
                 tuple(
                     StatementLine(
-                        x.batch_id, x.gross_fen, x.tax_fen, x.net_fen, x.finished_at,
+                        x.batch_id,
+                        x.gross_fen,
+                        x.tax_fen,
+                        x.net_fen,
+                        x.finished_at,
                         _orders(conn, x.batch_id, member_id),
                     )
                     for x in lines
-                ),  # fmt: skip
+                ),
             )
         )
     return out
