@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -192,7 +193,7 @@ def register(ctx: Context, member_id: str, reg: Registration, now: datetime) -> 
     return payee(ctx, member_id)
 
 
-def _identity_of(ctx: Context, row: object) -> tuple[str, str, str, str] | None:
+def _identity_of(ctx: Context, row: Any) -> tuple[str, str, str, str] | None:
     if not getattr(row, "account_sealed", ""):
         return None  # erased: only the tax record's name and number are kept
     member_id = str(row.member_id)
@@ -205,7 +206,7 @@ def _identity_of(ctx: Context, row: object) -> tuple[str, str, str, str] | None:
     )
 
 
-def _row(ctx: Context, member_id: str, conn: Connection | None = None) -> object:
+def _row(ctx: Context, member_id: str, conn: Connection | None = None) -> Any:
     with ctx.reading(conn) as c:
         row = c.execute(select(t.payees).where(t.payees.c.member_id == member_id)).first()
     if row is None:
@@ -213,7 +214,7 @@ def _row(ctx: Context, member_id: str, conn: Connection | None = None) -> object
     return row
 
 
-def payable(row: object) -> bool:
+def payable(row: Any) -> bool:
     """Verified, consenting to the current text, and not erased."""
     return (
         row.verified_at is not None
@@ -225,7 +226,7 @@ def payable(row: object) -> bool:
 def payee(ctx: Context, member_id: str, *, conn: Connection | None = None) -> Payee:
     """The member's payee record, masked (``PayeeNotFound`` if none)."""
     row = _row(ctx, member_id, conn)
-    r = row._mapping  # type: ignore[attr-defined]
+    r = row._mapping
     name = ctx.secrets.unseal_text(_purpose("name", member_id), r["real_name_sealed"])
     number = ctx.secrets.unseal_text(_purpose("id", member_id), r["id_number_sealed"])
     return Payee(
@@ -248,7 +249,7 @@ def identity(ctx: Context, member_id: str, *, conn: Connection | None = None) ->
     """The payee's identity in clear: for the provider's transfer and the operator's return.
     An erased payee keeps its name and ID number (tax records) but no account."""
     row = _row(ctx, member_id, conn)
-    r = row._mapping  # type: ignore[attr-defined]
+    r = row._mapping
     unseal = ctx.secrets.unseal_text
     account = r["account_sealed"]
     return Identity(

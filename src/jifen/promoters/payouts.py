@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, select, update
 
 from jifen.app.context import Context
+from jifen.app.paging import Page, after_cursor, check_limit, decode_cursor, encode_cursor
 from jifen.funds import Funds
 from jifen.funds.records import provider_number
 from jifen.ledger import Asset, Leg, Post
@@ -296,3 +297,41 @@ def _close(ctx: Context, batch_id: str, error: str, now: datetime) -> int:
     failed = sum(_finish_line(ctx, line, "failed", None, now) for line in _lines(ctx, batch_id))
     _set_batch(ctx, batch_id, state="failed", last_error=error, finished_at=now)
     return failed
+
+
+@dataclass(frozen=True)
+class PayoutBatch:
+    batch_id: str
+    period: str
+    method: str
+    state: str
+    total_gross_fen: int
+    total_tax_fen: int
+    total_net_fen: int
+    provider_batch_id: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    lines: int
+
+
+def list_batches(ctx: Context, *, cursor: str | None, limit: int) -> Page[PayoutBatch]:
+    """Newest first (the numbers sort as they were made: period, then sequence)."""
+    b, c = t.referral_payout_batches.c, t.referral_payout_lines.c
+    lines = (
+        select(func.count())
+        .where(c.batch_id == b.batch_id)
+        .correlate(t.referral_payout_batches)
+        .scalar_subquery()
+    )
+    query = (
+        select(t.referral_payout_batches, lines.label("lines"))
+        .where(after_cursor([b.batch_id], decode_cursor(cursor, (str,)), newest_first=True))
+        .order_by(b.batch_id.desc())
+        .limit(check_limit(limit) + 1)
+    )
+    with ctx.engine.connect() as conn:
+        rows = [PayoutBatch(**r._mapping) for r in conn.execute(query)]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Page(rows[:limit], encode_cursor([last.batch_id]) if last else None)
