@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from jifen.api.auth import Ctx, MemberCaller, Operator
 from jifen.api.idempotency import IdemKey, Limit, once_in_steps
-from jifen.api.routes_payments import PROBLEMS, _funds
+from jifen.api.routes_payments import _funds
 from jifen.api.schemas import ID
 from jifen.api.schemas._payouts import (
     BatchPage,
@@ -54,13 +54,13 @@ def _payee_out(found: payees.Payee) -> PayeeOut:
     )
 
 
-@router.get("/me/payee", response_model=PayeeOut, responses=PROBLEMS)
+@router.get("/me/payee", response_model=PayeeOut)
 def my_payee(ctx: Ctx, who: MemberCaller) -> PayeeOut:
     """收款信息（仅显示掩码）/ my payee record, masked; 404 names the consent version to agree."""
     return _payee_out(payees.payee(ctx, _member(who)))
 
 
-@router.put("/me/payee", response_model=PayeeOut, responses=PROBLEMS)
+@router.put("/me/payee", response_model=PayeeOut)
 def register_payee(
     request: Request, ctx: Ctx, who: MemberCaller, body: PayeeIn, key: IdemKey = None
 ) -> JSONResponse:
@@ -95,7 +95,7 @@ def _payouts_out(ctx: Context, member_id: str, year: int) -> PayoutsOut:
     )
 
 
-@router.post("/payees/{member_id}/verification", response_model=PayeeOut, responses=PROBLEMS)
+@router.post("/payees/{member_id}/verification", response_model=PayeeOut)
 def verify_payee(
     request: Request,
     ctx: Ctx,
@@ -111,7 +111,7 @@ def verify_payee(
     )  # fmt: skip
 
 
-@router.post("/referral-payouts/run", response_model=BatchRunOut, responses=PROBLEMS)
+@router.post("/referral-payouts/run", response_model=BatchRunOut)
 def run_batch(request: Request, ctx: Ctx, who: Operator, key: IdemKey = None) -> JSONResponse:
     """发放一次：跟进未完成批次，或生成并发出下一批 / one payout pass: follow or make a batch."""
     return once_in_steps(
