@@ -89,6 +89,7 @@ def _owed(conn: Connection) -> dict[str, list[tuple[str, int]]]:
         .where(p.verified_at.is_not(None), p.consent_version == payees.PAYEE_CONSENT_VERSION)
         .where(p.account_sealed != "")
         .order_by(r.promoter_id, r.reward_id)
+        .with_for_update(of=t.referral_rewards)  # a racing pass waits, then finds them claimed
     ).all()
     owed: dict[str, list[tuple[str, int]]] = {}
     for promoter, reward, fen in rows:
