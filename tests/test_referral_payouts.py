@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from funds_kit import alliance
 from jifen.app import Context
 from jifen.funds import funds_from_credentials
 from jifen.ledger.model import FEE_CASH, REFERRAL_PAYABLE, TAX_WITHHELD
+from jifen.payments import NotOffered
 from jifen.promoters import config, statements
 from jifen.promoters.payouts import run_payout_batch
 from jifen.referral import cumulative, per_payment
@@ -115,6 +117,16 @@ def test_a_batch_through_the_sandbox_pays_the_nets_books_the_tax_and_never_pays_
         kit.advance(61)
         assert kit.balances() == after  # the re-run paid nobody
         assert len(_lines(ctx)) == 2
+
+        creds = json.loads((tmp_path / "sandbox" / "credentials.json").read_text("utf-8"))
+        for m in creds["merchants"]:
+            if m["mchid"] == OPERATOR:
+                m["private_key_file"] = None  # no API identity of the operator's own account
+        keyless = tmp_path / "keyless.json"
+        keyless.write_text(json.dumps(creds), encoding="utf-8")
+        provider = funds_from_credentials(keyless, kit.base_url).provider
+        with pytest.raises(NotOffered):
+            provider.query_person_transfers(str(lines["mwang"]["batch_id"]))
 
 
 def test_a_second_payment_in_one_month_under_per_payment_is_taxed_as_one(ctx: Context) -> None:
