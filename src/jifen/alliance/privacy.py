@@ -216,6 +216,27 @@ class Erasure:
     record_id: str
 
 
+def _erase_payee(conn: Connection, member_id: str) -> None:
+    """A payee's payout account goes; its sealed real name and ID number stay only if tax was
+    withheld from a payment to it: the withholding records (扣缴申报, 税收征收管理法实施细则
+    art 29: kept 10 years) must name the person. A payee never paid is deleted whole."""
+    lines = t.referral_payout_lines.c
+    paid = conn.execute(
+        select(func.count())
+        .select_from(t.referral_payout_lines)
+        .where(lines.member_id == member_id, lines.state == "succeeded")
+    ).scalar_one()
+    p = t.payees.c
+    if paid:
+        conn.execute(
+            update(t.payees)
+            .where(p.member_id == member_id)
+            .values(account_sealed="", account_hint="(erased)", consent_version=None)
+        )
+    else:
+        conn.execute(delete(t.payees).where(p.member_id == member_id))
+
+
 def erase(ctx: Context, member_id: str, now: datetime, *, forfeit: bool) -> Erasure:
     """Erase the member's personal data, keeping the journal and balances intact."""
     account = members.account(ctx, member_id, now)  # MemberNotFound once erased
@@ -251,6 +272,7 @@ def erase(ctx: Context, member_id: str, now: datetime, *, forfeit: bool) -> Eras
         )
         for table in (t.consents, t.privacy_acks, t.redemption_codes):
             conn.execute(delete(table).where(table.c.member_id == member_id))
+        _erase_payee(conn, member_id)
         s = t.web_sessions.c
         conn.execute(
             update(t.web_sessions)

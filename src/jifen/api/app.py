@@ -24,6 +24,7 @@ from jifen.api import (
     routes_merchant,
     routes_operator,
     routes_payments,
+    routes_payouts,
     routes_public,
     routes_tools,
     routes_webhooks,
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(routes_member.router)
     app.include_router(routes_payments.router)
     app.include_router(routes_payments.notify_router)
+    app.include_router(routes_payouts.router)
     app.include_router(routes_webhooks.router)
     app.include_router(health.metrics_router)
     if isinstance(ctx.clock, SimulatedClock):

@@ -63,6 +63,11 @@ API_ERRORS: Mapping[str, int] = {
     "redemption.not_reversible": 409,
     "import.rows_invalid": 422,
     "verification.not_found": 404,
+    # referral payouts (docs/referrals.md)
+    "referral.payee_invalid": 422,
+    "referral.payee_consent_required": 422,
+    "referral.payee_account_unsupported": 422,
+    "referral.payee_not_found": 404,
     # the money path (docs/payments.md)
     "payment.not_configured": 409,
     "payment.not_found": 404,

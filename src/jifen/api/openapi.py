@@ -50,6 +50,9 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/split-plans"): frozenset({409}),  # no provider account
     ("get", "/v1/split-plans/current"): frozenset({404}),  # none filed yet
     ("put", "/v1/operator/merchants/{merchant_id}/provider-account"): frozenset({409}),
+    # referral payouts (docs/referrals.md)
+    ("get", "/v1/me/payee"): frozenset({404}),  # referral.payee_not_found
+    ("post", "/v1/referral-payouts/run"): frozenset({409, 422}),  # no provider; not offered
     # operator tools (docs/operator-tools.md)
     ("post", "/v1/merchants/{merchant_id}/keys/{key_id}/rotate"): frozenset({409}),  # revoked
     ("post", "/v1/merchant/keys/{key_id}/rotate"): frozenset({409}),  # key.revoked

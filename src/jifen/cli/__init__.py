@@ -19,7 +19,20 @@ from typing import Annotated
 import click
 import typer
 
-from jifen.cli import demo, funds, init, jobs, keys, lint, serve, tax, tools, verify, webhooks
+from jifen.cli import (
+    demo,
+    funds,
+    init,
+    jobs,
+    keys,
+    lint,
+    referral,
+    serve,
+    tax,
+    tools,
+    verify,
+    webhooks,
+)
 from jifen.cli._help import tidy
 from jifen.cli._output import plain
 from jifen.errors import JifenError
@@ -76,6 +89,7 @@ app.add_typer(keys.keys_app, name="keys")
 app.add_typer(keys.auditor_app, name="auditor")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(tax.tax_app, name="tax")
+app.add_typer(referral.referral_app, name="referral")
 
 
 def _sandbox_provider() -> None:

@@ -181,6 +181,44 @@ class TransferResult:
     fail_reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PersonTransfer:
+    """One person paid in a transfer batch (商家转账 to a WeChat 零钱)."""
+
+    out_detail_no: str
+    openid: str  # under the paying merchant's appid
+    fen: int
+    remark: str  # at most 32 characters
+    user_name: str | None = None  # the real name, sent encrypted; required from ¥2,000
+
+
+@dataclass(frozen=True, slots=True)
+class PersonTransferBatch:
+    """Money from the operator's own account to persons: referral rewards, net of tax."""
+
+    out_batch_no: str  # letters and digits only
+    name: str
+    remark: str
+    details: tuple[PersonTransfer, ...]
+    notify_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonTransferDetail:
+    out_detail_no: str
+    detail_id: str
+    state: str  # INIT | WAIT_PAY | PROCESSING | SUCCESS | FAIL
+    fail_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonTransferResult:
+    out_batch_no: str
+    batch_id: str
+    state: str  # ACCEPTED | PROCESSING | FINISHED | CLOSED
+    details: tuple[PersonTransferDetail, ...] = ()  # on a query: every detail
+
+
 class BillKind(enum.StrEnum):
     TRADE = "trade"
     SPLIT = "split"
@@ -232,3 +270,5 @@ class Provider(Protocol):
     def transfer(self, request: TransferRequest) -> TransferResult: ...
     def query_transfer(self, out_transfer_no: str) -> TransferResult: ...
     def bill(self, kind: BillKind, bill_date: date, merchant: str = "") -> Bill: ...
+    def transfer_to_persons(self, batch: PersonTransferBatch) -> PersonTransferResult: ...
+    def query_person_transfers(self, out_batch_no: str) -> PersonTransferResult: ...

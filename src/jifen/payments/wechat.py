@@ -14,7 +14,9 @@ mappers sit beside it; split, it would scatter one wire's conventions over sever
 
 Public-key mode only (``public_key`` + ``public_key_id``): the client is built without a network
 call. The reserve's payouts go through the depository bank's instruction API
-(``/depository/v1/payouts``, docs/sandbox-provider.md), signed like every v3 request.
+(``/depository/v1/payouts``, docs/sandbox-provider.md), signed like every v3 request. Persons
+(promoters' referral rewards) are paid by 商家转账 from the operator's own direct-merchant
+account, signed with that account's key (``_wechat_transfers``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ from typing import Any
 from wechatpayv3 import WeChatPay, WeChatPayType  # type: ignore[import-untyped]
 from wechatpayv3.type import RequestType  # type: ignore[import-untyped]
 
+from jifen.payments._wechat_transfers import (
+    DirectAccount,
+    direct_account,
+    query_batch,
+    send_batch,
+)
 from jifen.payments.errors import (
     NotificationRefused,
     NotOffered,
@@ -46,6 +54,8 @@ from jifen.payments.provider import (
     PaymentMethod,
     PaymentRequest,
     PaymentState,
+    PersonTransferBatch,
+    PersonTransferResult,
     Receiver,
     RefundRequest,
     RefundResult,
@@ -77,6 +87,7 @@ class WeChatPayConfig:
     base_url: str = "https://api.mch.weixin.qq.com"
     reserve_mchid: str = ""  # the points reserve's receiver account
     fee_mchid: str = ""  # the operator's fee receiver account
+    payer: DirectAccount | None = None  # the operator's own API identity: pays persons
 
     @classmethod
     def from_credentials(cls, path: Path) -> WeChatPayConfig:
@@ -98,6 +109,7 @@ class WeChatPayConfig:
             base_url=str(creds.get("base_url") or cls.base_url),
             reserve_mchid=str((roles.get("reserve") or [""])[0]),
             fee_mchid=str((roles.get("operator") or [""])[0]),
+            payer=direct_account(creds, str((roles.get("operator") or [""])[0])),
         )
 
 
@@ -111,6 +123,44 @@ def _timestamp(headers: Mapping[str, str]) -> str:
     return ""
 
 
+def _client(
+    config: WeChatPayConfig,
+    mchid: str,
+    private_key: str,
+    serial_no: str,
+    appid: str,
+    apiv3_key: str,
+    *,
+    partner_mode: bool,
+) -> Any:
+    """An SDK client for one API identity, on the configured gateway, refusing stale answers."""
+    pay = WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE,
+        mchid=mchid,
+        private_key=private_key,
+        cert_serial_no=serial_no,
+        appid=appid,
+        apiv3_key=apiv3_key,
+        partner_mode=partner_mode,
+        public_key=config.public_key,
+        public_key_id=config.public_key_id,
+        timeout=(5, 15),
+    )
+    core = pay._core
+    core._gate_way = config.base_url.rstrip("/")
+    verify = core._verify_signature
+
+    def fresh_and_signed(headers: Mapping[str, str], body: Any) -> bool:
+        try:
+            signed_at = int(_timestamp(headers))
+        except ValueError:
+            return False
+        return abs(time.time() - signed_at) <= MAX_ANSWER_AGE_S and bool(verify(headers, body))
+
+    core._verify_signature = fresh_and_signed
+    return pay
+
+
 class WeChatPayProvider:
     """A ``Provider`` for one service-provider account; each call names its sub-merchant."""
 
@@ -118,30 +168,22 @@ class WeChatPayProvider:
 
     def __init__(self, config: WeChatPayConfig) -> None:
         self.config = config
-        self._pay = WeChatPay(
-            wechatpay_type=WeChatPayType.NATIVE,
-            mchid=config.mchid,
-            private_key=config.private_key,
-            cert_serial_no=config.cert_serial_no,
-            appid=config.appid,
-            apiv3_key=config.apiv3_key,
-            partner_mode=True,
-            public_key=config.public_key,
-            public_key_id=config.public_key_id,
-            timeout=(5, 15),
+        self._pay = _client(config, config.mchid, config.private_key, config.cert_serial_no,
+                            config.appid, config.apiv3_key, partner_mode=True)  # fmt: skip
+        payer = config.payer
+        self._payer = (
+            None
+            if payer is None
+            else _client(
+                config,
+                payer.mchid,
+                payer.private_key,
+                payer.cert_serial_no,
+                payer.appid,
+                payer.apiv3_key,
+                partner_mode=False,
+            )
         )
-        core = self._pay._core
-        core._gate_way = config.base_url.rstrip("/")
-        verify = core._verify_signature
-
-        def fresh_and_signed(headers: Mapping[str, str], body: Any) -> bool:
-            try:
-                signed_at = int(_timestamp(headers))
-            except ValueError:
-                return False
-            return abs(time.time() - signed_at) <= MAX_ANSWER_AGE_S and bool(verify(headers, body))
-
-        core._verify_signature = fresh_and_signed
 
     # -- the wire -------------------------------------------------------------------------------
 
@@ -328,6 +370,20 @@ class WeChatPayProvider:
     def query_transfer(self, out_transfer_no: str) -> TransferResult:
         path = f"/depository/v1/payouts/{out_transfer_no}?payer_mchid={self.config.reserve_mchid}"
         return _transfer_result(self._request(path, RequestType.GET))
+
+    def transfer_to_persons(self, batch: PersonTransferBatch) -> PersonTransferResult:
+        return send_batch(self._call, self._payer_client(), batch)
+
+    def query_person_transfers(self, out_batch_no: str) -> PersonTransferResult:
+        return query_batch(self._call, self._payer_client(), out_batch_no)
+
+    def _payer_client(self) -> Any:
+        if self._payer is None:
+            raise NotOffered(
+                "未配置运营方直连商户的API身份 / the operator's own API identity (its key file) "
+                "is not in the credentials: persons cannot be paid"
+            )
+        return self._payer
 
     def bill(self, kind: BillKind, bill_date: date, merchant: str = "") -> Bill:
         day = bill_date.isoformat()
