@@ -55,9 +55,9 @@ class Money:
         return paid
 
 
-def alliance(db_url: str) -> tuple[Context, dict[str, str]]:
+def alliance(db_url: str, doc: RuleDocument | None = None) -> tuple[Context, dict[str, str]]:
     ctx = open_alliance(db_url, secret="funds-secret", clock=SimulatedClock(T0))
-    v1 = ctx.rulebook.draft(RuleDocument(), T0)
+    v1 = ctx.rulebook.draft(doc or RuleDocument(), T0)
     ctx.rulebook.publish(v1.number, effective_at=T0, reason="launch", now=T0,
                          points_outstanding=False)  # fmt: skip
     keys = {}
@@ -72,8 +72,10 @@ def member(ctx: Context, phone: str = "13900139000") -> str:
 
 
 @contextmanager
-def money(db_url: str, tmp_path: Path, tmp_factory: Any) -> Iterator[Money]:
-    ctx, keys = alliance(db_url)
+def money(
+    db_url: str, tmp_path: Path, tmp_factory: Any, doc: RuleDocument | None = None
+) -> Iterator[Money]:
+    ctx, keys = alliance(db_url, doc)
     try:
         with sandbox(tmp_path, tmp_factory) as kit, Receiver() as inbox:
             creds = tmp_path / "sandbox" / "credentials.json"
