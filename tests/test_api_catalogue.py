@@ -49,6 +49,7 @@ NEVER_ANSWERED = {
     "verify.checkpoint_unwritable": "jifen verify --checkpoint only",
     "payment.error": "a base class",
     "funds.error": "a base class",
+    "referral.error": "a base class; only its subclasses are raised",
     "payment.provider_required": "jifen reconcile / jifen funds run only",
     "payment.plan_over_ratio": "allocations run when a payment is applied; a plan over the cap "
     "is cut back there, never refused to a caller (a filed plan over the cap is request.invalid)",
