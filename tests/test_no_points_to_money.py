@@ -258,16 +258,24 @@ def test_a_route_that_takes_points_and_pays_a_person_is_caught(app: FastAPI) -> 
 # -- 2. the services ------------------------------------------------------------------------------
 
 
-def _public_functions(package: str) -> Iterator[Callable[..., Any]]:
+def _modules(package: str) -> list[types.ModuleType]:
     root = importlib.import_module(package)
-    names = [package] + [
-        m.name for m in pkgutil.walk_packages(root.__path__, package + ".") if "._" not in m.name
-    ]
-    for name in names:
-        module = importlib.import_module(name)
-        for attr, fn in inspect.getmembers(module, inspect.isfunction):
-            if not attr.startswith("_") and fn.__module__ == name:
+    names = [m.name for m in pkgutil.walk_packages(root.__path__, package + ".")]
+    return [root, *(importlib.import_module(name) for name in names)]
+
+
+def _functions(package: str) -> Iterator[Callable[..., Any]]:
+    """Every function defined in the package's modules."""
+    for module in _modules(package):
+        for _, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__:
                 yield fn
+
+
+def _public_functions(package: str) -> Iterator[Callable[..., Any]]:
+    for fn in _functions(package):
+        if not fn.__name__.startswith("_") and "._" not in fn.__module__:
+            yield fn
 
 
 def test_no_service_that_takes_points_reaches_money_owed_to_a_person() -> None:
@@ -289,13 +297,8 @@ def test_the_points_flows_never_name_money_owed_to_a_person() -> None:
     naming = [
         f"{fn.__module__}.{fn.__qualname__}"
         for package in POINTS_FLOWS
-        for module_name in [package]
-        + [
-            m.name
-            for m in pkgutil.walk_packages(importlib.import_module(package).__path__, package + ".")
-        ]  # fmt: skip
-        for _, fn in inspect.getmembers(importlib.import_module(module_name), inspect.isfunction)
-        if fn.__module__ == module_name and is_sink(fn)
+        for fn in _functions(package)
+        if is_sink(fn)
     ]
     assert naming == []
     assert jifen.promoters.accrual.accrue_due.__module__ == "jifen.promoters.accrual"
@@ -366,7 +369,6 @@ def test_a_whole_alliance_never_turns_points_into_money(ctx: Context) -> None:
             owed[entry.entry_id] = pays[0]
     rewards = {r.entry_id: r for r in list_rewards(ctx, state="accrued", limit=100).items}
     assert owed and set(owed) == set(rewards)
-    lots = {}
     with ctx.engine.connect() as conn:
         lots = queries.lots_by_id(conn, [r.earn_entry_id for r in rewards.values()])
     for entry_id, fen in owed.items():
