@@ -45,6 +45,7 @@ from jifen.ledger import MAX_BATCH, Asset, Leg, Lot, LotStatus, Post, queries
 from jifen.ledger.model import REFERRAL_PAYABLE, REVENUE
 from jifen.referral import Share, capped, order_shares, reward_fen
 from jifen.rules import ReferralRules
+from jifen.rules.errors import RuleVersionNotFound
 from jifen.store import insert_missing
 from jifen.store import tables as t
 
@@ -133,8 +134,19 @@ def _referrers(tx: Connection, member_id: str, depth: int, paid_at: datetime) ->
     return found
 
 
+def _terms(ctx: Context, tx: Connection, number: int) -> ReferralRules:
+    """The referral terms of a rule version; none for an order the ledger took without a
+    published version behind it (a ledger written directly, as tools and tests do)."""
+    try:
+        return ctx.rulebook.get(number, conn=tx).document.referral
+    except RuleVersionNotFound:
+        return ReferralRules()
+
+
 def _reward_rows(ctx: Context, tx: Connection, lot: Lot, now: datetime) -> list[dict[str, Any]]:
-    terms = ctx.rulebook.get(lot.rule_version, conn=tx).document.referral
+    terms = _terms(ctx, tx, lot.rule_version)
+    if not (terms.direct_bp or terms.indirect_bp or terms.recruiter_bp):
+        return []
     c = t.merchant_recruiters.c
     recruited = tx.execute(
         select(c.promoter_id, c.bound_at).where(c.merchant_id == lot.merchant_id)
@@ -247,7 +259,7 @@ def _settle_batch(ctx: Context, tx: Connection, now: datetime, limit: int) -> tu
     accrued = reversed_ = total = 0
     for row in due:
         if row.rule_version not in terms:
-            terms[row.rule_version] = ctx.rulebook.get(row.rule_version, conn=tx).document.referral
+            terms[row.rule_version] = _terms(ctx, tx, row.rule_version)
         month = _month(row.due_at)
         basis = _basis_fen(lots.get(row.earn_entry_id))
         fen, cut = capped(
