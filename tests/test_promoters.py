@@ -4,7 +4,9 @@ the operator's revenue when the return window ends, reversed when refunded insid
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -324,3 +326,23 @@ def test_tracking_pages_through_many_orders_in_bounded_passes(ctx: Context) -> N
     record_order(ctx, "tea", order_ref="o7", member_id=c, amount_fen=1_000, paid_at=T0)
     assert track_orders(ctx, limit=3) == 2
     assert len(rewards(ctx, promoter_id=b)) == 8
+
+
+def test_binds_racing_in_opposite_directions_never_make_a_cycle(ctx: Context) -> None:
+    """A refers B while B refers A, at the same instant: the graph lock serialises them, so one
+    binds and the other sees it and is refused."""
+    for round_ in range(3):
+        a, b = member(ctx, 10 + 2 * round_), member(ctx, 11 + 2 * round_)
+        barrier = threading.Barrier(2)
+
+        def bind(member_id: str, promoter_id: str, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            try:
+                bind_referrer(ctx, member_id, promoter_id)
+            except JifenError as exc:
+                return exc.code
+            return "bound"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(bind, (a, b), (b, a)))
+        assert outcomes == ["bound", "referral.cycle"]
