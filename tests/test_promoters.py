@@ -346,3 +346,12 @@ def test_binds_racing_in_opposite_directions_never_make_a_cycle(ctx: Context) ->
         with ThreadPoolExecutor(2) as pool:
             outcomes = sorted(pool.map(bind, (a, b), (b, a)))
         assert outcomes == ["bound", "referral.cycle"]
+
+
+def test_an_erased_promoter_earns_nothing_and_the_level_above_still_does(ctx: Context) -> None:
+    a, b, c = referred_trio(ctx)
+    with ctx.writer.begin() as conn:
+        conn.execute(t.members.update().where(t.members.c.member_id == b).values(erased_at=T0))
+    record_order(ctx, "tea", order_ref="o1", member_id=c, amount_fen=10_000, paid_at=T0)
+    track_orders(ctx)
+    assert [(r.promoter_id, r.kind, r.fen) for r in rewards(ctx)] == [(a, "indirect", 20)]

@@ -158,6 +158,14 @@ def _reward_rows(ctx: Context, tx: Connection, lot: Lot, now: datetime) -> list[
         recruiter=(recruited.promoter_id, recruited.bound_at) if recruited else None,
         paid_at=lot.paid_at,
     )
+    m = t.members.c
+    live = set(
+        tx.execute(
+            select(m.member_id).where(
+                m.member_id.in_({s.promoter_id for s in shares}), m.erased_at.is_(None)
+            )
+        ).scalars()
+    ) if shares else set()  # fmt: skip
     return [
         {
             "reward_id": f"{lot.lot_id}:{share.kind}",
@@ -180,6 +188,7 @@ def _reward_rows(ctx: Context, tx: Connection, lot: Lot, now: datetime) -> list[
             "created_at": now,
         }
         for share in shares
+        if share.promoter_id in live  # an erased member promotes nobody: that share is dropped
     ]
 
 
