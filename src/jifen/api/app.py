@@ -26,6 +26,7 @@ from jifen.api import (
     routes_payments,
     routes_payouts,
     routes_public,
+    routes_referrals,
     routes_tools,
     routes_webhooks,
     security,
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(routes_keys.router)
     app.include_router(routes_auditor.router)
     app.include_router(routes_member.router)
+    app.include_router(routes_referrals.router)
     app.include_router(routes_payments.router)
     app.include_router(routes_payments.notify_router)
     app.include_router(routes_payouts.router)

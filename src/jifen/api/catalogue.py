@@ -88,6 +88,10 @@ API_ERRORS: Mapping[str, int] = {
     "webhook.delivery_not_found": 404,
     "webhook.subscription_limit": 409,
     "webhook.event_not_allowed": 422,
+    # referrals (docs/referrals.md)
+    "referral.promoter_not_found": 404,
+    "referral.already_bound": 409,
+    "referral.cycle": 422,
     # jobs and the service
     "jobs.until_in_future": 422,
     "store.unavailable": 503,

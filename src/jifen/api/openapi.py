@@ -59,6 +59,7 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/merchant/keys"): frozenset({404}),  # merchant.store_not_found
     ("post", "/v1/redemptions/{redemption_id}/void"): frozenset({409}),  # not today, undone
     ("post", "/v1/redemptions/{redemption_id}/reversal"): frozenset({409}),  # already undone
+    ("post", "/v1/me/referral/bind"): frozenset({404, 409}),  # no such promoter; bound already
 }
 """Statuses the services answer beyond the ones the rules above give every operation."""
 DESCRIPTIONS = {

@@ -1,7 +1,8 @@
 """The daily jobs. Each business day (Asia/Shanghai) is closed once: release what is due, burn
 what expired, remind members of points expiring in the next 30 days, settle every merchant, check
-the reserve. Re-running a closed day does nothing; every ledger write has a key derived from the
-lot or the day, so a run that crashed half-way is finished by the next one, never doubled.
+the reserve; then referral rewards are tracked and accrued (``run_referrals``). Re-running a
+closed day does nothing; every ledger write has a key derived from the lot or the day, so a run
+that crashed half-way is finished by the next one, never doubled.
 
 Closing a day first moves the **day fence** past it (``fence``): from then on the ledger books
 every entry into a later day, so the statements read a day that can no longer change.
@@ -23,6 +24,7 @@ from jifen.funds import close_money_day
 from jifen.jobs.errors import UntilInFuture
 from jifen.ledger import MAX_BATCH, Expire, Release, queries
 from jifen.ledger.chain import utc_text
+from jifen.promoters import AccrualResult, accrue_due, track_orders
 from jifen.settlement import CLOSING_JOB, Statement, reserve_status, settle_day
 from jifen.store import insert_missing
 from jifen.store import tables as t
@@ -203,4 +205,13 @@ def run_jobs(ctx: Context, until: date | None = None) -> list[DayResult]:
         day += timedelta(days=1)
     if until is None or until == last_closable:
         run_due(ctx, now)
+        run_referrals(ctx, now)
     return results
+
+
+def run_referrals(ctx: Context, now: datetime) -> AccrualResult:
+    """Referral rewards (docs/referrals.md): the pending rewards of orders recorded since the last
+    pass, then those whose window has ended accrued or reversed — after the releases above, so a
+    reward's window ends when its order's points are released."""
+    track_orders(ctx, now)
+    return accrue_due(ctx, now)

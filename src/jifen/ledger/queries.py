@@ -10,7 +10,7 @@ as one row value, and a bound.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -344,3 +344,51 @@ def lots_paid(
     if merchant_id is not None:
         query = query.where(t.lots.c.merchant_id == merchant_id)
     return [lot_from_row(r) for r in conn.execute(query.order_by(*sort).limit(limit))]
+
+
+END_OF_BLOCK = 2**31 - 1
+"""A lane position past every entry of its block: (height, END_OF_BLOCK) = the whole block read."""
+
+
+def earns_after(
+    conn: Connection, after: Mapping[int, tuple[int, int]], limit: int
+) -> tuple[list[Lot], dict[int, tuple[int, int]]]:
+    """The lots of orders whose earn entries come after ``after`` (per lane: the (block height,
+    entry seq) read up to; a lane not named: from its start), in journal order, at most
+    ``limit``; and the positions read up to, to continue from.
+
+    Only blocks at or below each lane's committed tip are read: a lane's blocks commit in height
+    order (its tip is locked until the commit), so nothing can appear later behind a position
+    once it was read — a cursor over lanes never skips an order, unlike one over ``paid_at``
+    (an order may be recorded late) or over entry times (transactions commit out of order)."""
+    e = t.entries.c
+    tips = {lane: height for lane, height, _ in chain_tips(conn)}
+    where = [
+        and_(
+            e.chain_id == lane,
+            e.height <= tip,
+            or_(e.height > at[0], and_(e.height == at[0], e.seq > at[1])),
+        )
+        for lane, tip in tips.items()
+        for at in [after.get(lane, (0, END_OF_BLOCK))]
+    ]
+    if not where:
+        return [], dict(after)
+    rows = conn.execute(
+        select(t.lots, e.chain_id.label("lane"), e.height.label("at_height"), e.seq.label("at_seq"))
+        .join(t.lots, t.lots.c.lot_id == e.entry_id)
+        .where(e.kind == "earn", or_(*where))
+        .order_by(e.chain_id, e.height, e.seq)
+        .limit(limit)
+    ).all()
+    read = dict(after)
+    if len(rows) < limit:  # every lane read up to its tip
+        return [lot_from_row(r) for r in rows], {
+            lane: (tip, END_OF_BLOCK) for lane, tip in tips.items()
+        }
+    last = rows[-1]
+    for lane, tip in tips.items():
+        if lane < last.lane:
+            read[lane] = (tip, END_OF_BLOCK)
+    read[int(last.lane)] = (int(last.at_height), int(last.at_seq))
+    return [lot_from_row(r) for r in rows], read

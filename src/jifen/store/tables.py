@@ -519,7 +519,7 @@ referral_rewards = Table(
     metadata,
     # one promoter's share of one referred order: pending until the order's return window ends,
     # then accrued (money owed, a ledger entry) or reversed (refunded before then, or capped to 0)
-    Column("reward_id", String(160), primary_key=True),  # <order_ref>:<kind>
+    Column("reward_id", String(160), primary_key=True),  # <earn_entry_id>:<kind>
     Column("promoter_id", String(32), nullable=False),
     Column("kind", String(16), nullable=False),  # direct | indirect | recruiter
     Column("member_id", String(32), nullable=False),  # who bought
@@ -530,7 +530,7 @@ referral_rewards = Table(
     Column("share_bp", Integer, nullable=False),
     Column("order_fen", BigInteger, nullable=False),  # the paid order amount
     Column("basis_fen", BigInteger, nullable=False),  # what is left of it at the window's end
-    Column("fen", BigInteger, nullable=False),  # the reward (0 until settled)
+    Column("fen", BigInteger, nullable=False),  # the reward (pending: on the whole order)
     Column("capped_fen", BigInteger, nullable=False),  # what the monthly cap took off
     Column("funded_by", String(32), nullable=False),  # operator_revenue
     Column("state", String(16), nullable=False),  # pending | accrued | reversed
