@@ -45,6 +45,8 @@ class TaxMethodInvalid(ReferralError):
     """Not one of the two withholding methods (``per_payment``, ``cumulative``)."""
 
     code = "referral.tax_method_invalid"
+
+
 class PromoterNotFound(ReferralError):
     """The promoter named (a member id, or a promoter code) is no member, or an erased one."""
 
