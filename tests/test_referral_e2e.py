@@ -123,7 +123,7 @@ def test_two_levels_a_refund_in_the_window_a_batch_through_the_sandbox_and_no_do
 
     # the nets, by hand and by the tax module
     expected = {an: (1_500_000, 21_000), bai: (2_000_000, 33_000)}
-    for who, (gross, tax) in expected.items():
+    for gross, tax in expected.values():
         (month,) = cumulative([("2026-03", gross)])
         assert month.tax_fen == tax
     with ctx.engine.connect() as conn:
