@@ -221,3 +221,26 @@ def test_an_unreachable_provider_leaves_the_batch_to_be_sent_again_under_its_num
         batch = conn.execute(select(t.referral_payout_batches)).one()
     assert batch.attempts == 2 and batch.total_gross_fen == 100_000
     assert _batch_ids(ctx)["o-2:direct"] is None
+
+
+def test_passes_racing_to_make_the_batch_follow_one_batch_and_pay_once(ctx: Context) -> None:
+    """Four passes at once with money owed and no batch open: one batch is made, no pass fails,
+    each answers that batch (or nothing, once that batch is already finished), and the payee is
+    paid once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    verified(ctx, *WANG, T0)
+    accrue(ctx, "mwang", "o-race", 100_000, T0)
+    stand = Stand()
+    funds = stand_funds(stand)
+    now = T0 + timedelta(minutes=1)
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: run_payout_batch(ctx, funds, now), range(4)))
+    assert len({r.batch_id for r in runs} - {None}) == 1
+    with ctx.engine.connect() as conn:
+        assert conn.execute(select(t.referral_payout_batches.c.batch_id)).scalars().all() == [
+            next(r.batch_id for r in runs if r.batch_id)
+        ]
+    run_payout_batch(ctx, funds, now)
+    assert [x["member_id"] for x in _lines(ctx)] == ["mwang"]
+    assert [len(b.details) for b in stand.sent] == [1]

@@ -65,7 +65,9 @@ def run_payout_batch(ctx: Context, funds: Funds, now: datetime) -> BatchRun:
     """Follow the open batch, or make and send the next one."""
     batch = _open_batch(ctx)
     if batch is None:
-        batch = ctx.atomic(None, lambda conn: _new_batch(ctx, conn, now))
+        # a pass racing this one may have made the batch meanwhile (its claims leave this one
+        # nothing owed): follow that batch rather than answer "nothing to do"
+        batch = ctx.atomic(None, lambda conn: _new_batch(ctx, conn, now)) or _open_batch(ctx)
         if batch is None:
             return BatchRun(None, None, 0, 0)
     return _advance(ctx, funds, batch, now)
