@@ -56,5 +56,9 @@ def worker_app() -> FastAPI:
     configure_logging()
     credentials = Path(config.sms_credentials) if config.sms_credentials else None
     sms = open_sms(config.sms, credentials)
-    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url), sms=sms)
+    web = WebSettings(
+        cookie_secure=cookies_secure_for(config.public_url),
+        sms=sms,
+        public_url=config.public_url,
+    )
     return create_site(ctx, web=web, funds=funds, group=config.group())

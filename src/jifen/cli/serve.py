@@ -118,7 +118,11 @@ def serve(
             "(模拟时钟只能单进程)",
             param_hint="--workers",
         )
-    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url), sms=sender)
+    web = WebSettings(
+        cookie_secure=cookies_secure_for(config.public_url),
+        sms=sender,
+        public_url=config.public_url,
+    )
     api = create_site(ctx, web=web, funds=funds, group=config.group())
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:
