@@ -37,9 +37,9 @@ REFERRALS = "/me/referrals"
 def _promoter(ctx: Context, code: str) -> str:
     """The live promoter ``code`` names, else the missing page (404): a forged code and an
     erased promoter look alike, and neither is told apart from a page that does not exist."""
+    if len(code) > MAX_CODE_CHARS:
+        raise HTTPException(404)
     try:
-        if len(code) > MAX_CODE_CHARS:
-            raise PromoterNotFound("推荐码无效 / no promoter has this code", detail_key="code")
         return graph.promoter_of_code(ctx, code)
     except PromoterNotFound:
         raise HTTPException(404) from None
