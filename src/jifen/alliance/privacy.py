@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -174,8 +175,9 @@ def export(ctx: Context, member_id: str, now: datetime) -> dict[str, Any]:
 CSV_COLUMNS = ("category", "at", "item", "value", "merchant_id", "order_ref", "rule_version")
 
 
-def export_csv(data: dict[str, Any]) -> str:
-    """The same copy as one flat table (a spreadsheet opens it): one row per fact."""
+def export_csv(data: dict[str, Any], more: Iterable[Sequence[Any]] = ()) -> str:
+    """The same copy as one flat table (a spreadsheet opens it): one row per fact. ``more``:
+    rows of ``CSV_COLUMNS`` from the layers above (the member's referral data)."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(CSV_COLUMNS)
@@ -202,6 +204,7 @@ def export_csv(data: dict[str, Any]) -> str:
         )
     for s in data["sign_ins"]:
         w.writerow(["sign_in", s["created_at"], "ended_at", s["ended_at"] or "", "", "", ""])
+    w.writerows(more)
     return out.getvalue()
 
 

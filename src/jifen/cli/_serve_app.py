@@ -19,6 +19,9 @@ from jifen.app import GroupSettings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from jifen.sms import SmsSender
+    from jifen.web import WebSettings
+
 ENV = "JIFEN_SERVE_WORKER"
 
 
@@ -38,6 +41,14 @@ class WorkerConfig:
             return None
         return GroupSettings(window_s=self.group_window_s, max_works=self.group_max)
 
+    def web(self, sms: SmsSender | None) -> WebSettings:
+        """The consoles' settings: secure cookies and the share links' address from the public
+        URL, members' sign-in codes through ``sms``."""
+        from jifen.web import WebSettings, cookies_secure_for
+
+        secure = cookies_secure_for(self.public_url)
+        return WebSettings(cookie_secure=secure, sms=sms, public_url=self.public_url)
+
     def to_env(self) -> str:
         return json.dumps(asdict(self))
 
@@ -48,7 +59,7 @@ def worker_app() -> FastAPI:
     from jifen.app import open_alliance
     from jifen.cli._sms import open_sms
     from jifen.cli.funds import open_funds
-    from jifen.web import WebSettings, cookies_secure_for, create_site
+    from jifen.web import create_site
 
     config = WorkerConfig(**json.loads(os.environ[ENV]))
     funds = open_funds(Path(config.provider), config.public_url) if config.provider else None
@@ -56,5 +67,5 @@ def worker_app() -> FastAPI:
     configure_logging()
     credentials = Path(config.sms_credentials) if config.sms_credentials else None
     sms = open_sms(config.sms, credentials)
-    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url), sms=sms)
+    web = config.web(sms)
     return create_site(ctx, web=web, funds=funds, group=config.group())

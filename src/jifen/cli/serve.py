@@ -28,7 +28,8 @@ def serve(
     public_url: Annotated[
         str | None,
         typer.Option(
-            help="Jifen's address as the payment provider reaches it, for its notifications "
+            help="Jifen's public address: where the payment provider's notifications and "
+            "members' share links go "
             "[default http://HOST:PORT]"
         ),
     ] = None,
@@ -81,7 +82,7 @@ def serve(
     from jifen.app import open_alliance
     from jifen.cli.funds import open_funds
     from jifen.jobs.scheduler import MoneyLoop, Scheduler, WebhookLoop
-    from jifen.web import WebSettings, cookies_secure_for, create_site
+    from jifen.web import create_site
 
     clock = _simulated_clock(simulated_clock)
     # the provider's credentials first: a broken file refuses to start before anything opens
@@ -118,7 +119,7 @@ def serve(
             "(模拟时钟只能单进程)",
             param_hint="--workers",
         )
-    web = WebSettings(cookie_secure=cookies_secure_for(config.public_url), sms=sender)
+    web = config.web(sender)
     api = create_site(ctx, web=web, funds=funds, group=config.group())
     scheduler = Scheduler(ctx, jobs_every) if jobs_every > 0 else None
     if scheduler:

@@ -12,7 +12,6 @@ characters of the member id (personal information the merchant does not need: PI
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy import Connection, exists, func, select
 from jifen.app.clock import business_date
 from jifen.app.context import Context
 from jifen.app.paging import Page, check_limit, older_than, time_cursor
+from jifen.promoters import graph
 from jifen.referral import add_months, reward_fen
 from jifen.rules.errors import NoRulesInForce
 from jifen.store import tables as t
@@ -103,20 +103,9 @@ class Reward:
     why: str | None
 
 
-def promoter_code(ctx: Context, member_id: str) -> str | None:
-    """The promoter's own code (the one a new member scans or follows in a shared link), from
-    ``jifen.promoters.graph.promoter_code`` once the referral graph gives codes; None until then
-    (the page shows "—"). Looked up by name so this view does not depend on the graph's
-    module existing."""
-    try:
-        graph = importlib.import_module("jifen.promoters.graph")
-    except ModuleNotFoundError:
-        return None
-    make = getattr(graph, "promoter_code", None)
-    if make is None:
-        return None
-    found = make(ctx, member_id)
-    return None if found is None else str(found)
+def promoter_code(ctx: Context, member_id: str) -> str:
+    """The promoter's own code (the one a new member scans or follows in a shared link)."""
+    return graph.promoter_code(ctx, member_id)
 
 
 def _paid_line(member: Any) -> Any:

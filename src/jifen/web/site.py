@@ -39,11 +39,14 @@ class WebSettings:
     plain HTTP on loopback (``jifen serve`` decides from its public URL, docs/consoles.md).
     ``now``: the wall clock sessions and sign-in codes run on (tests move it). ``sms``: what
     sends members their sign-in codes (None: SMS sign-in is not configured, and the member
-    sign-in page says so)."""
+    sign-in page says so). ``public_url``: the site's address as people reach it (``jifen
+    serve --public-url``), which links meant to leave the site carry (a promoter's share link);
+    None: such links are paths on whatever address the page was read at."""
 
     cookie_secure: bool = True
     now: Now = field(default=wall_clock)
     sms: SmsSender | None = None
+    public_url: str | None = None
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jifen.web.member import account, privacy, referrals, signin
+from jifen.web.member import account, privacy, referrals, share, signin
 
 router = APIRouter(include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(account.router)
 router.include_router(referrals.router)
+router.include_router(share.router)
 router.include_router(privacy.router)

@@ -4,7 +4,7 @@ acknowledge button), my data as JSON or CSV, my consents, and erasure (jifen.all
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,9 +14,11 @@ from jifen.alliance import members, privacy
 from jifen.alliance.errors import ErasureNotConfirmed
 from jifen.api.auth import Caller
 from jifen.errors import JifenError
+from jifen.promoters import privacy as referral_data
 from jifen.web import csrf, sessions
 from jifen.web.access import MemberPage, Viewer
 from jifen.web.render import describe, page
+from jifen.web.signin import safe_next
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,8 +40,11 @@ def _member(who: Caller) -> str:
 
 
 @router.get("/privacy", response_class=HTMLResponse)
-def notice(request: Request, who: Viewer, erased: str | None = None) -> HTMLResponse:
-    """The privacy notice, for anyone; a member who has not acknowledged it sees the button."""
+def notice(
+    request: Request, who: Viewer, erased: str | None = None, next: str | None = None
+) -> HTMLResponse:
+    """The privacy notice, for anyone; a member who has not acknowledged it sees the button,
+    which goes on to ``next`` (where the member was going when they signed in)."""
     ask = bool(
         who and who.role == "member" and privacy.needs_notice(request.app.state.ctx, _member(who))
     )
@@ -51,13 +56,16 @@ def notice(request: Request, who: Viewer, erased: str | None = None) -> HTMLResp
         ask=ask,
         policy_version=members.POLICY_VERSION,
         erased=erased == "1",
+        next=safe_next(next, ""),
     )
 
 
 @router.post("/me/privacy/ack", dependencies=[Depends(csrf.check)])
-def acknowledge(request: Request, who: MemberPage) -> Response:
+def acknowledge(
+    request: Request, who: MemberPage, next: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
     privacy.acknowledge(request.app.state.ctx, _member(who), request.app.state.web.now())
-    return RedirectResponse("/me", status_code=303)
+    return RedirectResponse(safe_next(next, "/me"), status_code=303)
 
 
 def _privacy_page(request: Request, who: Caller, status: int = 200, **extra: object) -> Response:
@@ -82,10 +90,17 @@ def my_data(request: Request, who: MemberPage) -> Response:
     return _privacy_page(request, who)
 
 
-@router.get("/me/privacy/export.json")
-def export_json(request: Request, who: MemberPage) -> Response:
+def _export(request: Request, who: Caller) -> dict[str, Any]:
+    """The member's copy: what the alliance holds, and their referral data, which the alliance
+    cannot gather (it stands below ``jifen.promoters`` in the layers), composed here."""
     ctx = request.app.state.ctx
     data = privacy.export(ctx, _member(who), ctx.clock.now())
+    return {**data, "referrals": referral_data.export(ctx, _member(who))}
+
+
+@router.get("/me/privacy/export.json")
+def export_json(request: Request, who: MemberPage) -> Response:
+    data = _export(request, who)
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2),
         media_type="application/json",
@@ -98,10 +113,10 @@ def export_json(request: Request, who: MemberPage) -> Response:
 
 @router.get("/me/privacy/export.csv")
 def export_csv(request: Request, who: MemberPage) -> Response:
-    ctx = request.app.state.ctx
-    data = privacy.export(ctx, _member(who), ctx.clock.now())
+    data = _export(request, who)
+    rows = referral_data.csv_rows(data["referrals"])
     return Response(
-        "\ufeff" + privacy.export_csv(data),  # the BOM: Excel in China opens it as UTF-8
+        "\ufeff" + privacy.export_csv(data, rows),  # the BOM: Excel in China opens it as UTF-8
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": 'attachment; filename="jifen-my-data.csv"',

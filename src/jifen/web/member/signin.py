@@ -4,6 +4,7 @@ then a session. The answer to "send a code" is the same whether or not the numbe
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -102,6 +103,7 @@ async def signin(
         )
     target = safe_next(next, "/me")
     if await run_in_threadpool(privacy.needs_notice, ctx, member_id):
-        target = "/privacy?first=1"
+        # the notice first; its button goes on to where the member was going (a share link)
+        target = "/privacy?first=1&next=" + quote(target, safe="/")
     who = Caller("member", member_id=member_id)
     return await run_in_threadpool(signed_in_response, request, who, target)

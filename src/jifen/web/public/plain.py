@@ -62,7 +62,7 @@ def percent(bp: int) -> str:
 
 def terms(doc: RuleDocument) -> list[Term]:
     """Every term of ``doc`` a member is bound by, in the order they meet them."""
-    return [*_earning(doc), *_holding(doc), *_spending(doc), *_referring(doc), *_changes(doc)]
+    return [*_earning(doc), *_holding(doc), *_spending(doc), *referral_terms(doc), *_changes(doc)]
 
 
 def _earning(doc: RuleDocument) -> list[Term]:
@@ -139,7 +139,7 @@ def _spending(doc: RuleDocument) -> list[Term]:
     return found
 
 
-def _referring(doc: RuleDocument) -> list[Term]:
+def referral_terms(doc: RuleDocument) -> list[Term]:
     """The referral rewards, only when some share is paid (all zero = no referral rewards, and
     nothing to say). They are money, not points, and never paid for bringing someone in."""
     r = doc.referral
