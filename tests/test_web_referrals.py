@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from alliance_http import RULES, Alliance, open_alliance_over_http
 from api_server import Server, served
 from jifen.promoters import graph, views
+from jifen.promoters.config import month_of
 from jifen.referral import add_months
 from jifen.store import tables as t
 from jifen.web.render import china_day, yuan
@@ -92,7 +93,7 @@ def _line(
 def _fill(alliance: Alliance, p1: str, p2: str, b1: str, b2: str) -> Site:
     server = alliance.server
     now = server.clock.now()
-    month, last_month = views.month_of(now), views.month_of(now - timedelta(days=31))
+    month, last_month = month_of(now), month_of(now - timedelta(days=31))
     rewards = [
         _reward("ra-1", "direct", p1, b1, "alpha", now, order_fen=12_345, basis_fen=12_345,
                 fen=37, month=month, settled_at=now - timedelta(days=2)),

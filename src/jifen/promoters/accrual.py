@@ -37,12 +37,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from jifen.app.clock import business_date
 from jifen.app.context import Context
 from jifen.app.paging import Page, check_limit, encode_cursor, older_than
 from jifen.errors import InvalidRequest
 from jifen.ledger import MAX_BATCH, Asset, Leg, Lot, LotStatus, Post, queries
 from jifen.ledger.model import REFERRAL_PAYABLE, REVENUE
+from jifen.promoters.config import month_of
 from jifen.referral import Share, capped, order_shares, reward_fen
 from jifen.rules import ReferralRules
 from jifen.rules.errors import RuleVersionNotFound
@@ -219,10 +219,6 @@ def track_orders(ctx: Context, now: datetime | None = None, *, limit: int = MAX_
 # -- accruing --------------------------------------------------------------------------------------
 
 
-def _month(at: datetime) -> str:
-    return business_date(at).strftime("%Y-%m")
-
-
 def _basis_fen(lot: Lot | None) -> int:
     """What is left of the order at the end of its window: nothing if it was cancelled, fully
     refunded before release, or its earn reversed; else paid − refunded."""
@@ -261,7 +257,7 @@ def _settle_batch(ctx: Context, tx: Connection, now: datetime, limit: int) -> tu
     if not due:
         return 0, 0, 0
     lots = queries.lots_by_id(tx, sorted({r.earn_entry_id for r in due}))
-    months = {_month(r.due_at) for r in due}
+    months = {month_of(r.due_at) for r in due}
     used = _accrued_this_month(tx, {r.promoter_id for r in due}, months)
     terms: dict[int, ReferralRules] = {}
     posts: list[tuple[Any, Post]] = []
@@ -269,7 +265,7 @@ def _settle_batch(ctx: Context, tx: Connection, now: datetime, limit: int) -> tu
     for row in due:
         if row.rule_version not in terms:
             terms[row.rule_version] = _terms(ctx, tx, row.rule_version)
-        month = _month(row.due_at)
+        month = month_of(row.due_at)
         basis = _basis_fen(lots.get(row.earn_entry_id))
         fen, cut = capped(
             reward_fen(basis, row.share_bp),

@@ -43,7 +43,8 @@ class MethodChange:
 
 
 def month_of(at: datetime) -> str:
-    """The Asia/Shanghai month (YYYY-MM) an instant belongs to: the tax month of a payment."""
+    """The Asia/Shanghai month (YYYY-MM) an instant belongs to: the tax month of a payment, the
+    month a reward accrues in (its monthly cap's month)."""
     return at.astimezone(SHANGHAI).strftime("%Y-%m")
 
 

@@ -18,21 +18,16 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, func, select
 
-from jifen.app.clock import business_date
 from jifen.app.context import Context
 from jifen.app.paging import Page, check_limit, older_than, time_cursor
 from jifen.promoters import graph
+from jifen.promoters.config import month_of
 from jifen.referral import add_months, reward_fen
 from jifen.rules.errors import NoRulesInForce
 from jifen.store import tables as t
 
 r_ = t.referral_rewards.c
 lines_ = t.referral_payout_lines.c
-
-
-def month_of(at: datetime) -> str:
-    """The Asia/Shanghai calendar month of an instant, ``YYYY-MM`` (a reward's ``month``)."""
-    return business_date(at).strftime("%Y-%m")
 
 
 def _of(cls: Any, row: Any) -> Any:
