@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api_server import SECRET, T0, ApiClient, problem, served
 from jifen.alliance import imports
-from jifen.alliance.members import find_by_phone, member_id_for
+from jifen.alliance.members import POLICY_VERSION, find_by_phone, member_id_for
 from jifen.app import open_alliance
 from jifen.store import tables as t
 
@@ -131,7 +131,7 @@ def test_members_are_enrolled_like_one_at_a_time_with_sealed_phones_and_consents
             sealed = conn.execute(select(t.members.c.phone_sealed)).scalars().all()
             policies = set(conn.execute(select(t.consents.c.policy_version)).scalars())
         assert sealed and not any("13700137000" in s for s in sealed)
-        assert policies == {"2026-11"}
+        assert policies == {POLICY_VERSION}
 
 
 def test_a_file_that_is_not_a_usable_csv_is_one_clear_error(db_url: str, tmp_path: Any) -> None:

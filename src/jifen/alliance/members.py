@@ -24,7 +24,7 @@ from jifen.store import tables as t
 
 PHONE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d would match ５, ٣ or ৫ too
 PURPOSES = ("terms", "privacy", "marketing")  # terms and privacy are required to enrol
-POLICY_VERSION = "2026-11"
+POLICY_VERSION = "2026-12"  # 2026-12: referral records and payee identity in the notice
 TOKEN_TTL = timedelta(hours=12)
 EXPIRING_SOON = timedelta(days=30)
 

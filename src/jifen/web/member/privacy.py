@@ -28,6 +28,8 @@ RETENTION = (
     ("signin_codes", "signin_codes"),
     ("sessions", "sessions"),
     ("journal", "journal"),
+    ("referrals", "referrals"),
+    ("payee", "payee"),
     ("exports", "exports"),
 )
 """The data categories of the notice, each with its retention (PII-2): the words are catalogue
