@@ -81,6 +81,10 @@ def hinted(hint: str) -> WrapValidator:
     return WrapValidator(describe)
 
 
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+"""A reason or note must hold a character that is not white space as Python's ``str.strip()`` (the
+services') counts it: the schema's regex engine does not count the separators U+001C..U+001F as
+white space, so they are named."""
 Text = Annotated[str, BeforeValidator(_nfkc)]
 """An identifier, phone number or code from a caller, normalised before any check."""
 Ref = Annotated[Text, hinted("id")]

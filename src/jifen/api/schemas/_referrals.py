@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jifen.api._types import ID, Text
+from jifen.api._types import ID, NOT_BLANK, Text
 from jifen.api.schemas._in import Strict
 from jifen.api.schemas._out import Page, _Out
 from jifen.promoters.graph import MAX_REASON_CHARS
@@ -26,7 +26,10 @@ class BindIn(Strict):
 class ReferrerIn(Strict):
     promoter_id: str = Field(pattern=ID, description="推荐人（会员编号）/ the promoter's member id")
     reason: Text = Field(
-        min_length=1, max_length=MAX_REASON_CHARS, description="更改理由（审计）/ why (audited)"
+        min_length=1,
+        max_length=MAX_REASON_CHARS,
+        pattern=NOT_BLANK,
+        description="更改理由（审计）/ why (audited)",
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, StrictInt
 
 from jifen.alliance.keys import MAX_GRACE
-from jifen.api._types import ID, Text
+from jifen.api._types import ID, NOT_BLANK, Text
 from jifen.api.schemas._in import Strict
 from jifen.api.schemas._out import MemberOut, Page, RedemptionOut, _Out
 
@@ -98,9 +98,7 @@ class LookupIn(Strict):
     reason: str = Field(
         min_length=1,
         max_length=500,
-        # something but white space, as Python's str.strip() (the service's) counts it: the
-        # schema's regex engine does not count the separators U+001C..U+001F as white space
-        pattern=r"[^\s\x1c-\x1f]",
+        pattern=NOT_BLANK,
         description="查询理由（记入审计）/ why",
     )
 
@@ -128,7 +126,7 @@ class LookupOut(_Out):
 
 
 class ReasonIn(Strict):
-    reason: str = Field(min_length=1, max_length=200, description="理由 / why")
+    reason: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="理由 / why")
 
 
 class ReversalOut(_Out):
