@@ -27,6 +27,10 @@ def _tree(balances: dict[str, int], snapshot: str = "s1") -> SumTree:
     return SumTree([(m, b, leaf_salt(KEY, snapshot, m)) for m, b in balances.items()])
 
 
+def _proof(tree: SumTree, member_id: str, snapshot: str = "s1") -> Proof:
+    return tree.proof(member_id, leaf_salt(KEY, snapshot, member_id))
+
+
 BALANCES = {f"m{i:04d}": (i * 7919) % 5003 for i in range(1000)}
 
 
@@ -41,14 +45,14 @@ def test_each_of_a_thousand_members_proof_verifies_against_the_root_and_total(
     root, total = tree.root
     assert total == sum(BALANCES.values()) and tree.members == 1000
     for member_id, balance in BALANCES.items():
-        proof = tree.proof(member_id)
+        proof = _proof(tree, member_id)
         assert proof.balance == balance
         verify_proof(Proof.from_dict(json.loads(json.dumps(proof.as_dict()))), root, total)
 
 
 def test_a_changed_balance_a_dropped_member_or_a_changed_total_fails(tree: SumTree) -> None:
     root, total = tree.root
-    proof = tree.proof("m0042")
+    proof = _proof(tree, "m0042")
     with pytest.raises(ProofInvalid, match="root"):
         verify_proof(dataclasses.replace(proof, balance=proof.balance + 1), root, total)
     with pytest.raises(ProofInvalid, match="total"):
@@ -59,7 +63,7 @@ def test_a_changed_balance_a_dropped_member_or_a_changed_total_fails(tree: SumTr
     with pytest.raises(ProofInvalid):
         verify_proof(proof, *dropped.root)
     with pytest.raises(KeyError):
-        dropped.proof("m0042")
+        _proof(dropped, "m0042")
     # understating a sibling's sum to shrink the total breaks the hash above it
     first = proof.path[0]
     cheat = dataclasses.replace(
@@ -76,7 +80,7 @@ def test_a_changed_balance_a_dropped_member_or_a_changed_total_fails(tree: SumTr
 
 
 def test_a_proof_reveals_no_other_members_id_or_balance(tree: SumTree) -> None:
-    proof = tree.proof("m0007")
+    proof = _proof(tree, "m0007")
     text = json.dumps(proof.as_dict())
     others = [m for m in BALANCES if m != "m0007"]
     assert not any(m in text for m in others)
@@ -97,7 +101,7 @@ def test_salts_differ_per_member_and_per_snapshot() -> None:
 @pytest.mark.parametrize("n", [10**3, 10**4, 10**5, 10**6])
 def test_a_proof_is_log_n_in_size(n: int) -> None:
     tree = SumTree([(f"m{i}", i % 100, i.to_bytes(32, "big")) for i in range(n)])
-    proof = tree.proof("m1")
+    proof = tree.proof("m1", (1).to_bytes(32, "big"))
     assert len(proof.path) == math.ceil(math.log2(n))
     assert len(json.dumps(proof.as_dict())) < 120 * math.ceil(math.log2(n)) + 300
     verify_proof(proof, *tree.root)
@@ -109,7 +113,7 @@ def test_any_set_of_balances_gives_proofs_that_add_up(balances: dict[str, int]) 
     tree = _tree(balances)
     assert tree.root[1] == sum(balances.values())
     for member_id in balances:
-        verify_proof(tree.proof(member_id), *tree.root)
+        verify_proof(_proof(tree, member_id), *tree.root)
 
 
 def test_the_standalone_verifier_agrees_and_needs_only_the_standard_library(
@@ -118,9 +122,9 @@ def test_the_standalone_verifier_agrees_and_needs_only_the_standard_library(
     root, total = tree.root
     good = tmp_path / "proof.json"
     signed = {"public_key": "00" * 32, "value": "00" * 64}  # unchecked without cryptography
-    good.write_text(json.dumps({"proof": tree.proof("m0100").as_dict(), "snapshot": {},
+    good.write_text(json.dumps({"proof": _proof(tree, "m0100").as_dict(), "snapshot": {},
                                 "signature": signed}), encoding="utf-8")  # fmt: skip
-    bad_doc = tree.proof("m0100").as_dict() | {"balance": 1}
+    bad_doc = _proof(tree, "m0100").as_dict() | {"balance": 1}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"proof": bad_doc}), encoding="utf-8")
     run = [sys.executable, "-I", "-S", str(TOOL)]  # -S: no site-packages, the stdlib alone
@@ -150,7 +154,7 @@ def test_the_verifier_checks_an_ed25519_signature_when_cryptography_is_there(
     snapshot = {"root": root.hex(), "total": total, "members": tree.members}
     message = json.dumps(snapshot, sort_keys=True, separators=(",", ":")).encode()
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    doc = {"proof": tree.proof("m0001").as_dict(), "snapshot": snapshot,
+    doc = {"proof": _proof(tree, "m0001").as_dict(), "snapshot": snapshot,
            "signature": {"public_key": public, "value": key.sign(message).hex()}}  # fmt: skip
     tool = runpy.run_path(str(TOOL))
     assert tool["signature_word"](doc).endswith("valid")

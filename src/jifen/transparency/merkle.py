@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -114,45 +114,95 @@ class Proof:
             raise ProofInvalid(f"not a proof: {type(exc).__name__}: {exc}") from exc
 
 
+RECORD = 40
+"""A node as stored and hashed: its hash (32 bytes) and its sum (8 bytes, big-endian)."""
+_EMPTY_RECORD = EMPTY + bytes(8)
+
+
+def record_at(level: bytes, index: int) -> tuple[bytes, int]:
+    """The (hash, sum) of node ``index`` of one level's records."""
+    record = level[index * RECORD : (index + 1) * RECORD]
+    if len(record) != RECORD:
+        raise IndexError(index)
+    return record[:32], int.from_bytes(record[32:], "big")
+
+
+def parent_level(level: bytes) -> bytes:
+    """The level above ``level`` (an even number of records): each pair hashed as one node.
+
+    A level is kept as concatenated 40-byte records, which is both what a node's hash covers
+    (``node_hash`` of a pair is SHA-256 of the tag and the pair's 80 bytes) and what the store
+    keeps, so a million leaves take 40 MB, not a million Python objects."""
+    out = bytearray()
+    sha256 = hashlib.sha256
+    for i in range(0, len(level), 2 * RECORD):
+        pair = level[i : i + 2 * RECORD]
+        total = int.from_bytes(pair[32:40], "big") + int.from_bytes(pair[72:80], "big")
+        out += sha256(_NODE + pair).digest() + _sum8(total)
+    return bytes(out)
+
+
+def path_of(index: int, depth: int, node: Callable[[int, int], tuple[bytes, int]]) -> list[Step]:
+    """The siblings from leaf ``index`` up to (not including) the root of a tree with ``depth``
+    levels; ``node(level, i)`` reads one node, from memory or from the store."""
+    path = []
+    for level in range(depth - 1):
+        sibling = index ^ 1
+        h, s = node(level, sibling)
+        path.append(Step("left" if sibling < index else "right", h, s))
+        index //= 2
+    return path
+
+
 class SumTree:
     """The whole tree, level by level (leaves first), for building the root and every proof.
 
-    ``leaves``: (member id, balance, salt) for every member with outstanding points."""
+    ``leaves``: (member id, balance, salt) for every member counted. ``levels[k]`` holds level
+    ``k``'s records, an odd level padded with the empty node; ``order[i]`` is the member whose
+    leaf is at index ``i`` (leaves sorted by their hash)."""
 
-    def __init__(self, leaves: Sequence[tuple[str, int, bytes]]) -> None:
-        nodes = sorted((leaf_hash(s, m, b), b, m, s) for m, b, s in leaves)
-        self._leaf_data = {m: (b, s, i) for i, (_, b, m, s) in enumerate(nodes)}
-        level = [(h, b) for h, b, _, _ in nodes] or [(EMPTY, 0)]
-        self.levels: list[list[tuple[bytes, int]]] = [level]
-        while len(level) > 1:
-            if len(level) % 2:
-                level = [*level, (EMPTY, 0)]
-                self.levels[-1] = level
-            level = [
-                (node_hash(level[i], level[i + 1]), level[i][1] + level[i + 1][1])
-                for i in range(0, len(level), 2)
-            ]
+    def __init__(self, leaves: Iterable[tuple[str, int, bytes]]) -> None:
+        records = sorted(
+            leaf_hash(salt, member, balance) + _sum8(balance) + member.encode()
+            for member, balance, salt in leaves
+        )
+        self.order = [r[RECORD:].decode() for r in records]
+        if len(set(self.order)) != len(self.order):
+            raise ProofInvalid("a member is counted twice")
+        level = b"".join(r[:RECORD] for r in records) or _EMPTY_RECORD
+        del records
+        self.levels: list[bytes] = []
+        while len(level) > RECORD:
+            if len(level) // RECORD % 2:
+                level += _EMPTY_RECORD
             self.levels.append(level)
+            level = parent_level(level)
+        self.levels.append(level)
+        self._index: dict[str, int] | None = None
 
     @property
     def root(self) -> tuple[bytes, int]:
-        return self.levels[-1][0]
+        return record_at(self.levels[-1], 0)
 
     @property
     def members(self) -> int:
-        return len(self._leaf_data)
+        return len(self.order)
 
-    def proof(self, member_id: str) -> Proof:
+    def index_of(self, member_id: str) -> int:
+        if self._index is None:
+            self._index = {m: i for i, m in enumerate(self.order)}
+        return self._index[member_id]
+
+    def proof(self, member_id: str, salt: bytes) -> Proof:
         """The member's inclusion proof: their leaf's data and one sibling per level."""
-        balance, salt, index = self._leaf_data[member_id]
-        path = []
-        for level in self.levels[:-1]:
-            sibling = index ^ 1
-            h, s = level[sibling]
-            path.append(Step("left" if sibling < index else "right", h, s))
-            index //= 2
+        index = self.index_of(member_id)
+        _, balance = record_at(self.levels[0], index)
+        path = path_of(index, len(self.levels), lambda k, i: record_at(self.levels[k], i))
         root_hash, total = self.root
-        return Proof(member_id, balance, salt, tuple(path), root_hash, total)
+        proof = Proof(member_id, balance, salt, tuple(path), root_hash, total)
+        if leaf_hash(salt, member_id, balance) != record_at(self.levels[0], index)[0]:
+            raise ProofInvalid("the salt is not this member's in this tree")
+        return proof
 
 
 def verify_proof(proof: Proof, root_hash: bytes, total: int) -> None:
