@@ -70,6 +70,11 @@ class Secrets:
     def _key(self, purpose: str) -> bytes:
         return _derive(self.master, purpose)
 
+    def snapshot_salt_key(self) -> bytes:
+        """The key each liability snapshot's leaf salts are drawn from (docs/transparency.md): a
+        member's salt is revealed only to that member, in their proof."""
+        return self._key("snapshot-salts")
+
     def check_value(self) -> str:
         """What a store keeps to recognise this secret: HMAC-SHA256 of a fixed label under a key
         derived for nothing else, so it opens no data and cannot be turned back into the secret."""

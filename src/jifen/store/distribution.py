@@ -113,6 +113,10 @@ PLAN: Mapping[str, Placement] = {
     "payees": Distributed("member_id", MEMBER),
     "referral_payout_batches": Local(),
     "referral_payout_lines": Local(),
+    # -- proof of liabilities (docs/transparency.md) -------------------------------------------
+    "checkpoints": Local(),
+    "checkpoint_members": Distributed("member_id", MEMBER),
+    "checkpoint_nodes": Distributed("seq", "checkpoint_nodes"),
 }
 
 CHANGES: Mapping[tuple[str, str], str] = {

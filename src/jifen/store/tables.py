@@ -20,6 +20,7 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -608,4 +609,42 @@ referral_payout_lines = Table(
     PrimaryKeyConstraint("batch_id", "member_id"),
     Index("ix_referral_payout_lines_member", "member_id", "tax_month"),
     Index("ix_referral_payout_lines_detail", "out_detail_no", unique=True),
+)
+
+# -- proof of liabilities (docs/transparency.md) -------------------------------------------------
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    # one signed checkpoint: the liability snapshot and every lane's tip at one instant; the
+    # document is the canonical JSON that was signed, kept byte for byte. Append-only.
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("business_date", String(10), nullable=True, unique=True),  # the daily one
+    Column("idem_key", String(128), nullable=True, unique=True),  # an on-demand one
+    Column("document", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("signature", Text, nullable=False),  # JSON: algorithm, key_id, public_key, value
+)
+
+checkpoint_members = Table(
+    "checkpoint_members",
+    metadata,
+    # each member's leaf in one checkpoint's tree (kept for the latest trees only)
+    Column("seq", Integer, nullable=False),
+    Column("member_id", String(32), nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    PrimaryKeyConstraint("seq", "member_id"),
+)
+
+checkpoint_nodes = Table(
+    "checkpoint_nodes",
+    metadata,
+    # one checkpoint's tree, a level at a time in chunks of 40-byte records (hash ‖ sum)
+    Column("seq", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("chunk", Integer, nullable=False),
+    Column("records", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("seq", "level", "chunk"),
 )

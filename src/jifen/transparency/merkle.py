@@ -154,6 +154,14 @@ def path_of(index: int, depth: int, node: Callable[[int, int], tuple[bytes, int]
     return path
 
 
+def depth(leaves: int) -> int:
+    """How many levels a tree of ``leaves`` leaves has (a proof has one step fewer)."""
+    levels, count = 1, max(leaves, 1)
+    while count > 1:
+        count, levels = (count + 1) // 2, levels + 1
+    return levels
+
+
 class SumTree:
     """The whole tree, level by level (leaves first), for building the root and every proof.
 
