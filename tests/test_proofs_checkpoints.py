@@ -6,7 +6,6 @@ cannot tell from the truth — is caught by a checkpoint kept from before."""
 from __future__ import annotations
 
 import json
-
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +15,8 @@ from jifen.alliance.orders import issue_charge_fen
 from jifen.app import Context, SimulatedClock, open_alliance
 from jifen.ledger import Earn, Redeem, Release, verify
 from jifen.ledger import _tables as lt
-from jifen.ledger.chain import block_hash, entry_hash
 from jifen.ledger._rows import detail_text, entry_from_rows
+from jifen.ledger.chain import block_hash, entry_hash
 from jifen.proofs import (
     ProofNotFound,
     SnapshotTotalsDiffer,

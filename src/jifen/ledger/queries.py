@@ -443,7 +443,7 @@ def point_totals(conn: Connection) -> dict[str, int]:
     amount, account = t.balances.c.amount, t.balances.c.account_id
 
     def total(where: Any) -> int:
-        return int(conn.execute(select(func.coalesce(func.sum(amount), 0)).where(where)).scalar())
+        return int(conn.execute(select(func.coalesce(func.sum(amount), 0)).where(where)).scalar_one())
 
     figures = {
         "issued": -total(account == ISSUANCE),
