@@ -20,6 +20,7 @@ import click
 import typer
 
 from jifen.cli import (
+    audit,
     demo,
     funds,
     init,
@@ -90,6 +91,7 @@ app.add_typer(keys.auditor_app, name="auditor")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(tax.tax_app, name="tax")
 app.add_typer(referral.referral_app, name="referral")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def _sandbox_provider() -> None:

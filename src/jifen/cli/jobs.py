@@ -52,6 +52,11 @@ def run(
             "[green]✔[/green]" if d.reserve_ok else "[red]✘ short[/red]",
         )
     out.print(table if days else "没有需要结算的营业日 / no business day left to close")
+    if days and days[-1].checkpoint is not None:
+        out.print(
+            f"负债快照已签名 liability snapshot signed: checkpoint {days[-1].checkpoint} "
+            "(jifen audit checkpoints)"
+        )
     status = reserve_status(ctx)
     ctx.engine.dispose()
     if not all(d.reserve_ok for d in days) or not status.covered:

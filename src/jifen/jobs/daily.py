@@ -1,6 +1,7 @@
 """The daily jobs. Each business day (Asia/Shanghai) is closed once: release what is due, burn
 what expired, remind members of points expiring in the next 30 days, settle every merchant, check
-the reserve; then referral rewards are tracked and accrued (``run_referrals``). Re-running a
+the reserve; then referral rewards are tracked and accrued (``run_referrals``), and a liability
+snapshot is taken and its checkpoint signed (``jifen.proofs``, docs/transparency.md). Re-running a
 closed day does nothing; every ledger write has a key derived from the lot or the day, so a run
 that crashed half-way is finished by the next one, never doubled.
 
@@ -25,6 +26,7 @@ from jifen.jobs.errors import UntilInFuture
 from jifen.ledger import MAX_BATCH, Expire, Release, queries
 from jifen.ledger.chain import utc_text
 from jifen.promoters import AccrualResult, accrue_due, track_orders
+from jifen.proofs import take_checkpoint
 from jifen.settlement import CLOSING_JOB, Statement, reserve_status, settle_day
 from jifen.store import insert_missing
 from jifen.store import tables as t
@@ -46,6 +48,7 @@ class DayResult:
     reserve_fen: int = 0
     liability_fen: int = 0
     skipped: bool = False  # closed by an earlier run
+    checkpoint: int | None = None  # the signed checkpoint taken after the last day closed
 
     @property
     def reserve_ok(self) -> bool:
@@ -206,6 +209,9 @@ def run_jobs(ctx: Context, until: date | None = None) -> list[DayResult]:
     if until is None or until == last_closable:
         run_due(ctx, now)
         run_referrals(ctx, now)
+    if results:
+        closed = results[-1]
+        closed.checkpoint = take_checkpoint(ctx, business_date=closed.business_date).seq
     return results
 
 

@@ -33,3 +33,13 @@ class ProofNotFound(JifenError):
 
     code = "proof.not_found"
     status = 404
+
+
+class SignatureInvalid(JifenError):
+    code = "checkpoint.signature_invalid"
+    status = 422
+
+
+class SignatureUnchecked(JifenError):
+    code = "checkpoint.signature_unchecked"
+    status = 422

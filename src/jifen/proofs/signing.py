@@ -48,8 +48,14 @@ def signature_record(key: SigningKey, document: dict[str, Any]) -> dict[str, Any
 
 
 def verify_signature(document: dict[str, Any], record: dict[str, Any]) -> None:
+    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    Ed25519PublicKey.from_public_bytes(bytes.fromhex(record["public_key"])).verify(
-        bytes.fromhex(record["value"]), canonical(document)
-    )
+    from jifen.proofs.errors import SignatureInvalid
+
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(record["public_key"])).verify(
+            bytes.fromhex(record["value"]), canonical(document)
+        )
+    except (InvalidSignature, ValueError, KeyError) as exc:
+        raise SignatureInvalid("签名无效 / the signature does not verify") from exc
