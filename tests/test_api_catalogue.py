@@ -64,6 +64,7 @@ NEVER_ANSWERED = {
     "payment.bill_malformed": "only jifen reconcile reads bills (the API serves stored reports)",
     "webhook.error": "a base class",
     "lab.error": "the scheme lab (jifen lab only): a base class",
+    "checkpoint.signing_key_invalid": "a deployment fault: the key file (JIFEN_SIGNING_KEY)",
     "lab.invalid_parameter": "jifen lab only",
     "lab.invalid_event": "jifen lab only",
     "lab.invalid_chart": "jifen lab only",

@@ -6,6 +6,7 @@ and the standalone verifier in tools/ (standard library only) agrees with the pa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import runpy
@@ -121,12 +122,16 @@ def test_the_standalone_verifier_agrees_and_needs_only_the_standard_library(
 ) -> None:
     root, total = tree.root
     good = tmp_path / "proof.json"
-    signed = {"public_key": "00" * 32, "value": "00" * 64}  # unchecked without cryptography
-    good.write_text(json.dumps({"proof": _proof(tree, "m0100").as_dict(), "snapshot": {},
+    key_id = hashlib.sha256(bytes(32)).hexdigest()[:16]  # unchecked without cryptography:
+    signed = {"algorithm": "ed25519", "key_id": key_id, "public_key": "00" * 32, "value": "00" * 64}
+    checkpoint = {"snapshot": {"root": root.hex(), "total": total}}
+    good.write_text(json.dumps({"format": "jifen-liability-proof/1", "checkpoint": checkpoint,
+                                "proof": _proof(tree, "m0100").as_dict(),
                                 "signature": signed}), encoding="utf-8")  # fmt: skip
     bad_doc = _proof(tree, "m0100").as_dict() | {"balance": 1}
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"proof": bad_doc}), encoding="utf-8")
+    bad.write_text(json.dumps({"format": "jifen-liability-proof/1", "checkpoint": checkpoint,
+                               "proof": bad_doc}), encoding="utf-8")  # fmt: skip
     run = [sys.executable, "-I", "-S", str(TOOL)]  # -S: no site-packages, the stdlib alone
     ok = subprocess.run([*run, str(good), "--root", root.hex(), "--total", str(total)],
                         capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -151,12 +156,13 @@ def test_the_verifier_checks_an_ed25519_signature_when_cryptography_is_there(
 
     key = Ed25519PrivateKey.generate()
     root, total = tree.root
-    snapshot = {"root": root.hex(), "total": total, "members": tree.members}
-    message = json.dumps(snapshot, sort_keys=True, separators=(",", ":")).encode()
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
-    doc = {"proof": _proof(tree, "m0001").as_dict(), "snapshot": snapshot,
-           "signature": {"public_key": public, "value": key.sign(message).hex()}}  # fmt: skip
+    checkpoint = {"snapshot": {"root": root.hex(), "total": total, "members": tree.members}}
+    message = json.dumps(checkpoint, sort_keys=True, separators=(",", ":")).encode()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    doc = {"proof": _proof(tree, "m0001").as_dict(), "checkpoint": checkpoint,
+           "signature": {"algorithm": "ed25519", "key_id": hashlib.sha256(public).hexdigest()[:16],
+                         "public_key": public.hex(), "value": key.sign(message).hex()}}  # fmt: skip
     tool = runpy.run_path(str(TOOL))
-    assert tool["signature_word"](doc).endswith("valid")
-    doc["snapshot"] = {**snapshot, "total": total + 1}
+    assert "signature: valid" in tool["signature_word"](doc)
+    doc["checkpoint"] = {"snapshot": {**checkpoint["snapshot"], "total": total + 1}}
     assert "INVALID" in tool["signature_word"](doc)

@@ -123,6 +123,12 @@ class Secrets:
         for another, and none of them opens data."""
         return hmac.new(self._key(f"mac:{purpose}"), text.encode(), hashlib.sha256).hexdigest()
 
+    def checkpoint_signing_seed(self) -> bytes:
+        """The 32-byte Ed25519 seed of the key that signs this store's checkpoints when no key
+        file is named: derived for nothing else, so the store signs from its first day with
+        nothing more to keep, always with the same key, and the signing key opens no data."""
+        return self._key("checkpoint-signing")
+
     def code_hash(self, code: str) -> str:
         return hmac.new(self._key("redemption-code"), code.encode(), hashlib.sha256).hexdigest()
 
