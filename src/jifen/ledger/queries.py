@@ -18,14 +18,20 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, case, func, or_, select, true
 
 from jifen.ledger import _tables as t
+from jifen.ledger._journal import AccountRow as AccountRow
 from jifen.ledger._journal import (  # the journal as an auditor reads it: a module of its own
     BlockRow as BlockRow,
 )
 from jifen.ledger._journal import JournalEntry as JournalEntry
+from jifen.ledger._journal import accounts as accounts
 from jifen.ledger._journal import blocks as blocks
+from jifen.ledger._journal import blocks_until as blocks_until
 from jifen.ledger._journal import chain_tips as chain_tips
 from jifen.ledger._journal import journal as journal
 from jifen.ledger._journal import journal_entry as journal_entry
+from jifen.ledger._journal import journal_until as journal_until
+from jifen.ledger._journal import lane_tips as lane_tips
+from jifen.ledger._journal import stored_balances as stored_balances
 from jifen.ledger._rows import lot_from_row
 from jifen.ledger.lots import Lot
 from jifen.ledger.model import (
