@@ -53,6 +53,8 @@ NEVER_ANSWERED = {
     "lint.unreadable": "jifen lint only",
     "verify.checkpoint_invalid": "jifen verify --resume only",
     "verify.checkpoint_unwritable": "jifen verify --checkpoint only",
+    "export.target_in_use": "jifen audit export only",
+    "export.request_invalid": "jifen audit export only",
     "payment.error": "a base class",
     "funds.error": "a base class",
     "referral.error": "a base class",

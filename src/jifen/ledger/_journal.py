@@ -3,12 +3,12 @@ order, blocks, and each lane's tip. Public through ``jifen.ledger.queries``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from jifen.ledger import _tables as t
 from jifen.ledger._rows import detail_value
@@ -30,6 +30,7 @@ class JournalEntry:
     body_hash: str
     detail: dict[str, Any]
     legs: list[tuple[str, str, int, str | None]]  # (account, asset, amount, lot id)
+    reverses: str | None = None  # the entry a reversal negates (the stored column)
 
 
 def journal(
@@ -63,6 +64,7 @@ def journal(
             r.body_hash,
             detail_value(r.detail),
             legs[r.entry_id],
+            r.reverses,
         )
         for r in rows
     ]
@@ -124,3 +126,82 @@ def chain_tips(conn: Connection) -> list[tuple[int, int, str]]:
             select(c.chain_id, c.height, c.tip_hash).order_by(c.chain_id)
         )
     ]
+
+
+def blocks_until(
+    conn: Connection, lanes: Mapping[int, int], *, page: int = 2_000
+) -> Iterator[BlockRow]:
+    """Every block of the lanes named, up to each lane's height (inclusive), by lane and height,
+    read ``page`` blocks at a time: an export streams the chain however long it is."""
+    for lane, top in sorted(lanes.items()):
+        after: tuple[int, int] = (lane, 0)
+        while after[1] < top:
+            found = blocks(conn, chain_id=lane, after=after, limit=min(page, top - after[1]))
+            yield from (b for b in found if b.height <= top)
+            if not found:
+                break
+            after = (lane, found[-1].height)
+
+
+def journal_until(
+    conn: Connection, lanes: Mapping[int, int], *, page: int = 2_000
+) -> Iterator[JournalEntry]:
+    """Every entry (with its legs) of the blocks of ``blocks_until``, in chain order (lane,
+    height, position in the block), read ``page`` entries at a time."""
+    for lane, top in sorted(lanes.items()):
+        after: tuple[int, int, int] = (lane, 0, 2**31 - 1)
+        while True:
+            found = journal(conn, chain_id=lane, after=after, limit=page)
+            within = [e for e in found if e.height <= top]
+            yield from within
+            if len(within) < page:
+                break
+            last = within[-1]
+            after = (lane, last.height, last.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """A registered account (merchants' and the system's; members' follow from their names)."""
+
+    account_id: str
+    kind: str
+    owner: str | None
+    asset: str
+    opened_at: datetime
+
+
+def accounts(conn: Connection, *, page: int = 2_000) -> Iterator[AccountRow]:
+    """Every registered account by id, ``page`` rows at a time."""
+    a = t.accounts.c
+    after: Sequence[Any] | None = None
+    while True:
+        rows = conn.execute(
+            select(t.accounts)
+            .where(after_key([a.account_id], after, newest_first=False))
+            .order_by(a.account_id)
+            .limit(page)
+        ).all()
+        yield from (AccountRow(r.account_id, r.kind, r.owner, r.asset, r.opened_at) for r in rows)
+        if len(rows) < page:
+            return
+        after = (rows[-1].account_id,)
+
+
+def stored_balances(conn: Connection, *, page: int = 5_000) -> Iterator[tuple[str, int]]:
+    """(account, balance) of every account with a stored balance (its buckets summed), by
+    account: the cache ``jifen verify`` holds against the journal."""
+    b = t.balances.c
+    after: Sequence[Any] | None = None
+    while True:
+        rows = conn.execute(
+            select(b.account_id, func.sum(b.amount))
+            .where(after_key([b.account_id], after, newest_first=False))
+            .group_by(b.account_id)
+            .order_by(b.account_id)
+            .limit(page)
+        ).all()
+        yield from ((account, int(amount)) for account, amount in rows)
+        if len(rows) < page:
+            return
+        after = (rows[-1][0],)

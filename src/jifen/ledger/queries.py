@@ -5,6 +5,10 @@ are spelled; callers ask here and never write SQL against them.
 Each function takes the caller's connection (a unit of work's, or a fresh one), so a read inside
 a write sees that write. Lists take a decoded sort key to continue after (``after``), compared
 as one row value, and a bound.
+
+Why this module is long: it is the one public face of every read of the ledger; the journal's
+reads (``_journal``) and a liability snapshot's (``_liabilities``) live in modules of their own
+and are only re-exported here, one line each.
 """
 
 from __future__ import annotations
@@ -18,14 +22,19 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, case, func, or_, select, true
 
 from jifen.ledger import _tables as t
+from jifen.ledger._journal import AccountRow as AccountRow
 from jifen.ledger._journal import (  # the journal as an auditor reads it: a module of its own
     BlockRow as BlockRow,
 )
 from jifen.ledger._journal import JournalEntry as JournalEntry
+from jifen.ledger._journal import accounts as accounts
 from jifen.ledger._journal import blocks as blocks
+from jifen.ledger._journal import blocks_until as blocks_until
 from jifen.ledger._journal import chain_tips as chain_tips
 from jifen.ledger._journal import journal as journal
 from jifen.ledger._journal import journal_entry as journal_entry
+from jifen.ledger._journal import journal_until as journal_until
+from jifen.ledger._journal import stored_balances as stored_balances
 from jifen.ledger._liabilities import (  # what a liability snapshot reads: a module of its own
     block_hash_at as block_hash_at,
 )

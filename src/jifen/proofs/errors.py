@@ -59,3 +59,18 @@ class SigningKeyInvalid(JifenError):
 
     code = "checkpoint.signing_key_invalid"
     status = 500
+
+
+class ExportTargetInUse(JifenError):
+    """An export is written into an empty (or new) folder only: never over an older one."""
+
+    code = "export.target_in_use"
+    status = 409
+
+
+class ExportRequestInvalid(JifenError):
+    """The lanes to export are not the store's (an unknown lane, a height past its tip), or an
+    extra file's name is not a plain file name of its own."""
+
+    code = "export.request_invalid"
+    status = 400
