@@ -188,6 +188,7 @@ def test_a_member_sees_only_their_own_account(alliance: Alliance) -> None:
             ("GET", "/v1/reports/liabilities", None),
             ("POST", "/v1/jobs/run", {}),
             ("PUT", "/v1/clock", {"now": T0.isoformat()}),
+            ("POST", "/v1/checkpoints", None),
         ):
             alliance.refused(member.request(method, path, json=body), 403, "auth.forbidden")
     with server.client(alliance.tokens[1]) as member:
@@ -231,6 +232,8 @@ def test_every_operation_but_the_public_ones_needs_credentials(alliance: Allianc
     assert len(guarded) >= 20 and len(public) >= 5, (len(guarded), len(public))
     # the clock is hidden from the document, but guarded all the same
     guarded.append(("PUT", "/v1/clock", {}))
+    with server.operator() as op:  # a checkpoint, so the public ones that read one answer 200
+        assert op.post("/v1/checkpoints").status_code == 201
     with server.client() as anonymous:
         for method, path, operation in guarded:
             body = {} if method != "GET" else None

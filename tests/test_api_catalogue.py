@@ -65,6 +65,8 @@ NEVER_ANSWERED = {
     "payment.plan_too_many_receivers": "a filed plan holds at most 48 parts (request.invalid)",
     "payment.bill_malformed": "only jifen reconcile reads bills (the API serves stored reports)",
     "webhook.error": "a base class",
+    "checkpoint.malformed": "jifen audit check-proof reads a file; the API serves only the "
+    "checkpoints it stored",
     "lab.error": "the scheme lab (jifen lab only): a base class",
     "checkpoint.signing_key_invalid": "a deployment fault: the key file (JIFEN_SIGNING_KEY)",
     "lab.invalid_parameter": "jifen lab only",

@@ -19,6 +19,7 @@ import pytest
 
 import jifen.web
 from api_server import OPERATOR_KEY
+from jifen.proofs import take_checkpoint
 from web_kit import Browser, auditor_key, merchant_key, site_alliance, web_routes
 
 TEMPLATES = Path(jifen.web.__file__).parent / "templates"
@@ -164,6 +165,7 @@ def _page_routes(app: object) -> dict[str, re.Pattern[str]]:
 def test_every_page_in_both_languages(tmp_path: Path) -> None:
     with site_alliance(f"sqlite:///{tmp_path / 'web.db'}") as tools:
         server = tools.server
+        take_checkpoint(server.ctx, idem_key="crawl")  # so the proof pages have their figures
         visited: set[str] = set()
         for lang in ("zh-CN", "en"):
             anonymous = Browser(server, lang)

@@ -163,7 +163,7 @@ def test_no_member_url_names_a_member_and_a_member_reads_nothing_else(site: Any)
     me, other = tools.members
     b = Browser(tools.server, "en")
     b.as_member(me)
-    pages = ["/me", "/me/history", "/me/code", "/me/privacy", "/me/privacy/delete"]
+    pages = ["/me", "/me/history", "/me/code", "/me/proof", "/me/privacy", "/me/privacy/delete"]
     for path in pages:
         html = b.page(path)
         assert other not in html

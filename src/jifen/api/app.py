@@ -19,6 +19,7 @@ from jifen.api import (
     openapi,
     problems,
     routes_auditor,
+    routes_checkpoints,
     routes_keys,
     routes_member,
     routes_merchant,
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(routes_payments.notify_router)
     app.include_router(routes_payouts.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_checkpoints.router)
     app.include_router(health.metrics_router)
     if isinstance(ctx.clock, SimulatedClock):
         app.include_router(routes_operator.clock_router)

@@ -92,6 +92,10 @@ API_ERRORS: Mapping[str, int] = {
     "referral.promoter_not_found": 404,
     "referral.already_bound": 409,
     "referral.cycle": 422,
+    # proof of liabilities (docs/transparency.md)
+    "checkpoint.not_found": 404,
+    "proof.not_found": 404,
+    "checkpoint.totals_differ": 409,
     # jobs and the service
     "jobs.until_in_future": 422,
     "store.unavailable": 503,

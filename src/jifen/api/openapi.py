@@ -60,6 +60,10 @@ BUSINESS_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/redemptions/{redemption_id}/void"): frozenset({409}),  # not today, undone
     ("post", "/v1/redemptions/{redemption_id}/reversal"): frozenset({409}),  # already undone
     ("post", "/v1/me/referral/bind"): frozenset({404, 409}),  # no such promoter; bound already
+    # proof of liabilities (docs/transparency.md)
+    ("get", "/v1/public/checkpoints/latest"): frozenset({404}),  # checkpoint.not_found
+    ("get", "/v1/me/liability-proof"): frozenset({404}),  # proof.not_found, checkpoint.not_found
+    ("post", "/v1/checkpoints"): frozenset({409}),  # checkpoint.totals_differ
 }
 """Statuses the services answer beyond the ones the rules above give every operation."""
 DESCRIPTIONS = {

@@ -3,7 +3,8 @@
 The figures are the liability report's (``jifen.settlement.liabilities``, what
 ``GET /v1/audit/liabilities`` and ``GET /v1/reports/liabilities`` answer): outstanding points,
 their value, the reserve and its coverage, by expiry month. The chart is each closed business
-day's close (``jifen.settlement.history``), beside a table of the same figures.
+day's close (``jifen.settlement.history``), beside a table of the same figures. Then the latest
+signed checkpoint (``jifen.web.public.checkpoints``): what a member checks their proof against.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from jifen.settlement import coverage_text, liabilities
 from jifen.settlement.history import DayFigures, reserve_history
 from jifen.web.access import Viewer
 from jifen.web.charts import Series, line_chart
+from jifen.web.public.checkpoints import latest_view
 from jifen.web.render import language, page
 
 router = APIRouter(include_in_schema=False)
@@ -55,4 +57,5 @@ def liabilities_page(request: Request, who: Viewer) -> HTMLResponse:
         coverage=coverage_text(report.reserve),
         days=list(reversed(days)),
         chart=chart(language(request), days),
+        checkpoint=latest_view(ctx),
     )
