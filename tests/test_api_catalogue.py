@@ -23,12 +23,6 @@ API_DOC = Path(__file__).parent.parent / "docs" / "api.md"
 
 NEVER_ANSWERED = {
     # code → why no HTTP answer carries it
-    "checkpoint.malformed": "the CLI's check of a file a member or auditor kept",
-    "checkpoint.signature_invalid": "checking a kept checkpoint: the CLI and tools/verify_proof.py",
-    "checkpoint.signature_unchecked": "checking a kept SM2 checkpoint without tongsuopy (the CLI)",
-    "checkpoint.totals_differ": "(until the API answers it)",
-    "checkpoint.not_found": "(until the API answers it)",
-    "proof.not_found": "(until the API answers it)",
     "alliance.error": "a base class; only its subclasses are raised",
     "ledger.error": "a base class",
     "rules.error": "a base class",
@@ -69,6 +63,8 @@ NEVER_ANSWERED = {
     "checkpoints it stored",
     "lab.error": "the scheme lab (jifen lab only): a base class",
     "checkpoint.signing_key_invalid": "a deployment fault: the key file (JIFEN_SIGNING_KEY)",
+    "checkpoint.signature_invalid": "checking a kept checkpoint: the CLI and tools/verify_proof.py",
+    "checkpoint.signature_unchecked": "checking a kept SM2 checkpoint without tongsuopy (the CLI)",
     "lab.invalid_parameter": "jifen lab only",
     "lab.invalid_event": "jifen lab only",
     "lab.invalid_chart": "jifen lab only",
