@@ -226,3 +226,65 @@ def check_feed(db: DbOption = None) -> None:
     if problems:
         raise typer.Exit(1)
     say(out, ("✔ ", "green"), "所有检查点有效 every checkpoint is signed, chained and agrees")
+
+
+@audit_app.command("keygen")
+def keygen(
+    output: Annotated[Path, typer.Option("--out", help="the new key file (PKCS#8 PEM, 0600)")],
+    algorithm: Annotated[str, typer.Option(help="ed25519 (default) or sm2 (国密)")] = "ed25519",
+) -> None:
+    """签名密钥 make a new signing key file; point JIFEN_SIGNING_KEY at it to sign with it."""
+    from jifen.proofs.signing import generate_key_file
+
+    key = generate_key_file(output, algorithm)
+    say(out, f"{key.algorithm} key ", data(key.key_id), " → ", data(output))
+    say(out, "公钥 public key (publish it) ", data(key.public_key))
+
+
+@audit_app.command("export")
+def export(
+    until: Annotated[
+        str, typer.Option(help="the checkpoint whose blocks to export: its number, or 'latest'")
+    ],
+    output: Annotated[Path, typer.Option("--out", help="a new or empty folder")],
+    db: DbOption = None,
+) -> None:
+    """审计导出 the journal up to a signed checkpoint, its snapshot, and a Beancount ledger."""
+    from jifen.app import open_alliance
+    from jifen.proofs.auditor import export_checkpoint
+
+    ctx = open_alliance(require_existing(db))
+    try:
+        found, manifest = export_checkpoint(
+            ctx, None if until == "latest" else _number(until), output
+        )
+    finally:
+        ctx.engine.dispose()
+    say(
+        out,
+        f"检查点 checkpoint {found.seq}: {len(manifest.until)} lanes, "
+        f"{len(manifest.files)} files → ",
+        data(output),
+    )
+    out.print("校验 check it with: jifen audit verify DIR · bean-check DIR/ledger.beancount")
+
+
+@audit_app.command("verify")
+def verify_export(
+    folder: Annotated[Path, typer.Argument(help="an export folder (jifen audit export)")],
+) -> None:
+    """校验导出 re-derive balances, the chain and the snapshot from an export's files alone."""
+    from jifen.proofs.auditor import verify_checkpoint_export
+
+    report = verify_checkpoint_export(folder)
+    for f in report.findings:
+        say(out, ("✘ ", "red"), data(f.code), " ", data(f.message))
+    if not report.ok or report.books is None:
+        raise typer.Exit(1)
+    books = report.books
+    say(
+        out,
+        ("✔ ", "green"),
+        f"导出校验通过 export verified: {books.blocks:,} blocks, {books.entries:,} entries, "
+        f"outstanding {books.totals.get('outstanding', 0):,} points = the signed snapshot",
+    )

@@ -213,7 +213,9 @@ def _assemble_beancount(
     with body_path.open("rb") as body:
         while chunk := body.read(1 << 20):
             out.write(chunk)
-    day = bc.assertion_day(tally.last_day or today)
+    # after the last entry and after the last account opened (an account opened after the last
+    # entry, on the wall clock of a store that ran on a simulated one, is inactive before that)
+    day = bc.assertion_day(max(tally.last_day or today, *tally.first.values()))
     for account in sorted(tally.balances):
         kind, asset = _kind(kinds, account)
         out.write(bc.balance_directive(account, kind, asset, tally.balances[account], day).encode())
