@@ -162,15 +162,18 @@ def _store(
         )
     )
     level0 = tree.levels[0]
-    rows = []
-    for index, member in enumerate(tree.order):
-        balance = int.from_bytes(level0[index * RECORD + 32 : (index + 1) * RECORD], "big")
-        rows.append({"seq": made.seq, "member_id": member, "leaf_index": index, "balance": balance})
-        if len(rows) == _ROWS:
-            tx.execute(insert(t.checkpoint_members), rows)
-            rows = []
-    if rows:
-        tx.execute(insert(t.checkpoint_members), rows)
+    _insert_members(
+        tx,
+        (
+            (
+                made.seq,
+                member,
+                index,
+                int.from_bytes(level0[index * RECORD + 32 : (index + 1) * RECORD]),
+            )
+            for index, member in enumerate(tree.order)
+        ),
+    )
     step = CHUNK * RECORD
     for level, records in enumerate(tree.levels):
         chunks = [
@@ -180,6 +183,28 @@ def _store(
         for i in range(0, len(chunks), 100):
             tx.execute(insert(t.checkpoint_nodes), chunks[i : i + 100])
     _prune(tx, made.seq - KEEP_TREES)
+
+
+def _insert_members(tx: Connection, rows: Iterator[tuple[str | int, ...]]) -> None:
+    """Each member's leaf: by ``COPY`` on PostgreSQL (a million rows in seconds, where one
+    INSERT per row takes minutes), in batches elsewhere."""
+    names = ("seq", "member_id", "leaf_index", "balance")
+    if tx.dialect.name == "postgresql":
+        driver = tx.connection.driver_connection  # psycopg 3, in this transaction
+        assert driver is not None
+        cursor = driver.cursor()
+        with cursor.copy(f"COPY checkpoint_members ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        batch.append(dict(zip(names, row, strict=True)))
+        if len(batch) == _ROWS:
+            tx.execute(insert(t.checkpoint_members), batch)
+            batch = []
+    if batch:
+        tx.execute(insert(t.checkpoint_members), batch)
 
 
 def _prune(tx: Connection, up_to: int) -> None:

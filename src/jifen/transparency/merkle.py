@@ -53,7 +53,7 @@ def _sum8(value: int) -> bytes:
 def leaf_salt(key: bytes, snapshot_id: str, member_id: str) -> bytes:
     """The member's salt in one snapshot: only the operator (who holds ``key``) and the member
     (who receives it in their proof) know it."""
-    return hmac.new(key, f"{snapshot_id}\x00{member_id}".encode(), hashlib.sha256).digest()
+    return hmac.digest(key, f"{snapshot_id}\x00{member_id}".encode(), "sha256")
 
 
 def leaf_hash(salt: bytes, member_id: str, balance: int) -> bytes:
