@@ -2,9 +2,9 @@
 first, and the latest checkpoint as the liabilities page shows it.
 
 The figures are the checkpoint documents' own, exactly what ``GET /v1/public/checkpoints``
-answers, so a reader can hold the page against the JSON they keep. Also served here, when the
-site runs from a source checkout: ``tools/verify_proof.py``, the standard-library script a member
-checks their proof file with (elsewhere the page says where to find it)."""
+answers, so a reader can hold the page against the JSON they keep. Also served here: the
+standard-library script a member checks their proof file with (``jifen.transparency.verify_proof``,
+shipped in the package; ``tools/verify_proof.py`` in a checkout links to it)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.exceptions import HTTPException
 
-import jifen
+import jifen.transparency
 from jifen.app import Context
 from jifen.app.paging import encode_cursor
 from jifen.proofs import Checkpoint, latest_checkpoint, list_checkpoints
@@ -26,8 +26,7 @@ from jifen.web.render import page
 
 router = APIRouter(include_in_schema=False)
 FEED_PAGE = 20
-VERIFIER = Path(jifen.__file__).resolve().parents[2] / "tools" / "verify_proof.py"
-"""The member's checker in a source checkout (an installed wheel does not carry ``tools/``)."""
+VERIFIER = Path(jifen.transparency.__file__).with_name("verify_proof.py")  # shipped in the package
 VERIFIER_PATH = "/verify_proof.py"
 
 
