@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from jifen.sandbox import decrypt_resource, verify_headers
+from jifen.sandbox._wire import MAX_SKEW_S, check_timestamp
+from jifen.sandbox.errors import WireRefusal
 from sandbox_kit import OPERATOR, RESERVE, SHOP_A, SHOP_B, SP, Kit, Receiver, sandbox
 
 
@@ -65,9 +67,9 @@ def test_rule_01_a_bad_or_stale_signature_is_401_sign_error_and_changes_nothing(
             headers={"Authorization": forged},
         ),
     ]
-    sp.skew_s = -301
+    sp.skew_s = -(MAX_SKEW_S + 30)  # well outside, whatever the sub-second and transit time
     attempts.append(sp.call("POST", url, _order("T00003")))
-    sp.skew_s = 301
+    sp.skew_s = MAX_SKEW_S + 30
     attempts.append(sp.call("POST", url, _order("T00004")))
     for response in attempts:
         _wire_error(response, 401, "SIGN_ERROR")
@@ -78,8 +80,27 @@ def test_rule_01_a_bad_or_stale_signature_is_401_sign_error_and_changes_nothing(
         )
         sp.skew_s = 0
         _wire_error(sp.get(query), 404, "ORDER_NOT_EXIST")
-    sp.skew_s = 299  # inside the 300 s window
+    sp.skew_s = MAX_SKEW_S - 30  # inside the 300 s window
     kit.ok(sp.call("POST", url, _order("T00005")))
+
+
+@pytest.mark.parametrize(
+    ("offset_s", "accepted"),
+    [(0, True), (300, True), (-300, True), (301, False), (-301, False)],
+)
+def test_rule_01_the_timestamp_window_is_300_s_either_way_exactly(
+    offset_s: int, accepted: bool
+) -> None:
+    """The boundary, on a pinned clock (the HTTP test above keeps 30 s from it: a client signs
+    whole seconds and the request takes time, so ±301 over the wire once landed inside)."""
+    now = 1_800_000_000.0
+    timestamp = str(int(now) + offset_s)
+    if accepted:
+        check_timestamp(timestamp, now)
+    else:
+        with pytest.raises(WireRefusal) as refused:
+            check_timestamp(timestamp, now)
+        assert (refused.value.status, refused.value.wire_code) == (401, "SIGN_ERROR")
 
 
 def test_rule_02_every_2xx_answer_and_callback_is_signed_by_the_public_key(kit: Kit) -> None:
